@@ -1,0 +1,1 @@
+"""Harmonia: one GraphQL endpoint over marketing SaaS APIs."""

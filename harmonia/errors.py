@@ -1,0 +1,106 @@
+"""Harmonia's one error tree; every error a client sees maps to a contract code.
+
+    HarmoniaError                      code (extensions.code)
+    ├── Unauthenticated                UNAUTHENTICATED
+    ├── Forbidden                      FORBIDDEN
+    ├── BadUserInput                   BAD_USER_INPUT
+    ├── CostLimitExceeded              COST_LIMIT_EXCEEDED
+    ├── DepthLimitExceeded             DEPTH_LIMIT_EXCEEDED
+    ├── Throttled                      THROTTLED
+    └── UpstreamError                  (abstract: something a SaaS API did)
+        ├── UpstreamUnavailable        UPSTREAM_UNAVAILABLE  (5xx, connection refused/reset, bad body)
+        │   └── UpstreamAuthFailed     UPSTREAM_UNAVAILABLE  (401/403 from the SaaS: our credentials)
+        ├── UpstreamTimeout            UPSTREAM_TIMEOUT
+        └── UpstreamRateLimited        UPSTREAM_RATE_LIMITED (429 that retries could not outwait)
+
+Connectors (``harmonia.sources``) translate every httpx failure and every non-success
+status into this tree at their boundary; nothing above them sees an ``httpx`` exception.
+Messages are written for clients: they name the source, never an upstream body or secret.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class HarmoniaError(Exception):
+    """Base of every error Harmonia reports to a client."""
+
+    code = "INTERNAL"
+
+    def __init__(self, message: str, **extensions: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extensions: dict[str, Any] = extensions
+
+
+class Unauthenticated(HarmoniaError):
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(HarmoniaError):
+    code = "FORBIDDEN"
+
+
+class BadUserInput(HarmoniaError):
+    code = "BAD_USER_INPUT"
+
+
+class CostLimitExceeded(HarmoniaError):
+    code = "COST_LIMIT_EXCEEDED"
+
+
+class DepthLimitExceeded(HarmoniaError):
+    code = "DEPTH_LIMIT_EXCEEDED"
+
+
+class Throttled(HarmoniaError):
+    code = "THROTTLED"
+
+
+class UpstreamError(HarmoniaError):
+    """A SaaS API failed us; ``source`` names which one (``hubspot``, ``shopify``, ...)."""
+
+    code = "UPSTREAM_UNAVAILABLE"
+
+    def __init__(self, source: str, message: str, **extensions: Any) -> None:
+        super().__init__(message, source=source, **extensions)
+        self.source = source
+
+
+class UpstreamUnavailable(UpstreamError):
+    code = "UPSTREAM_UNAVAILABLE"
+
+
+class UpstreamAuthFailed(UpstreamUnavailable):
+    """The SaaS refused our credentials: an operator problem, reported as unavailable."""
+
+
+class UpstreamTimeout(UpstreamError):
+    code = "UPSTREAM_TIMEOUT"
+
+
+class UpstreamRateLimited(UpstreamError):
+    code = "UPSTREAM_RATE_LIMITED"
+
+    def __init__(self, source: str, message: str, retry_after: float | None = None) -> None:
+        super().__init__(source, message)
+        self.retry_after = retry_after
+
+
+CONTRACT_CODES = frozenset(
+    {
+        "UNAUTHENTICATED",
+        "FORBIDDEN",
+        "COST_LIMIT_EXCEEDED",
+        "DEPTH_LIMIT_EXCEEDED",
+        "THROTTLED",
+        "BAD_USER_INPUT",
+        "GRAPHQL_PARSE_FAILED",
+        "GRAPHQL_VALIDATION_FAILED",
+        "UPSTREAM_UNAVAILABLE",
+        "UPSTREAM_TIMEOUT",
+        "UPSTREAM_RATE_LIMITED",
+        "INTERNAL",
+    }
+)

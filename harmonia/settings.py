@@ -1,0 +1,165 @@
+"""Gateway configuration: a YAML file, every key overridable by ``HARMONIA_<SECTION>__<KEY>``.
+
+    settings = load_settings("harmonia.yaml")          # file (if present) + environment
+    settings.sources.hubspot.base_url                  # HARMONIA_SOURCES__HUBSPOT__BASE_URL
+
+The embedded defaults point every source at the local simulators (``harmonia simulate``) with
+their demo credentials, so ``make demo`` needs no file at all.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+SIMULATOR_URL = "http://127.0.0.1:8100"
+
+# Credentials the simulators accept by default; the gateway's defaults use them too.
+DEMO_CREDENTIALS = {
+    "hubspot_token": "pat-na1-demo-hubspot-token",
+    "shopify_token": "shpat_demo_shopify_token",
+    "mailchimp_api_key": "0123456789abcdef0123456789abcdef-us6",
+    "mailchimp_list_id": "57afe96172",
+    "ga4_token": "ya29.demo-ga4-token",
+    "ga4_property_id": "123456789",
+    "googleads_token": "ya29.demo-googleads-token",
+    "googleads_developer_token": "demo-developer-token",
+    "googleads_customer_id": "1234567890",
+}
+DEMO_JWT_SECRET = "harmonia-demo-secret-change-me-in-production"
+
+
+class SourceSettings(BaseModel):
+    """What every connector shares: where the API is and how patient to be with it."""
+
+    base_url: str
+    connect_timeout: float = 2.0
+    read_timeout: float = 10.0
+    max_connections: int = 20
+    max_retries: int = 3
+
+
+class HubSpotSettings(SourceSettings):
+    base_url: str = f"{SIMULATOR_URL}/hubspot"
+    token: str = DEMO_CREDENTIALS["hubspot_token"]
+    # HubSpot's documented Free/Starter quota, used until its headers say otherwise.
+    requests_per_window: int = 100
+    window_seconds: float = 10.0
+
+
+class ShopifySettings(SourceSettings):
+    base_url: str = f"{SIMULATOR_URL}/shopify"
+    token: str = DEMO_CREDENTIALS["shopify_token"]
+    api_version: str = "2024-04"
+    bucket_size: int = 40
+    leak_per_second: float = 2.0
+
+
+class MailchimpSettings(SourceSettings):
+    base_url: str = f"{SIMULATOR_URL}/mailchimp"
+    api_key: str = DEMO_CREDENTIALS["mailchimp_api_key"]
+    list_id: str = DEMO_CREDENTIALS["mailchimp_list_id"]
+    max_concurrency: int = 10
+
+
+class GA4Settings(SourceSettings):
+    base_url: str = f"{SIMULATOR_URL}/ga4"
+    token: str = DEMO_CREDENTIALS["ga4_token"]
+    property_id: str = DEMO_CREDENTIALS["ga4_property_id"]
+    max_concurrency: int = 10
+
+
+class GoogleAdsSettings(SourceSettings):
+    base_url: str = f"{SIMULATOR_URL}/googleads"
+    token: str = DEMO_CREDENTIALS["googleads_token"]
+    developer_token: str = DEMO_CREDENTIALS["googleads_developer_token"]
+    customer_id: str = DEMO_CREDENTIALS["googleads_customer_id"]
+    login_customer_id: str | None = None
+    api_version: str = "v17"
+    currency_code: str = "USD"
+
+
+class SourcesSettings(BaseModel):
+    hubspot: HubSpotSettings = Field(default_factory=HubSpotSettings)
+    shopify: ShopifySettings = Field(default_factory=ShopifySettings)
+    mailchimp: MailchimpSettings = Field(default_factory=MailchimpSettings)
+    ga4: GA4Settings = Field(default_factory=GA4Settings)
+    googleads: GoogleAdsSettings = Field(default_factory=GoogleAdsSettings)
+
+
+class AuthSettings(BaseModel):
+    jwt_secret: str | None = DEMO_JWT_SECRET
+    jwks_url: str | None = None
+    issuer: str | None = None
+    audience: str | None = None
+    policy_file: str | None = None
+
+
+class LimitsSettings(BaseModel):
+    max_cost: int = 5000
+    max_depth: int = 10
+    max_aliases: int = 15
+    max_tokens: int = 1000
+    max_root_fields: int = 10
+    max_page_size: int = 100
+    budget_maximum: int = 20000
+    budget_restore_rate: float = 1000.0
+
+
+class CacheSettings(BaseModel):
+    enabled: bool = True
+
+
+class Settings(BaseSettings):
+    """Everything the gateway reads at start; built once per ``create_app``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HARMONIA_", env_nested_delimiter="__", extra="ignore", case_sensitive=False
+    )
+
+    redis_url: str | None = None
+    dev_mode: bool = True
+    sources: SourcesSettings = Field(default_factory=SourcesSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment beats the file: the file arrives through init_settings (lowest here).
+        return env_settings, init_settings
+
+
+def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+    """Read the YAML file (``path``, else ``./harmonia.yaml`` when present) under the environment."""
+    file_values: dict[str, Any] = {}
+    candidate = Path(path) if path is not None else Path("harmonia.yaml")
+    if path is not None and not candidate.is_file():
+        raise FileNotFoundError(f"config file not found: {candidate}")
+    if candidate.is_file():
+        loaded = yaml.safe_load(candidate.read_text(encoding="utf-8"))
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ValueError(f"{candidate}: the top level must be a mapping of sections")
+        file_values = loaded or {}
+    _deep_merge(file_values, overrides)
+    return Settings(**file_values)
+
+
+def _deep_merge(into: dict[str, Any], extra: dict[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _deep_merge(into[key], value)
+        else:
+            into[key] = value

@@ -1,0 +1,71 @@
+"""All five SaaS simulators in one ASGI app, one path prefix each, plus the control endpoints.
+
+    app = create_simulator_app(SimulatorConfig(seed=7, latency_ms=5, rate_limits=False))
+
+``GET /__stats``, ``POST /__reset``, ``POST /__faults`` are the contract's; ``GET /__requests``
+(the request log, filterable by ``source``) lets tests check that no key was asked for twice.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from harmonia.simulators import ga4, googleads, hubspot, mailchimp, shopify
+from harmonia.simulators.core import SOURCES, Fault, InjectedFault, SimulatorConfig, SimulatorState
+
+
+def create_simulator_app(config: SimulatorConfig | None = None, state: SimulatorState | None = None) -> FastAPI:
+    state = state or SimulatorState(config or SimulatorConfig())
+    app = FastAPI(title="Harmonia SaaS simulators", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.sim = state
+
+    for module in (hubspot, shopify, mailchimp, ga4, googleads):
+        app.include_router(module.build_router(state), prefix=f"/{module.SOURCE}")
+        state.error_renderers[module.SOURCE] = module.render_error
+
+    @app.exception_handler(InjectedFault)
+    async def injected(_: Request, exc: InjectedFault) -> Response:
+        return state.render_error(exc.source, exc.status, "Injected fault")
+
+    @app.get("/__stats")
+    async def stats() -> dict[str, Any]:
+        return state.stats()
+
+    @app.post("/__reset")
+    async def reset() -> dict[str, Any]:
+        state.reset()
+        state.faults.clear()
+        return {"ok": True}
+
+    @app.get("/__requests")
+    async def requests(source: str | None = None) -> list[dict[str, Any]]:
+        return [r for r in state.log if source is None or r["source"] == source]
+
+    @app.post("/__faults")
+    async def faults(request: Request) -> Response:
+        try:
+            body = await request.json()
+            source = body["source"]
+            if source not in SOURCES:
+                raise ValueError(f"unknown source {source!r}")
+            rate = float(body.get("rate", 1.0))
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError("rate must be within 0..1")
+            fault = Fault(status=int(body.get("status", 503)), rate=rate,
+                          latency_ms=float(body.get("latency_ms", 0)),
+                          until=time.monotonic() + float(body.get("seconds", 30)))
+        except (KeyError, ValueError, TypeError) as exc:
+            return JSONResponse({"error": f"bad fault: {exc}"}, status_code=400)
+        state.faults[source] = fault
+        return JSONResponse({"ok": True, "source": source})
+
+    @app.delete("/__faults")
+    async def clear_faults() -> dict[str, Any]:
+        state.faults.clear()
+        return {"ok": True}
+
+    return app

@@ -1,0 +1,112 @@
+"""What every SaaS simulator shares: the seeded world, request counting, latency and faults.
+
+Each SaaS module builds an ``APIRouter`` with ``state.tracked(source)`` as a router dependency;
+that dependency counts the request under its route template (``/__stats``), logs it
+(``/__requests``), waits the configured latency and raises an injected fault (``/__faults``),
+which the module's own error renderer turns into that API's error body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from harmonia.settings import DEMO_CREDENTIALS
+from harmonia.simulators.data import World, build_world
+
+SOURCES = ("hubspot", "shopify", "mailchimp", "ga4", "googleads")
+ErrorRenderer = Callable[[int, str], Response]
+
+
+@dataclass
+class SimulatorConfig:
+    seed: int = 7
+    latency_ms: float = 0.0
+    rate_limits: bool = True
+    credentials: dict[str, str] = field(default_factory=lambda: dict(DEMO_CREDENTIALS))
+
+
+@dataclass
+class Fault:
+    status: int
+    rate: float
+    latency_ms: float
+    until: float
+
+
+class InjectedFault(Exception):
+    def __init__(self, source: str, status: int) -> None:
+        super().__init__(f"injected {status} on {source}")
+        self.source = source
+        self.status = status
+
+
+class SimulatorState:
+    """Shared by the five simulators of one process."""
+
+    def __init__(self, config: SimulatorConfig, world: World | None = None) -> None:
+        self.config = config
+        self.world = world if world is not None else build_world(config.seed)
+        self.requests: dict[str, int] = dict.fromkeys(SOURCES, 0)
+        self.by_route: dict[str, Counter[str]] = {s: Counter() for s in SOURCES}
+        self.log: deque[dict[str, Any]] = deque(maxlen=20000)
+        self.faults: dict[str, Fault] = {}
+        self.error_renderers: dict[str, ErrorRenderer] = {}
+        self.rng = random.Random(config.seed)
+        # Per-SaaS mutable throttle state lives with the module that owns it.
+        self.throttles: dict[str, Any] = {}
+
+    def reset(self) -> None:
+        for source in SOURCES:
+            self.requests[source] = 0
+            self.by_route[source].clear()
+        self.log.clear()
+
+    def stats(self) -> dict[str, Any]:
+        return {s: {"requests": self.requests[s], "by_route": dict(self.by_route[s])} for s in SOURCES}
+
+    def tracked(self, source: str) -> Callable[[Request], Awaitable[None]]:
+        """A router dependency: count, log, delay and maybe fail every request to ``source``."""
+        prefix = f"/{source}"
+
+        async def track(request: Request) -> None:
+            route = request.scope.get("route")
+            template = getattr(route, "path", request.url.path)
+            if template.startswith(prefix):
+                template = template[len(prefix):]
+            key = f"{request.method} {template}"
+            self.requests[source] += 1
+            self.by_route[source][key] += 1
+            body: Any = None
+            if request.method in ("POST", "PUT", "PATCH"):
+                raw = await request.body()
+                body = raw.decode("utf-8", "replace") if raw else None
+            self.log.append({
+                "source": source, "method": request.method, "route": template,
+                "path": request.url.path[len(prefix):], "query": str(request.url.query), "body": body,
+                "traceparent": request.headers.get("traceparent"),
+            })
+            delay = self.config.latency_ms
+            fault = self.faults.get(source)
+            if fault is not None and time.monotonic() >= fault.until:
+                del self.faults[source]
+                fault = None
+            if fault is not None:
+                delay += fault.latency_ms
+            if delay > 0:
+                await asyncio.sleep(delay / 1000.0)
+            if fault is not None and fault.status and self.rng.random() < fault.rate:
+                raise InjectedFault(source, fault.status)
+
+        return track
+
+    def render_error(self, source: str, status: int, message: str) -> Response:
+        return self.error_renderers[source](status, message)

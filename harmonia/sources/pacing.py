@@ -1,0 +1,126 @@
+"""Outbound pacing: stay under each SaaS quota, trusting the API's own headers when it sends them.
+
+    pacer = LeakyBucketPacer(size=40, leak_per_second=2.0)    # Shopify
+    await pacer.acquire(); response = ...; pacer.release(response)
+
+Three shapes cover the five APIs: a leaky bucket (Shopify, refilled from
+``X-Shopify-Shop-Api-Call-Limit``), a fixed window (HubSpot's 10-second window, corrected by
+``X-HubSpot-RateLimit-*``) and a concurrency cap (Mailchimp's 10 connections, GA4's 10 concurrent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Protocol
+
+import httpx
+
+
+class Pacer(Protocol):
+    async def acquire(self) -> None: ...
+
+    def release(self, response: httpx.Response | None) -> None: ...
+
+    def retry_hint(self) -> float | None: ...
+
+
+class ConcurrencyPacer:
+    """At most ``limit`` requests in flight (Mailchimp: 10 simultaneous connections)."""
+
+    def __init__(self, limit: int) -> None:
+        self._semaphore = asyncio.Semaphore(limit)
+
+    async def acquire(self) -> None:
+        await self._semaphore.acquire()
+
+    def release(self, response: httpx.Response | None) -> None:
+        self._semaphore.release()
+
+    def retry_hint(self) -> float | None:
+        return 1.0
+
+
+class LeakyBucketPacer:
+    """Shopify's bucket: ``size`` requests, leaking ``leak_per_second``; the header is the truth."""
+
+    def __init__(self, size: int = 40, leak_per_second: float = 2.0, headroom: int = 2) -> None:
+        self.size = size
+        self.leak = leak_per_second
+        self.headroom = headroom
+        self._level = 0.0
+        self._stamp = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    def _drain(self) -> None:
+        now = time.monotonic()
+        self._level = max(0.0, self._level - (now - self._stamp) * self.leak)
+        self._stamp = now
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            while True:
+                self._drain()
+                if self._level + 1 <= self.size - self.headroom:
+                    self._level += 1
+                    return
+                await asyncio.sleep((self._level + 1 - (self.size - self.headroom)) / self.leak)
+
+    def release(self, response: httpx.Response | None) -> None:
+        if response is None:
+            return
+        header = response.headers.get("X-Shopify-Shop-Api-Call-Limit")
+        if not header or "/" not in header:
+            return
+        used, _, size = header.partition("/")
+        try:
+            used_n, size_n = int(used), int(size)
+        except ValueError:
+            return
+        self._drain()
+        self.size = size_n
+        # The header counts calls the shop has seen; our own count may be behind other clients'.
+        self._level = max(self._level, float(used_n))
+
+    def retry_hint(self) -> float | None:
+        return 1.0 / self.leak
+
+
+class WindowPacer:
+    """HubSpot's fixed window: ``limit`` requests per ``window`` seconds, corrected by its headers."""
+
+    def __init__(self, limit: int = 100, window: float = 10.0, headroom: int = 2) -> None:
+        self.limit = limit
+        self.window = window
+        self.headroom = headroom
+        self._window_start = time.monotonic()
+        self._used = 0
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                if now - self._window_start >= self.window:
+                    self._window_start, self._used = now, 0
+                if self._used < self.limit - self.headroom:
+                    self._used += 1
+                    return
+                await asyncio.sleep(self._window_start + self.window - now)
+
+    def release(self, response: httpx.Response | None) -> None:
+        if response is None:
+            return
+        headers = response.headers
+        try:
+            if (limit := headers.get("X-HubSpot-RateLimit-Max")) is not None:
+                self.limit = int(limit)
+            if (interval := headers.get("X-HubSpot-RateLimit-Interval-Milliseconds")) is not None:
+                self.window = int(interval) / 1000.0
+            if (remaining := headers.get("X-HubSpot-RateLimit-Remaining")) is not None:
+                self._used = max(self._used, self.limit - int(remaining))
+        except ValueError:
+            return
+
+    def retry_hint(self) -> float | None:
+        return max(0.1, self._window_start + self.window - time.monotonic())

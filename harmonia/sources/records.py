@@ -1,0 +1,174 @@
+"""Plain records the connectors return: normalized values, no wire quirks, no framework types.
+
+Emails are lower-cased and trimmed, phones E.164, datetimes ISO 8601 UTC with a ``Z``
+(``2024-05-01T10:15:00Z``), money an exact decimal string plus an ISO currency code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    amount: str
+    currency_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a source's list; ``next_cursor`` is the source's own cursor, opaque to callers."""
+
+    items: list[T]
+    next_cursor: str | None
+    total: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A HubSpot CRM contact."""
+
+    id: str
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    phone: str | None
+    lifecycle_stage: str | None
+    created_at: str | None
+    updated_at: str | None
+    shopify_customer_id: str | None
+    archived: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ShopifyCustomer:
+    id: str
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    phone: str | None
+    orders_count: int | None
+    total_spent: Money | None
+    created_at: str | None
+    email_marketing_state: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LineItem:
+    title: str
+    quantity: int
+    price: Money
+
+
+@dataclass(frozen=True, slots=True)
+class ShopifyOrder:
+    id: str
+    name: str
+    created_at: str
+    total_price: Money
+    financial_status: str | None
+    customer_id: str | None
+    email: str | None
+    line_items: tuple[LineItem, ...]
+    utm_campaign: str | None
+    cancelled_at: str | None = None
+    closed_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MailchimpMember:
+    id: str
+    email: str
+    status: str
+    list_id: str
+    first_name: str | None = None
+    last_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MailchimpCampaign:
+    id: str
+    title: str
+    status: str
+    type: str
+    send_time: str | None
+    create_time: str | None
+    list_id: str | None
+    emails_sent: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MailchimpReport:
+    campaign_id: str
+    emails_sent: int
+    unique_opens: int
+    opens_total: int
+    open_rate: float
+    clicks_total: int
+    unique_clicks: int
+    click_rate: float
+    unsubscribed: int
+    abuse_reports: int
+    send_time: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AdsCampaign:
+    id: str
+    name: str
+    status: str
+    channel_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AdsMetrics:
+    """Google Ads metrics for one campaign, summed over the rows asked for."""
+
+    campaign_id: str
+    impressions: int
+    clicks: int
+    cost_micros: int
+    conversions: float
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRequest:
+    """One GA4 ``runReport`` request, in Harmonia's terms (the connector writes the wire body)."""
+
+    start_date: str
+    end_date: str
+    dimensions: tuple[str, ...]
+    metrics: tuple[str, ...]
+    # Restrict one dimension to a set of exact values (GA4 ``inListFilter``).
+    in_list_dimension: str | None = None
+    in_list_values: tuple[str, ...] = ()
+    limit: int | None = None
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MetricHeader:
+    name: str
+    type: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRow:
+    dimension_values: tuple[str, ...]
+    metric_values: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A GA4 report: values stay GA4's strings; ``row_count`` is the full size, not the page."""
+
+    dimension_headers: tuple[str, ...]
+    metric_headers: tuple[MetricHeader, ...]
+    rows: tuple[ReportRow, ...]
+    row_count: int
+    currency_code: str | None = None
+    time_zone: str | None = None
+    totals: tuple[str, ...] | None = field(default=None)
