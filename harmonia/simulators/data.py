@@ -209,7 +209,7 @@ def build_world(seed: int = 7, people: int = 2400) -> World:
     stamps.sort(key=lambda pair: pair[0])
     for created, customer in stamps:
         currency = "USD"
-        items = []
+        items: list[dict[str, Any]] = []
         total = Decimal("0")
         for _ in range(rng.randint(1, 4)):
             title, price = rng.choice(PRODUCTS)
@@ -314,12 +314,12 @@ def build_world(seed: int = 7, people: int = 2400) -> World:
     ga_campaigns = [*campaign_names, "(direct)", "(organic)"]
     for day in range(ANALYTICS_DAYS):
         d = (ANALYTICS_START + timedelta(days=day)).strftime("%Y%m%d")
-        for camp in ga_campaigns:
-            if camp not in ("(direct)", "(organic)") and rng.random() < 0.35:
+        for camp_name in ga_campaigns:
+            if camp_name not in ("(direct)", "(organic)") and rng.random() < 0.35:
                 continue
-            source, medium = (("newsletter", "email") if camp in EMAIL_CAMPAIGNS else
-                              ("google", "cpc") if camp in SEARCH_CAMPAIGNS else
-                              ("(direct)", "(none)") if camp == "(direct)" else ("google", "organic"))
+            source, medium = (("newsletter", "email") if camp_name in EMAIL_CAMPAIGNS else
+                              ("google", "cpc") if camp_name in SEARCH_CAMPAIGNS else
+                              ("(direct)", "(none)") if camp_name == "(direct)" else ("google", "organic"))
             for device in DEVICES:
                 sessions = rng.randint(5, 400) if device != "tablet" else rng.randint(0, 40)
                 if sessions == 0:
@@ -327,7 +327,7 @@ def build_world(seed: int = 7, people: int = 2400) -> World:
                 users = max(1, int(sessions * rng.uniform(0.7, 0.95)))
                 conversions = int(sessions * rng.uniform(0.0, 0.06))
                 world.ga4_rows.append({
-                    "date": d, "sessionCampaignName": camp, "sessionSource": source,
+                    "date": d, "sessionCampaignName": camp_name, "sessionSource": source,
                     "sessionMedium": medium, "deviceCategory": device, "country": rng.choice(COUNTRIES),
                     "sessions": sessions, "totalUsers": users, "newUsers": int(users * rng.uniform(0.2, 0.6)),
                     "screenPageViews": int(sessions * rng.uniform(1.5, 5.0)),

@@ -1,0 +1,90 @@
+"""The gateway application: ``create_app(settings)`` builds everything, no import-time singletons.
+
+    app = create_app(load_settings())                     # uvicorn serves it
+    app = create_app(settings, transports={"hubspot": httpx.ASGITransport(app=simulators)})  # tests
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
+
+from harmonia.auth.tokens import TokenVerifier
+from harmonia.http.graphiql import STATIC_DIR, STATIC_PREFIX
+from harmonia.http.pipeline import GraphQLPipeline
+from harmonia.http.routes import build_graphql_router
+from harmonia.observability.metrics import Metrics
+from harmonia.resolvers.context import Sources, Transports
+from harmonia.schema import build_schema
+from harmonia.settings import Settings
+
+
+def create_app(settings: Settings, transports: Transports | None = None) -> FastAPI:
+    sources = Sources.from_settings(settings, transports)
+    schema = build_schema()
+    pipeline = GraphQLPipeline(schema._schema, settings, sources)
+    verifier = TokenVerifier(settings.auth)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await sources.aclose()
+
+    app = FastAPI(title="Harmonia", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.sources = sources
+    app.state.pipeline = pipeline
+    app.state.schema = schema
+    app.include_router(build_graphql_router(pipeline, verifier, metrics))
+    if STATIC_DIR.is_dir():
+        app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="graphiql-static")
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        names = [name for name, _ in sources.items()]
+        results = await asyncio.gather(*(_reachable(c.http.client) for _, c in sources.items()))
+        checks: dict[str, Any] = dict(zip(names, results, strict=True))
+        checks["redis"] = "not configured" if settings.redis_url is None else await _redis_ok(settings.redis_url)
+        ready = all(v in ("ok", "not configured") for v in checks.values())
+        return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
+                            status_code=200 if ready else 503)
+
+    @app.get("/metrics")
+    async def prometheus() -> PlainTextResponse:
+        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    return app
+
+
+async def _reachable(client: httpx.AsyncClient) -> str:
+    """Any HTTP answer means the source is reachable; only transport failures count against it."""
+    try:
+        await client.get("/", timeout=2.0)
+    except httpx.HTTPError:
+        return "unreachable"
+    return "ok"
+
+
+async def _redis_ok(url: str) -> str:
+    import redis.asyncio as redis
+
+    client = redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=1.0)
+    try:
+        await client.ping()
+    except (redis.RedisError, OSError):
+        return "unreachable"
+    finally:
+        await client.aclose()
+    return "ok"

@@ -1,0 +1,12 @@
+"""Who is asking: the verified token's subject, roles and scopes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    sub: str
+    roles: frozenset[str] = frozenset()
+    scopes: frozenset[str] = frozenset()

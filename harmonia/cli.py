@@ -1,0 +1,190 @@
+"""The ``harmonia`` command: serve, simulate, demo, token, schema.
+
+    harmonia demo                                  # simulators + gateway + a token per demo role
+    harmonia serve --config harmonia.yaml --port 4000 --workers 2
+    harmonia simulate --latency-ms 5 --no-rate-limits
+    harmonia token --role analyst --sub ana --ttl 3600
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+
+DEMO_ROLES = ("admin", "marketer", "analyst", "support")
+CONFIG_ENV = "HARMONIA_CONFIG_FILE"
+
+
+def create_app_from_env() -> object:
+    """uvicorn factory (``--workers`` needs an import string): settings from the file named in the env."""
+    from harmonia.app import create_app
+    from harmonia.settings import load_settings
+
+    return create_app(load_settings(os.environ.get(CONFIG_ENV) or None))
+
+
+def _uvicorn_options() -> dict[str, str]:
+    options = {}
+    try:
+        import uvloop  # noqa: F401
+
+        options["loop"] = "uvloop"
+    except ImportError:
+        pass
+    try:
+        import httptools  # noqa: F401
+
+        options["http"] = "httptools"
+    except ImportError:
+        pass
+    return options
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from harmonia.settings import load_settings
+
+    if args.config:
+        os.environ[CONFIG_ENV] = args.config
+    load_settings(args.config)  # fail now, with the reason, rather than in every worker
+    uvicorn.run("harmonia.cli:create_app_from_env", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_level="warning", **_uvicorn_options())  # type: ignore[arg-type]
+    return 0
+
+
+def _simulator_app(args: argparse.Namespace) -> object:
+    from harmonia.simulators.app import create_simulator_app
+    from harmonia.simulators.core import SimulatorConfig
+
+    return create_simulator_app(SimulatorConfig(seed=args.seed, latency_ms=args.latency_ms,
+                                                rate_limits=not args.no_rate_limits))
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    print(f"SaaS simulators on http://{args.host}:{args.port} "
+          "(/hubspot /shopify /mailchimp /ga4 /googleads)", flush=True)
+    uvicorn.run(_simulator_app(args), host=args.host, port=args.port, log_level="warning",  # type: ignore[arg-type]
+                **_uvicorn_options())  # type: ignore[arg-type]
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from harmonia.app import create_app
+    from harmonia.auth.tokens import mint_token
+    from harmonia.settings import load_settings
+
+    sim_url = f"http://{args.host}:{args.sim_port}"
+    settings = load_settings(args.config, sources={
+        name: {"base_url": f"{sim_url}/{name}"} for name in ("hubspot", "shopify", "mailchimp", "ga4", "googleads")
+    })
+    gateway = create_app(settings)
+    simulators = _simulator_app(args)
+    options = _uvicorn_options()
+    servers = [
+        uvicorn.Server(uvicorn.Config(simulators, host=args.host, port=args.sim_port,  # type: ignore[arg-type]
+                                      log_level="warning", **options)),  # type: ignore[arg-type]
+        uvicorn.Server(uvicorn.Config(gateway, host=args.host, port=args.port, log_level="warning",
+                                      **options)),  # type: ignore[arg-type]
+    ]
+    secret = settings.auth.jwt_secret or ""
+    url = f"http://{args.host}:{args.port}/graphql"
+    print(f"Harmonia demo\n  simulators: {sim_url}\n  GraphiQL:   {url}\n", flush=True)
+    for role in DEMO_ROLES:
+        scopes = ["privacy"] if role == "admin" else []
+        token = mint_token(secret, roles=[role], sub=f"demo-{role}", scopes=scopes, ttl=7 * 24 * 3600,
+                           issuer=settings.auth.issuer, audience=settings.auth.audience)
+        print(f"  {role:<9} {url}#token={token}", flush=True)
+    print("\n  curl: curl -s -H 'Authorization: Bearer <token>' -H 'Content-Type: application/json' \\\n"
+          f"        -d '{{\"query\":\"{{ customers(first: 3) {{ edges {{ node {{ email }} }} }} }}\"}}' {url}\n"
+          "Ctrl-C stops everything.", flush=True)
+
+    async def run() -> None:
+        await asyncio.gather(*(server.serve() for server in servers))
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from harmonia.auth.tokens import mint_token
+    from harmonia.settings import load_settings
+
+    settings = load_settings(args.config)
+    if not settings.auth.jwt_secret:
+        print("harmonia token: no HS256 secret configured (HARMONIA_AUTH__JWT_SECRET)", file=sys.stderr)
+        return 2
+    print(mint_token(settings.auth.jwt_secret, roles=args.role, sub=args.sub or f"dev-{args.role[0]}",
+                     scopes=(args.scope or "").split(), ttl=args.ttl, issuer=settings.auth.issuer,
+                     audience=settings.auth.audience))
+    return 0
+
+
+def cmd_schema(_: argparse.Namespace) -> int:
+    from harmonia.schema import build_schema
+
+    print(str(build_schema()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="harmonia", description=__doc__.split("\n")[0] if __doc__ else None)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the gateway")
+    serve.add_argument("--config", default=None)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=4000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=cmd_serve)
+
+    for name, helptext, func in (("simulate", "run the SaaS simulators", cmd_simulate),
+                                 ("demo", "simulators + gateway + demo tokens", cmd_demo)):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--latency-ms", type=float, default=0.0)
+        p.add_argument("--seed", type=int, default=7)
+        p.add_argument("--no-rate-limits", action="store_true")
+        if name == "simulate":
+            p.add_argument("--port", type=int, default=8100)
+        else:
+            p.add_argument("--port", type=int, default=4000)
+            p.add_argument("--sim-port", type=int, default=8100)
+            p.add_argument("--config", default=None)
+        p.set_defaults(func=func)
+
+    token = sub.add_parser("token", help="mint a development token (HS256)")
+    token.add_argument("--role", action="append", required=True, help="repeat for several roles")
+    token.add_argument("--sub", default=None)
+    token.add_argument("--scope", default=None, help='space-separated, e.g. "privacy"')
+    token.add_argument("--ttl", type=int, default=3600)
+    token.add_argument("--config", default=None)
+    token.set_defaults(func=cmd_token)
+
+    schema = sub.add_parser("schema", help="print the SDL")
+    schema.set_defaults(func=cmd_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result: int = args.func(args)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"harmonia: {exc}", file=sys.stderr)
+        return 2
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

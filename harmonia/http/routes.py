@@ -1,0 +1,115 @@
+"""FastAPI adapter: HTTP in, the framework-free pipeline, JSON out.
+
+``POST /graphql`` and ``GET /graphql`` follow GraphQL over HTTP; a browser's GET gets GraphiQL.
+Every operation needs a bearer token; a missing or bad one answers 401 before any GraphQL work.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from harmonia.auth.principal import Principal
+from harmonia.auth.tokens import TokenVerifier
+from harmonia.errors import Unauthenticated
+from harmonia.http.graphiql import graphiql_page
+from harmonia.http.pipeline import GraphQLParams, GraphQLPipeline, PipelineResult, error
+from harmonia.observability.metrics import Metrics
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+MAX_BODY_BYTES = 1_000_000
+
+
+def _json(result: PipelineResult, media_type: str) -> Response:
+    return Response(orjson.dumps(result.body), status_code=result.status, media_type=media_type,
+                    headers=result.headers)
+
+
+def _media_type(accept: str) -> tuple[str, bool]:
+    """(response media type, strict statuses): graphql-response+json when the client accepts it."""
+    if not accept or GRAPHQL_RESPONSE in accept or "*/*" in accept:
+        return GRAPHQL_RESPONSE, True
+    return "application/json", False
+
+
+def build_graphql_router(pipeline: GraphQLPipeline, verifier: TokenVerifier, metrics: Metrics) -> APIRouter:
+    router = APIRouter()
+
+    def authenticate(request: Request) -> Principal:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("A bearer token is required")
+        return verifier.verify(token.strip())
+
+    def unauthorized(exc: Unauthenticated, media_type: str) -> Response:
+        result = pipeline.reject(401, None, error(exc.message, "UNAUTHENTICATED"))
+        description = exc.message.replace('"', "'")
+        result.headers["WWW-Authenticate"] = f'Bearer realm="harmonia", error="invalid_token", ' \
+                                             f'error_description="{description}"'
+        return _json(result, media_type)
+
+    async def handle(request: Request, params: GraphQLParams | None, media_type: str, strict: bool,
+                     problem: str | None = None) -> Response:
+        started = time.perf_counter()
+        try:
+            principal = authenticate(request)
+        except Unauthenticated as exc:
+            metrics.operation("UNAUTHENTICATED", time.perf_counter() - started)
+            return unauthorized(exc, media_type)
+        if problem is not None or params is None:
+            result = pipeline.reject(400, principal, error(problem or "Bad request", "BAD_USER_INPUT"))
+        else:
+            result = await pipeline.run(params, principal, method=request.method, strict_status=strict)
+        codes = {e["extensions"]["code"] for e in result.body.get("errors", ())}
+        metrics.operation(",".join(sorted(codes)) or "OK", time.perf_counter() - started)
+        return _json(result, media_type)
+
+    @router.get("/graphql", response_model=None)
+    async def graphql_get(request: Request) -> Response:
+        accept = request.headers.get("accept", "")
+        query = request.query_params.get("query")
+        if query is None and "text/html" in accept:
+            return HTMLResponse(graphiql_page())
+        media_type, strict = _media_type(accept)
+        problem = None
+        variables: Any = None
+        extensions: Any = None
+        try:
+            if (raw := request.query_params.get("variables")) is not None:
+                variables = orjson.loads(raw)
+            if (raw := request.query_params.get("extensions")) is not None:
+                extensions = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            problem = "`variables` and `extensions` must be JSON"
+        params = GraphQLParams(query=query, variables=variables,
+                               operation_name=request.query_params.get("operationName"), extensions=extensions)
+        return await handle(request, params, media_type, strict, problem)
+
+    @router.post("/graphql", response_model=None)
+    async def graphql_post(request: Request) -> Response:
+        media_type, strict = _media_type(request.headers.get("accept", ""))
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            result = pipeline.reject(415, None, error("Send application/json", "BAD_USER_INPUT"))
+            return _json(result, media_type)
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            return _json(pipeline.reject(413, None, error("The request body is too large", "BAD_USER_INPUT")),
+                         media_type)
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return await handle(request, None, media_type, strict, "The body is not valid JSON")
+        if not isinstance(payload, dict):
+            return await handle(request, None, media_type, strict,
+                                "The body must be one JSON object (batched requests are off)")
+        params = GraphQLParams(query=payload.get("query"), variables=payload.get("variables"),
+                               operation_name=payload.get("operationName"), extensions=payload.get("extensions"))
+        return await handle(request, params, media_type, strict)
+
+    return router

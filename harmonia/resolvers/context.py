@@ -1,0 +1,80 @@
+"""What a resolver works with: the process-wide source connectors and the per-request loaders.
+
+    sources = Sources.from_settings(settings)                  # once, at startup
+    ctx = RequestContext(sources, principal, settings)         # once per operation
+    contact = await ctx.loaders.contact_by_id.load("151")
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import httpx
+
+from harmonia.auth.policy import DEMO_POLICY, FieldAccess, Policy
+from harmonia.auth.principal import Principal
+from harmonia.resolvers.loaders import Loaders
+from harmonia.settings import Settings
+from harmonia.sources.ga4 import GA4Property
+from harmonia.sources.googleads import GoogleAdsAccount
+from harmonia.sources.hubspot import HubSpotContacts
+from harmonia.sources.mailchimp import MailchimpAccount
+from harmonia.sources.shopify import ShopifyStore
+
+Transports = Mapping[str, httpx.AsyncBaseTransport]
+
+
+@dataclass
+class Sources:
+    """One connector (one pooled client) per SaaS, for the life of the process."""
+
+    hubspot: HubSpotContacts
+    shopify: ShopifyStore
+    mailchimp: MailchimpAccount
+    ga4: GA4Property
+    googleads: GoogleAdsAccount
+
+    @classmethod
+    def from_settings(cls, settings: Settings, transports: Transports | None = None) -> Sources:
+        """``transports`` maps a source name to a transport (tests hand in the simulators' ASGI app)."""
+        t = dict(transports or {})
+        s = settings.sources
+        return cls(
+            hubspot=HubSpotContacts.from_settings(s.hubspot, transport=t.get("hubspot")),
+            shopify=ShopifyStore.from_settings(s.shopify, transport=t.get("shopify")),
+            mailchimp=MailchimpAccount.from_settings(s.mailchimp, transport=t.get("mailchimp")),
+            ga4=GA4Property.from_settings(s.ga4, transport=t.get("ga4")),
+            googleads=GoogleAdsAccount.from_settings(s.googleads, transport=t.get("googleads")),
+        )
+
+    def items(self) -> list[tuple[str, Any]]:
+        return [("hubspot", self.hubspot), ("shopify", self.shopify), ("mailchimp", self.mailchimp),
+                ("ga4", self.ga4), ("googleads", self.googleads)]
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(connector.aclose() for _, connector in self.items()))
+
+
+@dataclass
+class RequestContext:
+    """Per operation: never shared between requests, so loader caches never leak between users."""
+
+    sources: Sources
+    principal: Principal
+    settings: Settings
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+    policy: Policy = DEMO_POLICY
+
+    @cached_property
+    def access(self) -> FieldAccess:
+        return self.policy.access_for(self.principal.roles)
+
+    @cached_property
+    def loaders(self) -> Loaders:
+        return Loaders(self.sources)
+

@@ -1,0 +1,50 @@
+"""Customers: a HubSpot contact joined with its Shopify customer and its Mailchimp list member.
+
+    page = await list_customers(ctx, first=50, after=None)
+    orders = await customer_orders(ctx, page.edges[0].node, first=5, after=None)
+"""
+
+from __future__ import annotations
+
+from harmonia.errors import BadUserInput
+from harmonia.resolvers.context import RequestContext
+from harmonia.resolvers.paging import Slice, check_first, slice_pages
+from harmonia.sources.normalize import normalize_email
+from harmonia.sources.records import Contact, Page, ShopifyOrder
+
+HUBSPOT_PAGE_MAX = 100
+SHOPIFY_PAGE_MAX = 250
+
+
+async def list_customers(ctx: RequestContext, first: int, after: str | None) -> Slice[Contact]:
+    check_first(first, ctx.settings.limits.max_page_size)
+    return await slice_pages(ctx.sources.hubspot.list_contacts, kind="customers", first=first, after=after,
+                             max_page=HUBSPOT_PAGE_MAX)
+
+
+async def customer_by_id(ctx: RequestContext, contact_id: str) -> Contact | None:
+    if not contact_id.isdigit():
+        return None  # HubSpot ids are numeric: nothing to ask it for
+    return await ctx.loaders.contact(contact_id)
+
+
+async def customer_by_email(ctx: RequestContext, email: str) -> Contact | None:
+    normalized = normalize_email(email)
+    if normalized is None or "@" not in normalized or len(normalized) > 254:
+        raise BadUserInput("`email` must be an email address", argument="email")
+    contact: Contact | None = await ctx.loaders.contact_by_email.load(normalized)
+    return None if contact is None or contact.archived else contact
+
+
+async def customer_orders(ctx: RequestContext, contact: Contact, first: int, after: str | None) -> Slice[ShopifyOrder]:
+    check_first(first, ctx.settings.limits.max_page_size)
+    shopify_id = await ctx.loaders.shopify_customer_id_for(contact)
+    if shopify_id is None:
+        return Slice([], has_next_page=False, total=0)
+
+    async def fetch(limit: int, page_info: str | None) -> Page[ShopifyOrder]:
+        page: Page[ShopifyOrder] = await ctx.loaders.customer_orders.load((shopify_id, limit, page_info))
+        return page
+
+    return await slice_pages(fetch, kind=f"customer-orders:{shopify_id}", first=first, after=after,
+                             max_page=SHOPIFY_PAGE_MAX)
