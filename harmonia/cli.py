@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -109,10 +110,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     async def run() -> None:
         await asyncio.gather(*(server.serve() for server in servers))
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

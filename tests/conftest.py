@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from harmonia.auth.tokens import mint_token
+from harmonia.settings import DEMO_JWT_SECRET, Settings, load_settings
 from harmonia.simulators.app import create_simulator_app
 from harmonia.simulators.core import SimulatorConfig, SimulatorState
 from harmonia.simulators.data import World, build_world
@@ -42,3 +45,69 @@ async def sim_client(transport: httpx.ASGITransport) -> AsyncIterator[httpx.Asyn
     """A raw client on the simulators, for wire-format tests."""
     async with httpx.AsyncClient(transport=transport, base_url=SIM_BASE) as client:
         yield client
+
+
+# --- the gateway wired to the simulators -------------------------------------------------------
+
+SOURCES = ("hubspot", "shopify", "mailchimp", "ga4", "googleads")
+
+
+def gateway_settings(**overrides: Any) -> Settings:
+    """Settings pointing every source at the in-process simulators."""
+    sources: dict[str, Any] = {name: {"base_url": f"{SIM_BASE}/{name}"} for name in SOURCES}
+    for name, values in overrides.pop("sources", {}).items():
+        sources[name].update(values)
+    return load_settings(sources=sources, **overrides)
+
+
+def token_for(*roles: str, sub: str = "tester", scopes: tuple[str, ...] = ()) -> str:
+    return mint_token(DEMO_JWT_SECRET, roles=list(roles), sub=sub, scopes=scopes, ttl=600)
+
+
+class Gateway:
+    """A gateway app over the simulators, with a client and the simulators' request counters."""
+
+    def __init__(self, app: FastAPI, client: httpx.AsyncClient, sim: SimulatorState) -> None:
+        self.app = app
+        self.client = client
+        self.sim = sim
+
+    async def query(self, query: str, variables: dict[str, Any] | None = None, *, role: str = "admin",
+                    token: str | None = None) -> dict[str, Any]:
+        response = await self.post(query, variables, role=role, token=token)
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def post(self, query: str, variables: dict[str, Any] | None = None, *, role: str = "admin",
+                   token: str | None = None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token or token_for(role)}"}
+        return await self.client.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
+
+    def upstream_calls(self) -> dict[str, int]:
+        return dict(self.sim.requests)
+
+    def routes(self, source: str) -> dict[str, int]:
+        return dict(self.sim.by_route[source])
+
+    def log(self, source: str) -> list[dict[str, Any]]:
+        return [r for r in self.sim.log if r["source"] == source]
+
+
+@pytest.fixture
+def fast_sim_state(world: World) -> SimulatorState:
+    """Simulators without rate limits, for tests that count calls rather than pace them."""
+    return SimulatorState(SimulatorConfig(seed=7, rate_limits=False), world=world)
+
+
+@pytest.fixture
+async def gateway(fast_sim_state: SimulatorState) -> AsyncIterator[Gateway]:
+    from harmonia.app import create_app  # imported here so connector-only test runs need no gateway
+
+    sim = create_simulator_app(state=fast_sim_state)
+    sim_transport = httpx.ASGITransport(app=sim)
+    # Shopify's bucket is the documented 40; a generous one here keeps call-count tests quick.
+    settings = gateway_settings(sources={"shopify": {"bucket_size": 1000, "leak_per_second": 1000.0}})
+    app = create_app(settings, transports=dict.fromkeys(SOURCES, sim_transport))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+        yield Gateway(app, client, fast_sim_state)
+    await app.state.sources.aclose()

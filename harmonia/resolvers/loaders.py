@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Hashable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiodataloader import DataLoader
@@ -40,7 +40,11 @@ SUMMARY_METRICS = ("sessions", "totalUsers", "newUsers", "conversions", "totalRe
 OrdersPageKey = tuple[str, int, str | None]  # (shopify customer id, limit, page_info)
 
 
-def _by_key(fetch: Callable[[list[K]], Awaitable[dict[K, V]]]) -> Callable[[list[K]], Awaitable[list[V | None]]]:
+Batch = Callable[[list[K]], Coroutine[Any, Any, list[V]]]
+Loader = DataLoader[Any, Any]
+
+
+def _by_key(fetch: Callable[[list[K]], Awaitable[dict[K, V]]]) -> Batch[K, V | None]:
     """Adapt a connector's ``keys -> {key: record}`` to DataLoader's ordered list, None for misses."""
 
     async def load(keys: list[K]) -> list[V | None]:
@@ -50,7 +54,7 @@ def _by_key(fetch: Callable[[list[K]], Awaitable[dict[K, V]]]) -> Callable[[list
     return load
 
 
-def _each(fetch: Callable[[K], Awaitable[V]]) -> Callable[[list[K]], Awaitable[list[V]]]:
+def _each(fetch: Callable[[K], Awaitable[V]]) -> Batch[K, V]:
     """For APIs with no batch endpoint: one call per distinct key, concurrently (pacers cap them)."""
 
     async def load(keys: list[K]) -> list[V]:
@@ -63,19 +67,19 @@ class Loaders:
     def __init__(self, sources: Sources) -> None:
         self.sources = sources
         s = sources
-        self.contact_by_id: DataLoader = DataLoader(_by_key(s.hubspot.batch_read))
-        self.contact_by_email: DataLoader = DataLoader(_by_key(s.hubspot.batch_read_by_email))
-        self.shopify_customer_by_id: DataLoader = DataLoader(_by_key(s.shopify.get_customers))
-        self.shopify_customer_by_email: DataLoader = DataLoader(_each(s.shopify.find_customer_by_email))
-        self.order_by_id: DataLoader = DataLoader(_by_key(s.shopify.get_orders))
-        self.customer_orders: DataLoader = DataLoader(_each(self._customer_orders_page))
-        self.member_by_email: DataLoader = DataLoader(_by_key(s.mailchimp.get_members))
-        self.mailchimp_campaign: DataLoader = DataLoader(_each(s.mailchimp.get_campaign))
-        self.mailchimp_report: DataLoader = DataLoader(_by_key(s.mailchimp.get_reports))
-        self.ads_campaign: DataLoader = DataLoader(_by_key(s.googleads.get_campaigns))
-        self.ads_metrics: DataLoader = DataLoader(self._ads_metrics)
-        self.campaign_analytics: DataLoader = DataLoader(self._campaign_analytics)
-        self.campaign_by_name: DataLoader = DataLoader(self._campaigns_by_name)
+        self.contact_by_id: Loader = DataLoader(_by_key(s.hubspot.batch_read))
+        self.contact_by_email: Loader = DataLoader(_by_key(s.hubspot.batch_read_by_email))
+        self.shopify_customer_by_id: Loader = DataLoader(_by_key(s.shopify.get_customers))
+        self.shopify_customer_by_email: Loader = DataLoader(_each(s.shopify.find_customer_by_email))
+        self.order_by_id: Loader = DataLoader(_by_key(s.shopify.get_orders))
+        self.customer_orders: Loader = DataLoader(_each(self._customer_orders_page))
+        self.member_by_email: Loader = DataLoader(_by_key(s.mailchimp.get_members))
+        self.mailchimp_campaign: Loader = DataLoader(_each(s.mailchimp.get_campaign))
+        self.mailchimp_report: Loader = DataLoader(_by_key(s.mailchimp.get_reports))
+        self.ads_campaign: Loader = DataLoader(_by_key(s.googleads.get_campaigns))
+        self.ads_metrics: Loader = DataLoader(self._ads_metrics)
+        self.campaign_analytics: Loader = DataLoader(self._campaign_analytics)
+        self.campaign_by_name: Loader = DataLoader(self._campaigns_by_name)
         self._all_campaigns: asyncio.Task[dict[str, CampaignRecord]] | None = None
 
     async def contact(self, contact_id: str) -> Contact | None:
@@ -98,7 +102,7 @@ class Loaders:
         return None
 
     async def shopify_customer_id_for(self, contact: Contact) -> str | None:
-        """The id alone needs no Shopify call when the HubSpot–Shopify sync wrote it."""
+        """The id alone needs no Shopify call when the HubSpot-Shopify sync wrote it."""
         if contact.shopify_customer_id:
             return contact.shopify_customer_id
         customer = await self.shopify_customer_for(contact)

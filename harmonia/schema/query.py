@@ -30,23 +30,41 @@ from harmonia.schema.types import (
 ID_ARG = strawberry.argument(description="A global id from this API.")
 
 
+async def _customer(info: Info[Any, Any], global_id: str) -> Customer | None:
+    ctx = require(info, "Customer")
+    _, local = decode_id(global_id, "Customer")
+    contact = await customer_resolvers.customer_by_id(ctx, local)
+    return Customer.of(contact) if contact else None
+
+
+async def _order(info: Info[Any, Any], global_id: str) -> Order | None:
+    ctx = require(info, "Order")
+    _, local = decode_id(global_id, "Order")
+    order = await order_resolvers.order_by_id(ctx, local)
+    return Order.of(order) if order else None
+
+
+async def _campaign(info: Info[Any, Any], global_id: str) -> Campaign | None:
+    ctx = require(info, "Campaign")
+    _, local = decode_id(global_id, "Campaign")
+    record = await campaign_resolvers.campaign_by_id(ctx, local)
+    return Campaign.of(record) if record else None
+
+
 @strawberry.type(description="Read customers, orders, campaigns and web analytics across every source.")
 class Query:
     @strawberry.field(description="Any object by its global id.")
     async def node(self, info: Info[Any, Any], id: Annotated[strawberry.ID, ID_ARG]) -> Node | None:
         type_name, _ = decode_id(id)
         if type_name == "Customer":
-            return await Query.customer(self, info, id)
+            return await _customer(info, id)
         if type_name == "Order":
-            return await Query.order(self, info, id)
-        return await Query.campaign(self, info, id)
+            return await _order(info, id)
+        return await _campaign(info, id)
 
     @strawberry.field(description="One customer by global id.")
     async def customer(self, info: Info[Any, Any], id: Annotated[strawberry.ID, ID_ARG]) -> Customer | None:
-        ctx = require(info, "Customer")
-        _, local = decode_id(id, "Customer")
-        contact = await customer_resolvers.customer_by_id(ctx, local)
-        return Customer.of(contact) if contact else None
+        return await _customer(info, id)
 
     @strawberry.field(description="One customer by email (case and surrounding spaces ignored).")
     async def customer_by_email(
@@ -68,10 +86,7 @@ class Query:
 
     @strawberry.field(description="One order by global id.")
     async def order(self, info: Info[Any, Any], id: Annotated[strawberry.ID, ID_ARG]) -> Order | None:
-        ctx = require(info, "Order")
-        _, local = decode_id(id, "Order")
-        order = await order_resolvers.order_by_id(ctx, local)
-        return Order.of(order) if order else None
+        return await _order(info, id)
 
     @strawberry.field(description="Orders of every status (open, closed, cancelled), oldest first.")
     async def orders(
@@ -85,10 +100,7 @@ class Query:
 
     @strawberry.field(description="One campaign by global id.")
     async def campaign(self, info: Info[Any, Any], id: Annotated[strawberry.ID, ID_ARG]) -> Campaign | None:
-        ctx = require(info, "Campaign")
-        _, local = decode_id(id, "Campaign")
-        record = await campaign_resolvers.campaign_by_id(ctx, local)
-        return Campaign.of(record) if record else None
+        return await _campaign(info, id)
 
     @strawberry.field(description="Campaigns: Mailchimp (EMAIL) then Google Ads (SEARCH).")
     async def campaigns(

@@ -21,8 +21,9 @@ from harmonia.resolvers.records import AnalyticsSummaryRecord, CampaignRecord, C
 from harmonia.schema.access import context, masked, require
 from harmonia.sources import records as src
 
-DateTime = strawberry.scalar(
-    NewType("DateTime", str),
+DateTime = NewType("DateTime", str)
+DATETIME_SCALAR = strawberry.scalar(
+    name="DateTime",
     description='ISO 8601 in UTC, e.g. "2024-05-01T10:15:00Z", whatever the source sent.',
     serialize=str,
     parse_value=str,
@@ -101,8 +102,8 @@ class Customer(Node):
         return self._contact.lifecycle_stage
 
     @strawberry.field(description="When the contact was created in the CRM.")
-    def created_at(self) -> DateTime | None:  # type: ignore[valid-type]
-        return self._contact.created_at
+    def created_at(self) -> DateTime | None:
+        return DateTime(self._contact.created_at) if self._contact.created_at else None
 
     @strawberry.field(description="Lifetime spend in the shop (Shopify `total_spent`).")
     async def total_spent(self, info: Info[Any, Any]) -> Money | None:
@@ -145,8 +146,8 @@ class Order(Node):
         return self._order.name
 
     @strawberry.field(description="When the order was placed.")
-    def created_at(self) -> DateTime:  # type: ignore[valid-type]
-        return self._order.created_at
+    def created_at(self) -> DateTime:
+        return DateTime(self._order.created_at)
 
     @strawberry.field(description="Total including taxes, in the shop currency.")
     def total_price(self) -> Money:

@@ -407,10 +407,8 @@ def build_router(state: SimulatorState) -> APIRouter:
 
     def lookup(key: str, id_property: str | None, archived: bool) -> dict[str, Any] | None:
         idx = index()
-        if id_property == "email":
-            contact = idx.by_email.get(key.strip().lower())
-        else:
-            contact = idx.by_id.get(key.strip())
+        by_email = id_property == "email"
+        contact = idx.by_email.get(key.strip().lower()) if by_email else idx.by_id.get(key.strip())
         return contact if contact is not None and contact["archived"] == archived else None
 
     def bad_id_property(id_property: str | None, headers: dict[str, str]) -> Response | None:

@@ -130,7 +130,7 @@ class SourceHttp:
 
     def _backoff(self, attempt: int) -> float:
         cap = min(2.0, self.backoff_base * (2 ** (attempt - 1)))
-        return random.uniform(cap / 2, cap)  # noqa: S311 - jitter, not cryptography
+        return random.uniform(cap / 2, cap)  # jitter, not cryptography
 
     async def _send(
         self,

@@ -1,0 +1,190 @@
+"""The benchmark: simulators at fixed latency, the gateway, load from a separate process (wrk).
+
+    make bench                                  # every workload, 32 connections, 15 s each
+    python -m bench.run --workloads b --duration 10 --connections 32 --latency-ms 5
+
+For each workload it prints req/s, p50, p99, gateway CPU ms per query and upstream calls per
+query (read from the simulators' /__stats), and writes bench/results/latest.json.
+The simulators run without rate limits and the gateway's pacers are opened wide to match, so
+the figures measure Harmonia, not the SaaS quotas.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+SOURCES = ("hubspot", "shopify", "mailchimp", "ga4", "googleads")
+
+WORKLOADS: dict[str, tuple[str, str]] = {
+    "a": ("one customer by id, five fields",
+          '{ customer(id: "%(customer_id)s") { email firstName lastName phone lifecycleStage } }'),
+    "b": ("orders(first: 50) with customer",
+          "{ orders(first: 50) { edges { node { name createdAt totalPrice { amount currencyCode } "
+          "customer { email firstName lastName phone } } } } }"),
+    "c": ("campaigns(first: 20) with stats and analytics",
+          "{ campaigns(first: 20) { edges { node { name stats { clicks impressions emailsSent } "
+          'analytics(dateRange: {startDate: "2026-01-01", endDate: "2026-03-31"}) { sessions } } } } }'),
+    "d": ("customers(first: 50) with orders(first: 5)",
+          "{ customers(first: 50) { edges { node { email orders(first: 5) { edges { node { name } } } } } } }"),
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_up(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def ensure_wrk() -> str:
+    path = shutil.which("wrk")
+    if path:
+        return path
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, stdout=subprocess.DEVNULL)
+        found = shutil.which("wrk")
+        if found:
+            return found
+    sys.exit("bench needs wrk: install Debian's package (apt-get install wrk)")
+
+
+def parse_latency(text: str, label: str) -> float:
+    match = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", text, re.MULTILINE)
+    if not match:
+        return float("nan")
+    value, unit = float(match.group(1)), match.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def run_wrk(wrk: str, url: str, token: str, query: str, connections: int, duration: int) -> dict[str, float]:
+    body = json.dumps({"query": query})
+    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)  # noqa: SIM115 - wrk reads it by name
+    script.write('wrk.method = "POST"\n'
+                 f"wrk.body = {json.dumps(body)}\n"
+                 'wrk.headers["Content-Type"] = "application/json"\n'
+                 f'wrk.headers["Authorization"] = "Bearer {token}"\n')
+    script.close()
+    out = subprocess.run([wrk, "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script.name, url],
+                         capture_output=True, text=True, check=True).stdout
+    os.unlink(script.name)
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    return {"requests": requests, "rps": rps,
+            "p50_ms": parse_latency(out, "50%"), "p99_ms": parse_latency(out, "99%"),
+            "non_2xx": int(non2xx.group(1)) if non2xx else 0}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workloads", default="abcd")
+    parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--latency-ms", type=float, default=5.0)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    wrk = ensure_wrk()
+    harmonia = str(Path(sys.executable).parent / "harmonia")
+    sim_port, gw_port = free_port(), free_port()
+    sim_url, gw_url = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{gw_port}"
+    env = dict(os.environ)
+    for name in SOURCES:
+        env[f"HARMONIA_SOURCES__{name.upper()}__BASE_URL"] = f"{sim_url}/{name}"
+    # The simulators enforce no quotas here; open the gateway's pacers to match.
+    env.update({"HARMONIA_SOURCES__SHOPIFY__BUCKET_SIZE": "1000000",
+                "HARMONIA_SOURCES__SHOPIFY__LEAK_PER_SECOND": "1000000",
+                "HARMONIA_SOURCES__HUBSPOT__REQUESTS_PER_WINDOW": "1000000",
+                "HARMONIA_LIMITS__BUDGET_MAXIMUM": "1000000000", "HARMONIA_LIMITS__BUDGET_RESTORE_RATE": "1000000000"})
+    procs = [
+        subprocess.Popen([harmonia, "simulate", "--port", str(sim_port), "--latency-ms", str(args.latency_ms),
+                          "--no-rate-limits"], env=env, stdout=subprocess.DEVNULL),
+        subprocess.Popen([harmonia, "serve", "--port", str(gw_port), "--workers", str(args.workers)], env=env,
+                         stdout=subprocess.DEVNULL),
+    ]
+    try:
+        wait_up(f"{sim_url}/__stats")
+        wait_up(f"{gw_url}/healthz")
+        token = subprocess.run([harmonia, "token", "--role", "admin", "--sub", "bench", "--ttl", "3600"], env=env,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        first = httpx.post(f"{gw_url}/graphql", headers={"Authorization": f"Bearer {token}"},
+                           json={"query": "{ customers(first: 1) { edges { node { id } } } }"}).json()
+        customer_id = first["data"]["customers"]["edges"][0]["node"]["id"]
+        gateway_pids = [procs[1].pid, *children(procs[1].pid)]
+        results: dict[str, Any] = {"latency_ms": args.latency_ms, "connections": args.connections,
+                                   "duration_s": args.duration, "workers": args.workers, "workloads": {}}
+        for key in args.workloads:
+            title, template = WORKLOADS[key]
+            query = template % {"customer_id": customer_id}
+            check = httpx.post(f"{gw_url}/graphql", headers={"Authorization": f"Bearer {token}"},
+                               json={"query": query}, timeout=60).json()
+            if "errors" in check:
+                raise RuntimeError(f"workload {key} answers errors: {check['errors'][:2]}")
+            httpx.post(f"{sim_url}/__reset")
+            cpu_before = sum(cpu_seconds(p) for p in gateway_pids)
+            figures = run_wrk(wrk, f"{gw_url}/graphql", token, query, args.connections, args.duration)
+            cpu = sum(cpu_seconds(p) for p in gateway_pids) - cpu_before
+            stats = httpx.get(f"{sim_url}/__stats").json()
+            n = max(1, int(figures["requests"]))
+            figures["gateway_cpu_ms_per_query"] = round(cpu * 1000 / n, 2)
+            figures["upstream_calls_per_query"] = {s: round(stats[s]["requests"] / n, 2) for s in SOURCES
+                                                   if stats[s]["requests"]}
+            results["workloads"][key] = {"title": title, **figures}
+            print(f"({key}) {title:<48} {figures['rps']:8.1f} req/s  p50 {figures['p50_ms']:7.1f} ms  "
+                  f"p99 {figures['p99_ms']:7.1f} ms  cpu {figures['gateway_cpu_ms_per_query']:6.2f} ms/q  "
+                  f"upstream/q {figures['upstream_calls_per_query']}  non-2xx {figures['non_2xx']}", flush=True)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGINT)
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""HTTP behaviour: tokens, status codes, error codes, cost extension, roles, partial failures."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import jwt
+
+from harmonia.settings import DEMO_JWT_SECRET
+from tests.conftest import Gateway, token_for
+
+QUERY = "{ customers(first: 2) { edges { node { email phone } } } }"
+
+
+def _cost_ok(body: dict[str, object]) -> None:
+    cost = body["extensions"]["cost"]  # type: ignore[index]
+    assert isinstance(cost["requestedQueryCost"], int | float)  # type: ignore[index]
+    assert isinstance(cost["actualQueryCost"], int | float)  # type: ignore[index]
+    status = cost["throttleStatus"]  # type: ignore[index]
+    assert all(isinstance(status[k], int | float) for k in ("maximumAvailable", "currentlyAvailable", "restoreRate"))
+
+
+async def test_no_token_is_401_with_a_bearer_challenge_and_no_upstream_call(gateway: Gateway) -> None:
+    response = await gateway.client.post("/graphql", json={"query": QUERY})
+
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer ")
+    body = response.json()
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    _cost_ok(body)
+    assert sum(gateway.upstream_calls().values()) == 0
+
+
+async def test_expired_and_forged_tokens_are_401(gateway: Gateway) -> None:
+    expired = jwt.encode({"sub": "x", "roles": ["admin"], "exp": int(time.time()) - 10}, DEMO_JWT_SECRET, "HS256")
+    claims = {"sub": "x", "roles": ["admin"], "exp": int(time.time()) + 60}
+    forged = jwt.encode(claims, "not-the-secret-but-long-enough-for-hs256", "HS256")
+    for token in (expired, forged, "garbage"):
+        response = await gateway.post(QUERY, token=token)
+        assert response.status_code == 401
+        assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_health_and_graphiql_need_no_token(gateway: Gateway) -> None:
+    assert (await gateway.client.get("/healthz")).json() == {"status": "ok"}
+    ready = await gateway.client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["checks"]["hubspot"] == "ok"
+    page = await gateway.client.get("/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "graphiql" in page.text.lower()
+    metrics = await gateway.client.get("/metrics")
+    assert metrics.status_code == 200 and "harmonia_operations_total" in metrics.text
+
+
+async def test_parse_and_validation_errors_carry_their_codes_and_400(gateway: Gateway) -> None:
+    parse = await gateway.post("{ customers(first: 2) { edges ")
+    assert parse.status_code == 400
+    assert parse.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+    _cost_ok(parse.json())
+
+    invalid = await gateway.post("{ customers { nope } }")
+    assert invalid.status_code == 400
+    assert invalid.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert sum(gateway.upstream_calls().values()) == 0
+
+
+async def test_oversized_pages_and_bad_ids_are_bad_user_input(gateway: Gateway) -> None:
+    big = await gateway.query("{ customers(first: 500) { edges { node { email } } } }")
+    assert big["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    bad_id = await gateway.query('{ customer(id: "not-an-id") { email } }')
+    assert bad_id["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    bad_cursor = await gateway.query('{ orders(first: 2, after: "zzz") { edges { node { name } } } }')
+    assert bad_cursor["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    bad_dates = await gateway.query(
+        '{ campaigns(first: 1) { edges { node { analytics(dateRange: {startDate: "2026-13-01", '
+        'endDate: "2026-01-01"}) { sessions } } } } }')
+    assert bad_dates["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_too_many_aliases_and_too_deep_are_rejected_before_any_upstream_call(gateway: Gateway) -> None:
+    aliases = " ".join(f"a{i}: customers(first: 1) {{ edges {{ node {{ email }} }} }}" for i in range(16))
+    body = await gateway.query("{ " + aliases + " }")
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    _cost_ok(body)
+    deep = "{ orders(first: 1) { edges { node { name } } } }"
+    for _ in range(6):  # each hop: order -> customer -> orders
+        deep = deep.replace("{ name }", "{ customer { orders(first: 1) { edges { node { name } } } } }")
+    body = await gateway.query(deep)
+    assert body["errors"][0]["extensions"]["code"] == "DEPTH_LIMIT_EXCEEDED"
+    assert sum(gateway.upstream_calls().values()) == 0
+
+
+async def test_every_response_carries_the_cost_extension(gateway: Gateway) -> None:
+    body = await gateway.query(QUERY)
+    _cost_ok(body)
+    assert body["extensions"]["cost"]["requestedQueryCost"] > 0
+
+
+async def test_analyst_sees_contact_data_masked_never_in_clear(gateway: Gateway) -> None:
+    clear = await gateway.query(QUERY, role="marketer")
+    masked = await gateway.query(QUERY, role="analyst")
+
+    for c, m in zip(clear["data"]["customers"]["edges"], masked["data"]["customers"]["edges"], strict=True):
+        email = c["node"]["email"]
+        assert m["node"]["email"] != email and m["node"]["email"] == f"{email[0]}***@{email.split('@')[1]}"
+        if c["node"]["phone"]:
+            assert m["node"]["phone"] == "***" + c["node"]["phone"][-4:]
+
+
+async def test_support_gets_null_campaign_stats_with_forbidden_and_the_rest(gateway: Gateway) -> None:
+    body = await gateway.query("{ campaigns(first: 2) { edges { node { name stats { clicks } } } } }", role="support")
+
+    nodes = [e["node"] for e in body["data"]["campaigns"]["edges"]]
+    assert all(n["name"] and n["stats"] is None for n in nodes)
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"FORBIDDEN"}
+    assert body["errors"][0]["path"][-1] == "stats"
+    assert gateway.upstream_calls()["mailchimp"] == 1  # the list, never a report
+
+
+async def test_a_token_with_several_roles_gets_the_union(gateway: Gateway) -> None:
+    token = token_for("analyst", "support")
+    body = await gateway.query(QUERY, token=token)
+    # support reads contact data in clear, so the union does too; analyst adds campaign stats.
+    assert "***" not in body["data"]["customers"]["edges"][0]["node"]["email"]
+    body = await gateway.query("{ campaigns(first: 1) { edges { node { stats { clicks } } } } }", token=token)
+    assert "errors" not in body
+
+
+async def test_unknown_role_reads_nothing(gateway: Gateway) -> None:
+    body = await gateway.query(QUERY, role="intern")
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert sum(gateway.upstream_calls().values()) == 0
+
+
+async def test_a_failing_source_nulls_only_its_own_fields(gateway: Gateway) -> None:
+    await gateway_faults(gateway, {"source": "mailchimp", "status": 503, "rate": 1.0, "seconds": 30})
+
+    body = await gateway.query("{ customers(first: 3) { edges { node { email emailMarketingStatus } } } }")
+
+    nodes = [e["node"] for e in body["data"]["customers"]["edges"]]
+    assert all(n["email"] for n in nodes)
+    assert all(n["emailMarketingStatus"] is None for n in nodes)
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"UPSTREAM_UNAVAILABLE"}
+    text = str(body)
+    assert "Injected" not in text and "problem" not in text  # no upstream body leaks
+
+
+async def gateway_faults(gateway: Gateway, fault: dict[str, object]) -> None:
+    from harmonia.simulators.app import create_simulator_app
+
+    app = create_simulator_app(state=gateway.sim)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sim") as client:
+        assert (await client.post("/__faults", json=fault)).status_code == 200

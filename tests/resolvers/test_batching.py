@@ -1,0 +1,102 @@
+"""The upstream calls a query causes equal the floor the SaaS APIs allow, and no key is asked twice."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from harmonia.simulators.data import World
+from tests.conftest import Gateway
+
+ORDERS_WITH_CUSTOMER = """
+{ orders(first: 50) { edges { node { name totalPrice { amount currencyCode } customer { email firstName } } } } }
+"""
+CUSTOMERS_WITH_ORDERS = """
+{ customers(first: 50) { edges { node { email orders(first: 5) { edges { node { name } } } } } } }
+"""
+CAMPAIGNS_WITH_ANALYTICS = """
+{ campaigns(first: 20) { edges { node { name
+    analytics(dateRange: {startDate: "2026-01-01", endDate: "2026-03-31"}) { sessions } } } } }
+"""
+
+
+def _only(calls: dict[str, int], **expected: int) -> dict[str, int]:
+    return {source: n for source, n in calls.items() if n or source in expected}
+
+
+async def test_fifty_orders_with_customers_cost_one_shopify_page_and_one_hubspot_batch(gateway: Gateway) -> None:
+    body = await gateway.query(ORDERS_WITH_CUSTOMER)
+
+    assert "errors" not in body
+    edges = body["data"]["orders"]["edges"]
+    assert len(edges) == 50
+    assert sum(1 for e in edges if e["node"]["customer"]) >= 40
+    assert _only(gateway.upstream_calls()) == {"shopify": 1, "hubspot": 1}
+    assert gateway.routes("shopify") == {"GET /admin/api/{version}/orders.json": 1}
+    assert gateway.routes("hubspot") == {"POST /crm/v3/objects/contacts/batch/read": 1}
+    [batch] = gateway.log("hubspot")
+    emails = [i["id"] for i in json.loads(batch["body"])["inputs"]]
+    assert len(emails) == len(set(emails)), "an email was asked for twice"
+
+
+def _customer_orders_floor(world: World) -> int:
+    """One Shopify call per customer: their orders when the sync linked them, else a search by email
+    (plus the orders call when the search finds them)."""
+    shopify_emails = {c["email"].strip().lower() for c in world.shopify_customers}
+    calls = 0
+    for contact in [c for c in world.contacts if not c["archived"]][:50]:
+        props = contact["properties"]
+        if props["shopify_customer_id"]:
+            calls += 1
+        else:
+            calls += 1 + (props["email"].strip().lower() in shopify_emails)
+    return calls
+
+
+async def test_fifty_customers_with_orders_cost_one_hubspot_page_and_one_shopify_call_each(
+    gateway: Gateway, world: World
+) -> None:
+    body = await gateway.query(CUSTOMERS_WITH_ORDERS)
+
+    assert "errors" not in body
+    assert len(body["data"]["customers"]["edges"]) == 50
+    floor = _customer_orders_floor(world)
+    assert floor == 54  # seed 7: 34 linked contacts; 16 searched by email, 4 of them found
+    assert _only(gateway.upstream_calls()) == {"hubspot": 1, "shopify": floor}
+    assert gateway.routes("hubspot") == {"GET /crm/v3/objects/contacts": 1}
+    paths = Counter(f"{r['path']}?{r['query']}" for r in gateway.log("shopify"))
+    assert max(paths.values()) == 1, f"a Shopify key was asked for twice: {paths.most_common(1)}"
+
+
+async def test_twenty_campaigns_with_analytics_cost_one_ga4_report(gateway: Gateway) -> None:
+    body = await gateway.query(CAMPAIGNS_WITH_ANALYTICS)
+
+    assert "errors" not in body
+    nodes = [e["node"] for e in body["data"]["campaigns"]["edges"]]
+    assert len(nodes) == 20
+    assert all(n["analytics"]["sessions"] >= 0 for n in nodes)
+    assert sum(n["analytics"]["sessions"] for n in nodes) > 0
+    assert _only(gateway.upstream_calls()) == {"mailchimp": 1, "ga4": 1}
+    [report] = gateway.log("ga4")
+    names = json.loads(report["body"])["dimensionFilter"]["filter"]["inListFilter"]["values"]
+    assert sorted(names) == sorted(n["name"] for n in nodes)
+
+
+async def test_a_customer_email_alone_never_touches_shopify_or_mailchimp(gateway: Gateway) -> None:
+    body = await gateway.query("{ customers(first: 30) { edges { node { email firstName } } } }")
+
+    assert "errors" not in body
+    assert _only(gateway.upstream_calls()) == {"hubspot": 1}
+
+
+async def test_customer_joins_batch_shopify_customers_and_fetch_each_member_once(gateway: Gateway) -> None:
+    body = await gateway.query(
+        "{ customers(first: 40) { edges { node { email totalSpent { amount } ordersCount emailMarketingStatus } } } }"
+    )
+
+    assert "errors" not in body
+    shopify_routes = gateway.routes("shopify")
+    # Linked customers in one ids= call; the unlinked ones by email search.
+    assert shopify_routes["GET /admin/api/{version}/customers.json"] == 1
+    member_paths = Counter(r["path"] for r in gateway.log("mailchimp"))
+    assert member_paths and max(member_paths.values()) == 1
