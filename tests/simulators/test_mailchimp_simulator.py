@@ -52,21 +52,23 @@ async def test_count_above_one_thousand_is_rejected_as_invalid_resource(
 
 
 async def test_fields_in_dot_notation_trim_each_campaign(sim_client: httpx.AsyncClient) -> None:
-    params = {"count": 3, "fields": "campaigns.id,campaigns.settings.title,total_items"}
+    params: dict[str, str | int] = {"count": 3, "fields": "campaigns.id,campaigns.settings.title,total_items"}
     body = (await sim_client.get("/mailchimp/3.0/campaigns", params=params, auth=AUTH)).json()
     assert set(body) == {"campaigns", "total_items"}
     assert all(set(c) == {"id", "settings"} and set(c["settings"]) == {"title"} for c in body["campaigns"])
 
 
 async def test_exclude_fields_drops_only_what_is_named(sim_client: httpx.AsyncClient) -> None:
-    params = {"count": 2, "exclude_fields": "campaigns._links,campaigns.recipients,_links"}
+    params: dict[str, str | int] = {"count": 2,
+                                    "exclude_fields": "campaigns._links,campaigns.recipients,_links"}
     body = (await sim_client.get("/mailchimp/3.0/campaigns", params=params, auth=AUTH)).json()
     assert "_links" not in body
     assert all("recipients" not in c and "_links" not in c and "settings" in c for c in body["campaigns"])
 
 
 async def test_status_filter_and_descending_send_time(sim_client: httpx.AsyncClient, world: World) -> None:
-    params = {"count": 1000, "status": "sent", "sort_field": "send_time", "sort_dir": "DESC"}
+    params: dict[str, str | int] = {"count": 1000, "status": "sent", "sort_field": "send_time",
+                                    "sort_dir": "DESC"}
     body = (await sim_client.get("/mailchimp/3.0/campaigns", params=params, auth=AUTH)).json()
     sent = [c for c in world.campaigns if c["status"] == "sent"]
     assert body["total_items"] == len(sent)
@@ -109,7 +111,7 @@ async def test_absent_member_is_a_problem_document(sim_client: httpx.AsyncClient
 
 
 async def test_member_list_filters_by_status(sim_client: httpx.AsyncClient, world: World) -> None:
-    params = {"count": 1000, "status": "cleaned"}
+    params: dict[str, str | int] = {"count": 1000, "status": "cleaned"}
     body = (await sim_client.get(f"/mailchimp/3.0/lists/{LIST_ID}/members", params=params, auth=AUTH)).json()
     assert body["list_id"] == LIST_ID
     assert body["total_items"] == sum(1 for m in world.members.values() if m["status"] == "cleaned")

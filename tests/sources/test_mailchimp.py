@@ -72,7 +72,8 @@ async def test_reports_for_sent_campaigns_only_each_fetched_once(account: Mailch
     wire = world.reports[first]
     assert reports[first].unique_opens == wire["opens"]["unique_opens"]
     assert reports[first].click_rate == wire["clicks"]["click_rate"]
-    assert reports[first].send_time is not None and reports[first].send_time.endswith("Z")
+    send_time = reports[first].send_time
+    assert send_time is not None and send_time.endswith("Z")
     report_paths = [p for p in await logged_paths(sim_client) if p.startswith("/3.0/reports/")]
     assert len(report_paths) == len(set(report_paths)) == len(ids)
 
