@@ -59,6 +59,8 @@ def demo() -> Iterator[tuple[str, dict[str, str]]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def test_demo_serves_graphiql_with_the_examples(demo: tuple[str, dict[str, str]]) -> None:
