@@ -16,6 +16,7 @@ import logging
 import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from inspect import isawaitable
 from typing import Any
 
 from graphql import DocumentNode, GraphQLError, GraphQLSchema, execute, parse, validate
@@ -149,8 +150,10 @@ class GraphQLPipeline:
                 "THROTTLED", retryAfterSeconds=wait), requested=analysis.cost, headers={"Retry-After": str(wait)})
 
         ctx = RequestContext(self.sources, principal, self.settings)
-        result = await execute(self.schema, document, context_value=ctx, variable_values=variables,
-                               operation_name=operation_name)  # type: ignore[misc]
+        outcome = execute(self.schema, document, context_value=ctx, variable_values=variables,
+                          operation_name=operation_name)
+        # graphql-core answers synchronously when no resolver is async (introspection, __typename).
+        result = await outcome if isawaitable(outcome) else outcome
         body: dict[str, Any] = {}
         if result.errors:
             body["errors"] = [self._format(e) for e in result.errors]

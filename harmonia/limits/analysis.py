@@ -89,6 +89,11 @@ class _Walker:
                 self.aliases += 1
             if field.selection_set is None:
                 continue  # scalars and enums cost nothing
+            if field.name.value.startswith("__"):
+                # Introspection reads the in-memory schema, no source; its nesting is bounded by
+                # graphql-core's MaxIntrospectionDepthRule. Counting it would reject GraphiQL's and
+                # every client tool's standard introspection query (14 levels of ``ofType``).
+                continue
             name = field.name.value
             level = depth if name in CONNECTION_WRAPPERS else depth + 1
             inner, inner_depth = self.selection(field.selection_set, level, seen)
