@@ -27,7 +27,7 @@ demo: $(VENV)/.installed
 ## test: lint, types, layers, then the whole suite against a throwaway real redis-server
 test: $(STAMP)
 	$(MAKE) --no-print-directory lint typecheck layers
-	bash scripts/with-redis.sh $(BIN)/python -m pytest
+	bash scripts/ensure-chromium.sh && bash scripts/with-redis.sh $(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check harmonia tests bench
