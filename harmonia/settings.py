@@ -40,6 +40,7 @@ class SourceSettings(BaseModel):
     base_url: str
     connect_timeout: float = 2.0
     read_timeout: float = 10.0
+    pool_timeout: float = 30.0
     max_connections: int = 20
     max_retries: int = 3
 
