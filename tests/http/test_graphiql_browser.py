@@ -11,6 +11,7 @@ brings), which lets the test see every request the page makes, read the editors 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -46,14 +47,32 @@ def _free_port() -> int:
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """Stop a process started here (its own session, so its group id is its pid) and reap it."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
+    """Stop a process started here and everything it spawned (Chromium's zygote, renderers, crashpad).
+
+    It was started in its own session, so its process group id is its pid; the group is signalled,
+    the leader reaped, then the group waited on until empty (SIGKILL if it lingers).
+    """
+    group = proc.pid
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+    deadline, killed = time.monotonic() + 5, False
+    while True:
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return
+        if time.monotonic() > deadline:
+            if killed:
+                return  # after SIGKILL only unreaped zombies can remain: nothing runs any more
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
+            deadline, killed = time.monotonic() + 5, True
+        time.sleep(0.05)
 
 
 def _wait_for_http(url: str, what: str, proc: subprocess.Popen[bytes], log: Path) -> None:
