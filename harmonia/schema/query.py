@@ -78,11 +78,11 @@ class Query:
     async def customers(
         self,
         info: Info[Any, Any],
-        first: Annotated[int, strawberry.argument(description=PAGE_FIRST)] = 20,
+        first: Annotated[int | None, strawberry.argument(description=PAGE_FIRST)] = 20,
         after: Annotated[str | None, strawberry.argument(description=PAGE_AFTER)] = None,
     ) -> CustomerConnection:
         ctx = require(info, "Customer")
-        return CustomerConnection.of(await customer_resolvers.list_customers(ctx, first, after))
+        return CustomerConnection.of(await customer_resolvers.list_customers(ctx, 20 if first is None else first, after))
 
     @strawberry.field(description="One order by global id.")
     async def order(self, info: Info[Any, Any], id: Annotated[strawberry.ID, ID_ARG]) -> Order | None:
@@ -92,11 +92,12 @@ class Query:
     async def orders(
         self,
         info: Info[Any, Any],
-        first: Annotated[int, strawberry.argument(description=PAGE_FIRST)] = 20,
+        first: Annotated[int | None, strawberry.argument(description=PAGE_FIRST)] = 20,
         after: Annotated[str | None, strawberry.argument(description=PAGE_AFTER)] = None,
     ) -> OrderConnection:
         ctx = require(info, "Order")
-        return OrderConnection.of(await order_resolvers.list_orders(ctx, first, after), countable=True)
+        return OrderConnection.of(await order_resolvers.list_orders(ctx, 20 if first is None else first, after),
+                                    countable=True)
 
     @strawberry.field(description="One campaign by global id.")
     async def campaign(self, info: Info[Any, Any], id: Annotated[strawberry.ID, ID_ARG]) -> Campaign | None:
@@ -106,11 +107,11 @@ class Query:
     async def campaigns(
         self,
         info: Info[Any, Any],
-        first: Annotated[int, strawberry.argument(description=PAGE_FIRST)] = 20,
+        first: Annotated[int | None, strawberry.argument(description=PAGE_FIRST)] = 20,
         after: Annotated[str | None, strawberry.argument(description=PAGE_AFTER)] = None,
     ) -> CampaignConnection:
         ctx = require(info, "Campaign")
-        return CampaignConnection.of(await campaign_resolvers.list_campaigns(ctx, first, after))
+        return CampaignConnection.of(await campaign_resolvers.list_campaigns(ctx, 20 if first is None else first, after))
 
     @strawberry.field(description="Any GA4 report: dimensions (e.g. date, sessionCampaignName, deviceCategory) "
                                   "and metrics (e.g. sessions, totalUsers, conversions, totalRevenue).")

@@ -125,11 +125,11 @@ class Customer(Node):
     async def orders(
         self,
         info: Info[Any, Any],
-        first: Annotated[int, strawberry.argument(description=PAGE_FIRST)] = 10,
+        first: Annotated[int | None, strawberry.argument(description=PAGE_FIRST)] = 10,
         after: Annotated[str | None, strawberry.argument(description=PAGE_AFTER)] = None,
     ) -> OrderConnection:
         ctx = require(info, "Order")
-        page = await customer_resolvers.customer_orders(ctx, self._contact, first, after)
+        page = await customer_resolvers.customer_orders(ctx, self._contact, 10 if first is None else first, after)
         return OrderConnection.of(page)
 
     @staticmethod
@@ -274,13 +274,13 @@ class Campaign(Node):
 @strawberry.type(description="A customer and its cursor.")
 class CustomerEdge:
     cursor: str = strawberry.field(description="Pass as `after` to continue after this customer.")
-    node: Customer
+    node: Customer = strawberry.field(description="The customer.")
 
 
 @strawberry.type(description="A page of customers (Relay connection).")
 class CustomerConnection:
-    edges: list[CustomerEdge]
-    page_info: PageInfo
+    edges: list[CustomerEdge] = strawberry.field(description="The customers of this page, each with its cursor.")
+    page_info: PageInfo = strawberry.field(description="Whether more follow, and the cursor to ask from.")
     total_count: int | None = strawberry.field(default=None, description="Null: HubSpot lists do not say.")
 
     @staticmethod
@@ -292,13 +292,13 @@ class CustomerConnection:
 @strawberry.type(description="An order and its cursor.")
 class OrderEdge:
     cursor: str = strawberry.field(description="Pass as `after` to continue after this order.")
-    node: Order
+    node: Order = strawberry.field(description="The order.")
 
 
 @strawberry.type(description="A page of orders (Relay connection).")
 class OrderConnection:
-    edges: list[OrderEdge]
-    page_info: PageInfo
+    edges: list[OrderEdge] = strawberry.field(description="The orders of this page, each with its cursor.")
+    page_info: PageInfo = strawberry.field(description="Whether more follow, and the cursor to ask from.")
 
     @strawberry.field(description="All orders in the shop, any status (one extra Shopify call when selected).")
     async def total_count(self, info: Info[Any, Any]) -> int | None:
@@ -320,13 +320,13 @@ class OrderConnection:
 @strawberry.type(description="A campaign and its cursor.")
 class CampaignEdge:
     cursor: str = strawberry.field(description="Pass as `after` to continue after this campaign.")
-    node: Campaign
+    node: Campaign = strawberry.field(description="The campaign.")
 
 
 @strawberry.type(description="A page of campaigns: Mailchimp first, then Google Ads (Relay connection).")
 class CampaignConnection:
-    edges: list[CampaignEdge]
-    page_info: PageInfo
+    edges: list[CampaignEdge] = strawberry.field(description="The campaigns of this page, each with its cursor.")
+    page_info: PageInfo = strawberry.field(description="Whether more follow, and the cursor to ask from.")
 
     @strawberry.field(description="Mailchimp and Google Ads campaigns together.")
     async def total_count(self, info: Info[Any, Any]) -> int | None:
@@ -344,8 +344,8 @@ class CampaignConnection:
 
 @strawberry.type(description="A GA4 metric column: its name and GA4 type (TYPE_INTEGER, TYPE_FLOAT, TYPE_CURRENCY...).")
 class MetricHeader:
-    name: str
-    type: str
+    name: str = strawberry.field(description="The GA4 metric name, e.g. sessions.")
+    type: str = strawberry.field(description="The GA4 metric type, e.g. TYPE_INTEGER or TYPE_CURRENCY.")
 
 
 @strawberry.type(description="One row of a GA4 report, in the order of the requested dimensions and metrics.")
@@ -360,12 +360,12 @@ class AnalyticsRow:
 
 @strawberry.type(description="A GA4 report over any allowed dimensions and metrics.")
 class AnalyticsReport:
-    dimension_headers: list[str]
-    metric_headers: list[MetricHeader]
-    rows: list[AnalyticsRow]
+    dimension_headers: list[str] = strawberry.field(description="The dimension names, in row order.")
+    metric_headers: list[MetricHeader] = strawberry.field(description="The metric names and types, in row order.")
+    rows: list[AnalyticsRow] = strawberry.field(description="This page of rows.")
     row_count: int = strawberry.field(description="Rows in the whole report, not just this page.")
-    currency_code: str | None
-    time_zone: str | None
+    currency_code: str | None = strawberry.field(description="The property's currency (ISO 4217).")
+    time_zone: str | None = strawberry.field(description="The property's reporting time zone.")
 
     @staticmethod
     def of(report: src.Report) -> AnalyticsReport:
