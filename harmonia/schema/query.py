@@ -82,7 +82,8 @@ class Query:
         after: Annotated[str | None, strawberry.argument(description=PAGE_AFTER)] = None,
     ) -> CustomerConnection:
         ctx = require(info, "Customer")
-        return CustomerConnection.of(await customer_resolvers.list_customers(ctx, 20 if first is None else first, after))
+        page = await customer_resolvers.list_customers(ctx, 20 if first is None else first, after)
+        return CustomerConnection.of(page)
 
     @strawberry.field(description="One order by global id.")
     async def order(self, info: Info[Any, Any], id: Annotated[strawberry.ID, ID_ARG]) -> Order | None:
@@ -111,7 +112,8 @@ class Query:
         after: Annotated[str | None, strawberry.argument(description=PAGE_AFTER)] = None,
     ) -> CampaignConnection:
         ctx = require(info, "Campaign")
-        return CampaignConnection.of(await campaign_resolvers.list_campaigns(ctx, 20 if first is None else first, after))
+        page = await campaign_resolvers.list_campaigns(ctx, 20 if first is None else first, after)
+        return CampaignConnection.of(page)
 
     @strawberry.field(description="Any GA4 report: dimensions (e.g. date, sessionCampaignName, deviceCategory) "
                                   "and metrics (e.g. sessions, totalUsers, conversions, totalRevenue).")
