@@ -37,12 +37,14 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         await sources.aclose()
+        await verifier.aclose()
 
     app = FastAPI(title="Harmonia", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.settings = settings
     app.state.sources = sources
     app.state.pipeline = pipeline
     app.state.schema = schema
+    app.state.verifier = verifier
     app.include_router(build_graphql_router(pipeline, verifier, metrics))
     if STATIC_DIR.is_dir():
         app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="graphiql-static")

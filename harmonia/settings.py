@@ -95,10 +95,15 @@ class SourcesSettings(BaseModel):
 
 class AuthSettings(BaseModel):
     jwt_secret: str | None = DEMO_JWT_SECRET
-    jwks_url: str | None = None
+    jwks_url: str | None = None          # when set, the secret is ignored: RS256/ES256 keys only
     issuer: str | None = None
     audience: str | None = None
     policy_file: str | None = None
+    algorithms: list[str] | None = None  # narrows HS256 (secret) or RS256/ES256 (JWKS); never the token's say
+    leeway_seconds: float = 10.0         # clock skew tolerated on exp/nbf/iat
+    jwks_ttl_seconds: float = 300.0
+    jwks_min_refresh_seconds: float = 30.0
+    reject_unauthorized: bool = False    # true: any denied field rejects the whole operation
 
 
 class LimitsSettings(BaseModel):

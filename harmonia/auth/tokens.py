@@ -1,53 +1,119 @@
 """Bearer tokens: verify them into a Principal (HS256 secret or an RS256/ES256 JWKS), mint dev ones.
 
     verifier = TokenVerifier(settings.auth)
-    principal = verifier.verify(raw_token)            # raises Unauthenticated
+    principal = await verifier.verify(raw_token)      # raises Unauthenticated with our own words
     token = mint_token(secret, roles=["analyst"], sub="ana", ttl=3600)
+
+The accepted algorithms come from configuration, never from the token's header: HS256 with a
+secret, RS256/ES256 with a JWKS (``auth.algorithms`` narrows either). With ``jwks_url`` set the
+HS256 secret is not consulted at all, so a token signed with the public key as an HMAC secret
+(the classic algorithm-confusion attack) has nothing to match. ``exp`` and ``sub`` are required,
+``nbf`` honoured, ``iss``/``aud`` checked when configured, all with a small leeway for clock skew.
+pyjwt's exception text stays in the server's log: clients get one of the fixed messages below.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import jwt
 
+from harmonia.auth.jwks import JwksKeys
 from harmonia.auth.principal import Principal
 from harmonia.errors import Unauthenticated
 from harmonia.settings import AuthSettings
 
-ASYMMETRIC = ["RS256", "ES256"]
+SYMMETRIC = ("HS256",)
+ASYMMETRIC = ("RS256", "ES256")
+
+EXPIRED = "The token has expired"
+NOT_YET_VALID = "The token is not valid yet"
+INVALID = "The token is not valid"
+BAD_SIGNATURE = "The token's signature could not be verified"
+WRONG_ISSUER = "The token was issued by an issuer this API does not trust"
+WRONG_AUDIENCE = "The token is not meant for this API"
+MISSING_CLAIM = "The token lacks a required claim (exp, sub)"
+BAD_CLAIMS = "The token's roles or scope claim is malformed"
 
 
 class TokenVerifier:
-    def __init__(self, settings: AuthSettings) -> None:
+    def __init__(self, settings: AuthSettings, jwks: JwksKeys | None = None) -> None:
         self.settings = settings
-        self._jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True) if settings.jwks_url else None
-        if self._jwks is None and not settings.jwt_secret:
+        if settings.jwks_url:
+            self.algorithms = _allowed(settings.algorithms, ASYMMETRIC)
+            self._jwks: JwksKeys | None = jwks or JwksKeys(
+                settings.jwks_url, ttl=settings.jwks_ttl_seconds,
+                min_refresh_interval=settings.jwks_min_refresh_seconds)
+            self._secret: str | None = None
+        elif settings.jwt_secret:
+            self.algorithms = _allowed(settings.algorithms, SYMMETRIC)
+            self._jwks, self._secret = None, settings.jwt_secret
+        else:
             raise ValueError("auth needs jwt_secret or jwks_url")
+        self._options: dict[str, Any] = {"require": ["exp", "sub"], "verify_aud": settings.audience is not None,
+                                         "verify_iss": settings.issuer is not None}
 
-    def verify(self, token: str) -> Principal:
-        options = {"require": ["exp", "sub"], "verify_aud": self.settings.audience is not None}
+    async def verify(self, token: str) -> Principal:
         try:
-            if self._jwks is not None:
-                key = self._jwks.get_signing_key_from_jwt(token).key
-                claims = jwt.decode(token, key, algorithms=ASYMMETRIC, audience=self.settings.audience,
-                                    issuer=self.settings.issuer, options=options)  # type: ignore[arg-type]
-            else:
-                claims = jwt.decode(token, self.settings.jwt_secret or "", algorithms=["HS256"],
-                                    audience=self.settings.audience, issuer=self.settings.issuer,
-                                    options=options)  # type: ignore[arg-type]
-        except jwt.ExpiredSignatureError:
-            raise Unauthenticated("The token has expired") from None
-        except jwt.PyJWKClientError:
-            raise Unauthenticated("The token's signing key could not be verified") from None
+            header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
-            raise Unauthenticated("The token is not valid") from None
+            raise Unauthenticated(INVALID) from None
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in self.algorithms:
+            raise Unauthenticated(INVALID)  # "none", HS256 against a key set, anything not configured
+        key: jwt.PyJWK | str
+        if self._jwks is not None:
+            kid = header.get("kid")
+            found = await self._jwks.key_for(kid if isinstance(kid, str) else None, alg)
+            if found is None:
+                raise Unauthenticated(BAD_SIGNATURE)
+            key = found
+        else:
+            key = self._secret or ""
+        claims = self._decode(token, key, alg)
         roles = claims.get("roles", [])
         scope = claims.get("scope", "")
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles) or not isinstance(scope, str):
-            raise Unauthenticated("The token's roles or scope claim is malformed")
+            raise Unauthenticated(BAD_CLAIMS)
         return Principal(sub=str(claims["sub"]), roles=frozenset(roles), scopes=frozenset(scope.split()))
+
+    def _decode(self, token: str, key: jwt.PyJWK | str, alg: str) -> dict[str, Any]:
+        s = self.settings
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token, key, algorithms=[alg], audience=s.audience, issuer=s.issuer, leeway=s.leeway_seconds,
+                options=self._options)  # type: ignore[arg-type]  # pyjwt types options as a TypedDict
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated(EXPIRED) from None
+        except jwt.ImmatureSignatureError:
+            raise Unauthenticated(NOT_YET_VALID) from None
+        except jwt.InvalidSignatureError:
+            raise Unauthenticated(BAD_SIGNATURE) from None
+        except jwt.InvalidIssuerError:
+            raise Unauthenticated(WRONG_ISSUER) from None
+        except jwt.InvalidAudienceError:
+            raise Unauthenticated(WRONG_AUDIENCE) from None
+        except jwt.MissingRequiredClaimError:
+            raise Unauthenticated(MISSING_CLAIM) from None
+        except jwt.InvalidTokenError:
+            raise Unauthenticated(INVALID) from None
+        return claims
+
+    async def aclose(self) -> None:
+        if self._jwks is not None:
+            await self._jwks.aclose()
+
+
+def _allowed(configured: Sequence[str] | None, family: tuple[str, ...]) -> frozenset[str]:
+    if configured is None:
+        return frozenset(family)
+    unknown = sorted(set(configured) - set(family))
+    if unknown:
+        raise ValueError(f"auth.algorithms: {', '.join(unknown)} cannot be used with this key source "
+                         f"(allowed: {', '.join(family)})")
+    return frozenset(configured)
 
 
 def mint_token(

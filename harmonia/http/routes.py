@@ -36,31 +36,43 @@ def _media_type(accept: str) -> tuple[str, bool]:
     return "application/json", False
 
 
+NO_TOKEN = "A bearer token is required"
+
+
+async def authenticate(verifier: TokenVerifier, request: Request) -> Principal:
+    """The request's principal, or Unauthenticated (no token at all, or one that does not verify)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated(NO_TOKEN)
+    return await verifier.verify(token.strip())
+
+
+def challenge(exc: Unauthenticated) -> str:
+    """RFC 6750 section 3: no error code when no credentials came at all, ``invalid_token`` otherwise."""
+    if exc.message == NO_TOKEN:
+        return 'Bearer realm="harmonia"'
+    description = exc.message.replace('"', "'")  # our own fixed words, never a library's
+    return f'Bearer realm="harmonia", error="invalid_token", error_description="{description}"'
+
+
+def unauthorized(pipeline: GraphQLPipeline, exc: Unauthenticated, media_type: str) -> Response:
+    result = pipeline.reject(401, None, error(exc.message, "UNAUTHENTICATED"))
+    result.headers["WWW-Authenticate"] = challenge(exc)
+    return _json(result, media_type)
+
+
 def build_graphql_router(pipeline: GraphQLPipeline, verifier: TokenVerifier, metrics: Metrics) -> APIRouter:
     router = APIRouter()
-
-    def authenticate(request: Request) -> Principal:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthenticated("A bearer token is required")
-        return verifier.verify(token.strip())
-
-    def unauthorized(exc: Unauthenticated, media_type: str) -> Response:
-        result = pipeline.reject(401, None, error(exc.message, "UNAUTHENTICATED"))
-        description = exc.message.replace('"', "'")
-        result.headers["WWW-Authenticate"] = f'Bearer realm="harmonia", error="invalid_token", ' \
-                                             f'error_description="{description}"'
-        return _json(result, media_type)
 
     async def handle(request: Request, params: GraphQLParams | None, media_type: str, strict: bool,
                      problem: str | None = None) -> Response:
         started = time.perf_counter()
         try:
-            principal = authenticate(request)
+            principal = await authenticate(verifier, request)
         except Unauthenticated as exc:
             metrics.operation("UNAUTHENTICATED", time.perf_counter() - started)
-            return unauthorized(exc, media_type)
+            return unauthorized(pipeline, exc, media_type)
         if problem is not None or params is None:
             result = pipeline.reject(400, principal, error(problem or "Bad request", "BAD_USER_INPUT"))
         else:
