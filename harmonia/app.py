@@ -16,6 +16,8 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
+from harmonia.auth.policy_file import load_policy
+from harmonia.auth.store import PolicyStore
 from harmonia.auth.tokens import TokenVerifier
 from harmonia.http.graphiql import STATIC_DIR, STATIC_PREFIX
 from harmonia.http.pipeline import GraphQLPipeline
@@ -23,13 +25,15 @@ from harmonia.http.routes import build_graphql_router
 from harmonia.observability.metrics import Metrics
 from harmonia.resolvers.context import Sources, Transports
 from harmonia.schema import build_schema
+from harmonia.schema.catalog import catalog_of
 from harmonia.settings import Settings
 
 
 def create_app(settings: Settings, transports: Transports | None = None) -> FastAPI:
     sources = Sources.from_settings(settings, transports)
     schema = build_schema()
-    pipeline = GraphQLPipeline(schema._schema, settings, sources)
+    policies = PolicyStore(load_policy(settings.auth.policy_file, catalog_of(schema._schema)))
+    pipeline = GraphQLPipeline(schema._schema, settings, sources, policies)
     verifier = TokenVerifier(settings.auth)
     metrics = Metrics()
 
@@ -45,6 +49,7 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
     app.state.pipeline = pipeline
     app.state.schema = schema
     app.state.verifier = verifier
+    app.state.policies = policies
     app.include_router(build_graphql_router(pipeline, verifier, metrics))
     if STATIC_DIR.is_dir():
         app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="graphiql-static")

@@ -27,6 +27,15 @@ def create_app_from_env() -> object:
     return create_app(load_settings(os.environ.get(CONFIG_ENV) or None))
 
 
+def check_policy(path: str | None) -> None:
+    """Refuse an invalid policy file before serving (PolicyError names the line and the reason)."""
+    from harmonia.auth.policy_file import load_policy
+    from harmonia.schema import build_schema
+    from harmonia.schema.catalog import catalog_of
+
+    load_policy(path, catalog_of(build_schema()._schema))
+
+
 def _uvicorn_options() -> dict[str, str]:
     options = {}
     try:
@@ -51,7 +60,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if args.config:
         os.environ[CONFIG_ENV] = args.config
-    load_settings(args.config)  # fail now, with the reason, rather than in every worker
+    settings = load_settings(args.config)  # fail now, with the reason, rather than in every worker
+    check_policy(settings.auth.policy_file)
     uvicorn.run("harmonia.cli:create_app_from_env", factory=True, host=args.host, port=args.port,
                 workers=args.workers, log_level="warning", **_uvicorn_options())  # type: ignore[arg-type]
     return 0

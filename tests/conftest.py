@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -60,7 +61,7 @@ def gateway_settings(**overrides: Any) -> Settings:
     return load_settings(sources=sources, **overrides)
 
 
-def token_for(*roles: str, sub: str = "tester", scopes: tuple[str, ...] = ()) -> str:
+def token_for(*roles: str, sub: str = "tester", scopes: tuple[str, ...] | list[str] = ()) -> str:
     return mint_token(DEMO_JWT_SECRET, roles=list(roles), sub=sub, scopes=scopes, ttl=600)
 
 
@@ -83,6 +84,13 @@ class Gateway:
         headers = {"Authorization": f"Bearer {token or token_for(role)}"}
         return await self.client.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
 
+    async def sim_stats(self) -> dict[str, Any]:
+        """The simulators' own ``GET /__stats`` (the contract's view of upstream calls)."""
+        sim = httpx.ASGITransport(app=create_simulator_app(state=self.sim))
+        async with httpx.AsyncClient(transport=sim, base_url=SIM_BASE) as client:
+            stats: dict[str, Any] = (await client.get("/__stats")).json()
+            return stats
+
     def upstream_calls(self) -> dict[str, int]:
         return dict(self.sim.requests)
 
@@ -99,15 +107,23 @@ def fast_sim_state(world: World) -> SimulatorState:
     return SimulatorState(SimulatorConfig(seed=7, rate_limits=False), world=world)
 
 
-@pytest.fixture
-async def gateway(fast_sim_state: SimulatorState) -> AsyncIterator[Gateway]:
+@asynccontextmanager
+async def open_gateway(sim_state: SimulatorState, **overrides: Any) -> AsyncIterator[Gateway]:
+    """A gateway over ``sim_state``'s simulators; ``overrides`` are settings (e.g. ``auth={...}``)."""
     from harmonia.app import create_app  # imported here so connector-only test runs need no gateway
 
-    sim = create_simulator_app(state=fast_sim_state)
+    sim = create_simulator_app(state=sim_state)
     sim_transport = httpx.ASGITransport(app=sim)
     # Shopify's bucket is the documented 40; a generous one here keeps call-count tests quick.
-    settings = gateway_settings(sources={"shopify": {"bucket_size": 1000, "leak_per_second": 1000.0}})
+    sources = {"shopify": {"bucket_size": 1000, "leak_per_second": 1000.0}}
+    settings = gateway_settings(sources=sources, **overrides)
     app = create_app(settings, transports=dict.fromkeys(SOURCES, sim_transport))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
-        yield Gateway(app, client, fast_sim_state)
+        yield Gateway(app, client, sim_state)
     await app.state.sources.aclose()
+
+
+@pytest.fixture
+async def gateway(fast_sim_state: SimulatorState) -> AsyncIterator[Gateway]:
+    async with open_gateway(fast_sim_state) as gw:
+        yield gw

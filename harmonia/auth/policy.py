@@ -1,104 +1,161 @@
-"""Field access per role: which types and fields a principal may read, and what it sees masked.
+"""The effective field policy: the policy file plus the admins' runtime overlays, and its decisions.
 
-    access = DEMO_POLICY.access_for(frozenset({"analyst"}))
+    policy = load_policy("policy.yaml", catalog)       # harmonia.auth.policy_file; DEMO_POLICY is the default
+    access = policy.access_for(frozenset({"analyst"}), frozenset())
     access.decide("Customer", "email")      -> Decision(allowed=True, mask="email")
     apply_mask("email", "ada@example.com")  -> "a***@example.com"
 
-Decided once per principal (the result is cached by role set), so a field read costs one dict
-lookup. A token with several roles gets the union: allowed when any role allows, in clear when
-any allowing role sees it in clear. Deny unless allowed.
+A field's read rule is its own (an overlay beats the file), else its type's, else the global
+default. A type's rule also covers its Relay wrappers ``<Type>Connection`` and ``<Type>Edge`` unless
+they have their own. Roles listed as ``admins`` read every field in clear and alone use the admin
+plane (whose fields no policy can open to anyone else). A token with several roles gets the union:
+allowed when any of its roles (and scopes) satisfies the rule, in clear when it satisfies ``clear``.
+
+A Policy is immutable; an overlay change builds a new one, so decisions are cached per policy and
+principal kind, and one operation never sees two policies.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from typing import Any
 
-ALL = "*"
+from harmonia.auth.rules import ALLOW, EVERYONE, NOBODY, Decision, FieldRule, Rule, TypeRule
 
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    allowed: bool
-    mask: str | None = None
-    missing_roles: tuple[str, ...] = ()
-
-
-ALLOW = Decision(True)
-
-
-@dataclass(frozen=True)
-class RoleRule:
-    """One role: the types it reads, fields it may not read, and fields it sees masked."""
-
-    types: frozenset[str]
-    denied: frozenset[str] = frozenset()            # "Type.field"
-    masks: Mapping[str, str] = field(default_factory=dict)  # "Type.field" -> mask name
+# Only admins use the admin plane, whatever a policy file or overlay says.
+ADMIN_PLANE_FIELDS = frozenset({("Query", "fieldPolicies"), ("Query", "policyAudit"), ("Query", "dryRunPolicy")})
+ADMIN_PLANE_TYPES = frozenset({"Mutation"})
+RELAY_SUFFIXES = ("Connection", "Edge")
+DEMO_SOURCE = "built-in demo policy (harmonia/auth/demo_policy.yaml)"
 
 
 class FieldAccess:
-    def __init__(self, policy: Policy, roles: frozenset[str]) -> None:
-        self._policy = policy
-        self._roles = roles
+    """One principal kind's decisions under one policy, memoised: a field read costs a dict lookup."""
+
+    def __init__(self, policy: Policy, roles: frozenset[str], scopes: frozenset[str]) -> None:
+        self.policy = policy
+        self.roles = roles
+        self.scopes = scopes
+        self.is_admin = bool(roles & policy.admins)
         self._cache: dict[tuple[str, str], Decision] = {}
 
     def decide(self, type_name: str, field_name: str) -> Decision:
         key = (type_name, field_name)
         decision = self._cache.get(key)
         if decision is None:
-            decision = self._cache[key] = self._policy.decide(self._roles, type_name, field_name)
+            decision = self._cache[key] = self.policy.decide(self.roles, self.scopes, type_name, field_name)
         return decision
 
 
+@dataclass(frozen=True)
 class Policy:
-    def __init__(self, roles: Mapping[str, RoleRule]) -> None:
-        self.roles = dict(roles)
+    admins: frozenset[str]
+    default: Rule
+    types: Mapping[str, TypeRule]
+    overlays: Mapping[tuple[str, str], FieldRule] = field(default_factory=dict)
+    version: int = 0
+    source: str = DEMO_SOURCE
+    _access: dict[tuple[frozenset[str], frozenset[str]], FieldAccess] = field(
+        default_factory=dict, compare=False, repr=False)
 
-    def decide(self, roles: frozenset[str], type_name: str, field_name: str) -> Decision:
-        path = f"{type_name}.{field_name}"
-        masks: list[str] = []
-        for role in roles:
-            rule = self.roles.get(role)
-            if rule is None or (ALL not in rule.types and type_name not in rule.types) or path in rule.denied:
-                continue
-            mask = rule.masks.get(path)
-            if mask is None:
-                return ALLOW
-            masks.append(mask)
-        if masks:
-            return Decision(True, mask=masks[0])
-        allowing = sorted(r for r, rule in self.roles.items()
-                          if (ALL in rule.types or type_name in rule.types) and path not in rule.denied)
-        return Decision(False, missing_roles=tuple(allowing))
+    def with_overlays(self, overlays: Mapping[tuple[str, str], FieldRule], version: int) -> Policy:
+        return Policy(self.admins, self.default, self.types, dict(overlays), version, self.source)
 
-    @lru_cache(maxsize=256)  # noqa: B019 - policies live as long as the process; role sets are few
-    def access_for(self, roles: frozenset[str]) -> FieldAccess:
-        return FieldAccess(self, roles)
+    def access_for(self, roles: frozenset[str], scopes: frozenset[str] = frozenset()) -> FieldAccess:
+        key = (roles, scopes)
+        access = self._access.get(key)
+        if access is None:
+            if len(self._access) > 1024:  # role/scope combinations are few; bound it anyway
+                self._access.clear()
+            access = self._access[key] = FieldAccess(self, roles, scopes)
+        return access
+
+    # --- rules ------------------------------------------------------------------------------
+
+    def field_rule(self, type_name: str, field_name: str) -> FieldRule | None:
+        overlay = self.overlays.get((type_name, field_name))
+        if overlay is not None:
+            return overlay
+        type_rule = self.types.get(type_name)
+        return type_rule.field(field_name) if type_rule else None
+
+    def type_read(self, type_name: str) -> Rule:
+        type_rule = self.types.get(type_name)
+        if type_rule is not None and type_rule.read is not None:
+            return type_rule.read
+        for suffix in RELAY_SUFFIXES:
+            if type_name.endswith(suffix) and len(type_name) > len(suffix):
+                return self.type_read(type_name[: -len(suffix)])
+        return self.default
+
+    def read_rule(self, type_name: str, field_name: str) -> Rule:
+        if type_name in ADMIN_PLANE_TYPES or (type_name, field_name) in ADMIN_PLANE_FIELDS:
+            return NOBODY
+        own = self.field_rule(type_name, field_name)
+        if own is not None and own.read is not None:
+            return own.read
+        return self.type_read(type_name)
+
+    def with_admins(self, rule: Rule) -> Rule:
+        return Rule.of(*rule.anyof, *Rule.roles(*self.admins).anyof)
+
+    def decide(self, roles: frozenset[str], scopes: frozenset[str], type_name: str, field_name: str) -> Decision:
+        if roles & self.admins:
+            return ALLOW
+        rule = self.read_rule(type_name, field_name)
+        if not rule.allows(roles, scopes):
+            return Decision(False, missing=self.with_admins(rule).missing(roles, scopes))
+        own = self.field_rule(type_name, field_name)
+        if own is None or own.mask is None:
+            return ALLOW
+        if own.clear is not None and own.clear.allows(roles, scopes):
+            return ALLOW
+        return Decision(True, mask=own.mask)
+
+    # --- what the admin page and `harmonia policy export` show --------------------------------
+
+    def known_roles(self) -> list[str]:
+        named: set[str] = set(self.admins)
+        rules = [self.default]
+        for type_rule in self.types.values():
+            rules.append(type_rule.read or NOBODY)
+            for _, f in type_rule.fields:
+                rules += [f.read or NOBODY, f.clear or NOBODY]
+        for f in self.overlays.values():
+            rules += [f.read or NOBODY, f.clear or NOBODY]
+        for rule in rules:
+            for requirement in rule.anyof:
+                named |= requirement.roles
+        return sorted(named)
+
+    def to_data(self) -> dict[str, Any]:
+        """The effective policy in the policy-file format (overlays folded in)."""
+        types: dict[str, Any] = {}
+        names = sorted(set(self.types) | {t for t, _ in self.overlays})
+        for name in names:
+            type_rule = self.types.get(name, TypeRule())
+            fields = dict(type_rule.fields)
+            fields.update({f: rule for (t, f), rule in self.overlays.items() if t == name})
+            entry: dict[str, Any] = {}
+            if type_rule.read is not None:
+                entry["read"] = type_rule.read.to_data()
+            if fields:
+                entry["fields"] = {f: fields[f].to_data() for f in sorted(fields)}
+            types[name] = entry
+        default: Any = "deny" if self.default == NOBODY else "allow" if self.default == EVERYONE \
+            else self.default.to_data()
+        return {"version": 1, "admins": sorted(self.admins), "default": default, "types": types}
 
 
-DEMO_POLICY = Policy({
-    "admin": RoleRule(types=frozenset({ALL})),
-    "marketer": RoleRule(types=frozenset({"Customer", "Order", "LineItem", "Campaign", "CampaignStats",
-                                          "Analytics"})),
-    "analyst": RoleRule(
-        types=frozenset({"Customer", "Order", "LineItem", "Campaign", "CampaignStats", "Analytics"}),
-        masks={"Customer.email": "email", "Customer.phone": "phone"},
-    ),
-    "support": RoleRule(
-        types=frozenset({"Customer", "Order", "LineItem", "Campaign"}),
-        denied=frozenset({"Campaign.stats", "Campaign.analytics"}),
-    ),
-})
-
-
-def apply_mask(mask: str, value: str | None) -> str | None:
-    """Masked values are altered, never the value in clear."""
+def apply_mask(mask: str, value: Any) -> Any:
+    """Masked values are altered, never the value in clear: ``a***@example.com``, ``***1234``, or null."""
     if value is None:
         return None
     if mask == "email":
-        local, _, domain = value.partition("@")
+        local, _, domain = str(value).partition("@")
         return f"{local[:1]}***@{domain}" if domain else "***"
     if mask == "phone":
-        return f"***{value[-4:]}" if len(value) > 4 else "***"
+        text = str(value)
+        return f"***{text[-4:]}" if len(text) > 4 else "***"
     return None  # "redact" and anything unknown: nothing of the value

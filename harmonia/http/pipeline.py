@@ -19,14 +19,18 @@ from dataclasses import dataclass, field
 from inspect import isawaitable
 from typing import Any
 
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, execute, parse, validate
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, OperationDefinitionNode, execute, parse, validate
 from graphql.error import GraphQLSyntaxError
 
+from harmonia.auth.policy_file import DEMO_POLICY
 from harmonia.auth.principal import Principal
+from harmonia.auth.store import PolicyStore
 from harmonia.errors import HarmoniaError
 from harmonia.limits.analysis import Analysis, analyze, select_operation
 from harmonia.limits.budget import CostBudget
 from harmonia.resolvers.context import RequestContext, Sources
+from harmonia.schema.access_plan import AccessPlan
+from harmonia.schema.authorize import authorize
 from harmonia.settings import Settings
 
 log = logging.getLogger("harmonia.graphql")
@@ -47,18 +51,18 @@ class PipelineResult:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class _LRU(OrderedDict[str, Any]):
+class _LRU(OrderedDict[Any, Any]):
     def __init__(self, size: int) -> None:
         super().__init__()
         self.size = size
 
-    def get_or(self, key: str) -> Any:
+    def get_or(self, key: Any) -> Any:
         value = self.get(key)
         if value is not None:
             self.move_to_end(key)
         return value
 
-    def put(self, key: str, value: Any) -> None:
+    def put(self, key: Any, value: Any) -> None:
         self[key] = value
         if len(self) > self.size:
             self.popitem(last=False)
@@ -69,10 +73,13 @@ def error(message: str, code: str, **extensions: Any) -> dict[str, Any]:
 
 
 class GraphQLPipeline:
-    def __init__(self, schema: GraphQLSchema, settings: Settings, sources: Sources) -> None:
+    def __init__(self, schema: GraphQLSchema, settings: Settings, sources: Sources,
+                 policies: PolicyStore | None = None) -> None:
         self.schema = schema
         self.settings = settings
         self.sources = sources
+        self.policies = policies or PolicyStore(DEMO_POLICY)
+        self._plans = _LRU(2048)
         self.limits = settings.limits
         self.budget = CostBudget(settings.limits.budget_maximum, settings.limits.budget_restore_rate)
         self._documents = _LRU(1024)
@@ -142,6 +149,10 @@ class GraphQLPipeline:
         rejected = self._check_limits(analysis, principal, request_error)
         if rejected is not None:
             return rejected
+        plan = self._access_plan(query, operation_name, document, operation, principal)
+        if plan.denied and self.settings.auth.reject_unauthorized:
+            return self.reject(403 if strict_status else 200, principal, *plan.forbidden_errors(),
+                               requested=analysis.cost)
         ok, available = self.budget.take(principal.sub, analysis.cost)
         if not ok:
             wait = math.ceil(self.budget.seconds_until(principal.sub, analysis.cost))
@@ -150,19 +161,38 @@ class GraphQLPipeline:
                 "THROTTLED", retryAfterSeconds=wait), requested=analysis.cost, headers={"Retry-After": str(wait)})
 
         ctx = RequestContext(self.sources, principal, self.settings)
-        outcome = execute(self.schema, document, context_value=ctx, variable_values=variables,
-                          operation_name=operation_name)
-        # graphql-core answers synchronously when no resolver is async (introspection, __typename).
-        result = await outcome if isawaitable(outcome) else outcome
+        if plan.empty:  # every root field denied: nothing to run
+            data: dict[str, Any] | None = {}
+            errors: list[dict[str, Any]] = []
+            coercion_failed = False
+        else:
+            outcome = execute(self.schema, plan.document, context_value=ctx, variable_values=variables,
+                              operation_name=operation_name)
+            # graphql-core answers synchronously when no resolver is async (introspection, __typename).
+            result = await outcome if isawaitable(outcome) else outcome
+            data, errors = result.data, [self._format(e) for e in result.errors or ()]
+            coercion_failed = result.data is None and bool(result.errors) and all(
+                e.original_error is None for e in result.errors or ())
+        data, denied = plan.apply(data)
         body: dict[str, Any] = {}
-        if result.errors:
-            body["errors"] = [self._format(e) for e in result.errors]
-        body["data"] = result.data
+        if errors or denied:
+            body["errors"] = errors + denied
+        body["data"] = data
         body["extensions"] = self.cost_extension(principal, analysis.cost, analysis.cost)
-        status = 200
-        if result.data is None and result.errors and all(e.original_error is None for e in result.errors):
-            status = request_error  # variable coercion failed: a request error, nothing ran
-        return PipelineResult(status, body)
+        # variable coercion failed: a request error, nothing ran
+        return PipelineResult(request_error if coercion_failed else 200, body)
+
+    def _access_plan(self, query: str, operation_name: str | None, document: DocumentNode,
+                     operation: OperationDefinitionNode, principal: Principal) -> AccessPlan:
+        """Decided once per (document, operation, kind of principal, policy version), then reused."""
+        policy = self.policies.current
+        key = (query, operation_name, principal.roles, principal.scopes, policy.version, id(policy))
+        plan = self._plans.get_or(key)
+        if plan is None:
+            plan = authorize(self.schema, document, operation, policy.access_for(principal.roles, principal.scopes))
+            self._plans.put(key, plan)
+        assert isinstance(plan, AccessPlan)
+        return plan
 
     def _check_limits(self, analysis: Analysis, principal: Principal, status: int) -> PipelineResult | None:
         lim = self.limits

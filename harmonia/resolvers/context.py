@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 
-from harmonia.auth.policy import DEMO_POLICY, FieldAccess, Policy
 from harmonia.auth.principal import Principal
 from harmonia.resolvers.loaders import Loaders
 from harmonia.settings import Settings
@@ -67,12 +66,6 @@ class RequestContext:
     principal: Principal
     settings: Settings
     extensions: dict[str, Any] = field(default_factory=dict)
-
-    policy: Policy = DEMO_POLICY
-
-    @cached_property
-    def access(self) -> FieldAccess:
-        return self.policy.access_for(self.principal.roles)
 
     @cached_property
     def loaders(self) -> Loaders:

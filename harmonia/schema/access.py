@@ -1,4 +1,12 @@
-"""Field access checks at the schema edge: deny with FORBIDDEN, or mask, from the principal's policy."""
+"""The request context as resolvers see it.
+
+Field access is not checked here, per field: ``harmonia.schema.authorize`` decides it once per
+operation before execution (denied fields never reach a resolver) and ``AccessPlan.apply`` masks
+and nulls at the schema edge afterwards.
+
+    ctx = context(info)
+    contact = await ctx.loaders.contact_by_id.load("151")
+"""
 
 from __future__ import annotations
 
@@ -6,31 +14,9 @@ from typing import Any
 
 from strawberry.types import Info
 
-from harmonia.auth.policy import apply_mask
-from harmonia.errors import Forbidden
 from harmonia.resolvers.context import RequestContext
-
-TYPE_LEVEL = "__type__"
 
 
 def context(info: Info[Any, Any]) -> RequestContext:
     ctx: RequestContext = info.context
     return ctx
-
-
-def require(info: Info[Any, Any], type_name: str, field_name: str = TYPE_LEVEL) -> RequestContext:
-    """Raise FORBIDDEN (the field resolves to null) unless the principal may read it."""
-    ctx = context(info)
-    decision = ctx.access.decide(type_name, field_name)
-    if not decision.allowed:
-        what = type_name if field_name == TYPE_LEVEL else f"{type_name}.{field_name}"
-        raise Forbidden(f"Not allowed to read {what}", requiredRoles=list(decision.missing_roles))
-    return ctx
-
-
-def masked(info: Info[Any, Any], type_name: str, field_name: str, value: str | None) -> str | None:
-    decision = context(info).access.decide(type_name, field_name)
-    if not decision.allowed:
-        raise Forbidden(f"Not allowed to read {type_name}.{field_name}",
-                        requiredRoles=list(decision.missing_roles))
-    return apply_mask(decision.mask, value) if decision.mask else value

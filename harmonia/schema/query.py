@@ -12,7 +12,7 @@ from harmonia.resolvers import campaigns as campaign_resolvers
 from harmonia.resolvers import customers as customer_resolvers
 from harmonia.resolvers import orders as order_resolvers
 from harmonia.resolvers.ids import decode_id
-from harmonia.schema.access import require
+from harmonia.schema.access import context
 from harmonia.schema.types import (
     PAGE_AFTER,
     PAGE_FIRST,
@@ -31,21 +31,21 @@ ID_ARG = strawberry.argument(description="A global id from this API.")
 
 
 async def _customer(info: Info[Any, Any], global_id: str) -> Customer | None:
-    ctx = require(info, "Customer")
+    ctx = context(info)
     _, local = decode_id(global_id, "Customer")
     contact = await customer_resolvers.customer_by_id(ctx, local)
     return Customer.of(contact) if contact else None
 
 
 async def _order(info: Info[Any, Any], global_id: str) -> Order | None:
-    ctx = require(info, "Order")
+    ctx = context(info)
     _, local = decode_id(global_id, "Order")
     order = await order_resolvers.order_by_id(ctx, local)
     return Order.of(order) if order else None
 
 
 async def _campaign(info: Info[Any, Any], global_id: str) -> Campaign | None:
-    ctx = require(info, "Campaign")
+    ctx = context(info)
     _, local = decode_id(global_id, "Campaign")
     record = await campaign_resolvers.campaign_by_id(ctx, local)
     return Campaign.of(record) if record else None
@@ -70,7 +70,7 @@ class Query:
     async def customer_by_email(
         self, info: Info[Any, Any], email: Annotated[str, strawberry.argument(description="Email address.")]
     ) -> Customer | None:
-        ctx = require(info, "Customer")
+        ctx = context(info)
         contact = await customer_resolvers.customer_by_email(ctx, email)
         return Customer.of(contact) if contact else None
 
@@ -81,7 +81,7 @@ class Query:
         first: Annotated[int | None, strawberry.argument(description=PAGE_FIRST)] = 20,
         after: Annotated[str | None, strawberry.argument(description=PAGE_AFTER)] = None,
     ) -> CustomerConnection:
-        ctx = require(info, "Customer")
+        ctx = context(info)
         page = await customer_resolvers.list_customers(ctx, 20 if first is None else first, after)
         return CustomerConnection.of(page)
 
@@ -96,7 +96,7 @@ class Query:
         first: Annotated[int | None, strawberry.argument(description=PAGE_FIRST)] = 20,
         after: Annotated[str | None, strawberry.argument(description=PAGE_AFTER)] = None,
     ) -> OrderConnection:
-        ctx = require(info, "Order")
+        ctx = context(info)
         return OrderConnection.of(await order_resolvers.list_orders(ctx, 20 if first is None else first, after),
                                     countable=True)
 
@@ -111,7 +111,7 @@ class Query:
         first: Annotated[int | None, strawberry.argument(description=PAGE_FIRST)] = 20,
         after: Annotated[str | None, strawberry.argument(description=PAGE_AFTER)] = None,
     ) -> CampaignConnection:
-        ctx = require(info, "Campaign")
+        ctx = context(info)
         page = await campaign_resolvers.list_campaigns(ctx, 20 if first is None else first, after)
         return CampaignConnection.of(page)
 
@@ -126,7 +126,7 @@ class Query:
         limit: Annotated[int, strawberry.argument(description="Rows to return (≤ 10000).")] = 1000,
         offset: Annotated[int, strawberry.argument(description="Rows to skip.")] = 0,
     ) -> AnalyticsReport:
-        ctx = require(info, "Analytics")
+        ctx = context(info)
         parsed = campaign_resolvers.parse_date_range(date_range.start_date, date_range.end_date)
         report = await analytics_resolvers.run_analytics(ctx, parsed, dimensions, metrics, limit, offset)
         return AnalyticsReport.of(report)

@@ -18,7 +18,7 @@ from harmonia.resolvers import orders as order_resolvers
 from harmonia.resolvers.ids import encode_id
 from harmonia.resolvers.paging import Slice
 from harmonia.resolvers.records import AnalyticsSummaryRecord, CampaignRecord, CampaignStatsRecord
-from harmonia.schema.access import context, masked, require
+from harmonia.schema.access import context
 from harmonia.sources import records as src
 
 DateTime = NewType("DateTime", str)
@@ -82,8 +82,8 @@ class Customer(Node):
     _contact: strawberry.Private[src.Contact]
 
     @strawberry.field(description="Email address, lower-cased and trimmed. Masked for some roles.")
-    def email(self, info: Info[Any, Any]) -> str | None:
-        return masked(info, "Customer", "email", self._contact.email)
+    def email(self) -> str | None:
+        return self._contact.email
 
     @strawberry.field(description="First name (HubSpot `firstname`).")
     def first_name(self) -> str | None:
@@ -94,8 +94,8 @@ class Customer(Node):
         return self._contact.last_name
 
     @strawberry.field(description="Phone number in E.164, e.g. +15551230000. Masked for some roles.")
-    def phone(self, info: Info[Any, Any]) -> str | None:
-        return masked(info, "Customer", "phone", self._contact.phone)
+    def phone(self) -> str | None:
+        return self._contact.phone
 
     @strawberry.field(description="HubSpot lifecycle stage, e.g. `lead`, `customer`.")
     def lifecycle_stage(self) -> str | None:
@@ -128,8 +128,8 @@ class Customer(Node):
         first: Annotated[int | None, strawberry.argument(description=PAGE_FIRST)] = 10,
         after: Annotated[str | None, strawberry.argument(description=PAGE_AFTER)] = None,
     ) -> OrderConnection:
-        ctx = require(info, "Order")
-        page = await customer_resolvers.customer_orders(ctx, self._contact, 10 if first is None else first, after)
+        page = await customer_resolvers.customer_orders(context(info), self._contact,
+                                                        10 if first is None else first, after)
         return OrderConnection.of(page)
 
     @staticmethod
@@ -166,14 +166,12 @@ class Order(Node):
 
     @strawberry.field(description="The CRM customer with the order's email.")
     async def customer(self, info: Info[Any, Any]) -> Customer | None:
-        ctx = require(info, "Customer")
-        contact = await order_resolvers.order_customer(ctx, self._order)
+        contact = await order_resolvers.order_customer(context(info), self._order)
         return Customer.of(contact) if contact else None
 
     @strawberry.field(description="The campaign named by the order's `utm_campaign` (from its landing URL).")
     async def campaign(self, info: Info[Any, Any]) -> Campaign | None:
-        ctx = require(info, "Campaign")
-        record = await order_resolvers.order_campaign(ctx, self._order)
+        record = await order_resolvers.order_campaign(context(info), self._order)
         return Campaign.of(record) if record else None
 
     @staticmethod
@@ -248,8 +246,7 @@ class Campaign(Node):
         date_range: Annotated[DateRangeInput | None, strawberry.argument(
             description="Restrict to these days; lifetime totals when omitted.")] = None,
     ) -> CampaignStats | None:
-        ctx = require(info, "Campaign", "stats")
-        require(info, "CampaignStats")
+        ctx = context(info)
         parsed = campaign_resolvers.parse_date_range(date_range.start_date, date_range.end_date) if date_range else None
         record = await campaign_resolvers.campaign_stats(ctx, self._campaign, parsed)
         return CampaignStats.of(record) if record else None
@@ -260,8 +257,7 @@ class Campaign(Node):
         info: Info[Any, Any],
         date_range: Annotated[DateRangeInput, strawberry.argument(description="The days to report on.")],
     ) -> AnalyticsSummary | None:
-        ctx = require(info, "Campaign", "analytics")
-        require(info, "Analytics")
+        ctx = context(info)
         parsed = campaign_resolvers.parse_date_range(date_range.start_date, date_range.end_date)
         record = await campaign_resolvers.campaign_analytics(ctx, self._campaign, parsed)
         return AnalyticsSummary.of(record) if record else None
