@@ -22,6 +22,7 @@ from typing import Any
 from graphql import DocumentNode, GraphQLError, GraphQLSchema, OperationDefinitionNode, execute, parse, validate
 from graphql.error import GraphQLSyntaxError
 
+from harmonia.auth.policy import FieldAccess
 from harmonia.auth.policy_file import DEMO_POLICY
 from harmonia.auth.principal import Principal
 from harmonia.auth.store import PolicyStore
@@ -31,6 +32,7 @@ from harmonia.limits.budget import CostBudget
 from harmonia.resolvers.context import RequestContext, Sources
 from harmonia.schema.access_plan import AccessPlan
 from harmonia.schema.authorize import authorize
+from harmonia.schema.role_schema import RoleSchemas, introspects
 from harmonia.settings import Settings
 
 log = logging.getLogger("harmonia.graphql")
@@ -80,6 +82,7 @@ class GraphQLPipeline:
         self.sources = sources
         self.policies = policies or PolicyStore(DEMO_POLICY)
         self._plans = _LRU(2048)
+        self.role_schemas = RoleSchemas(schema)
         self.limits = settings.limits
         self.budget = CostBudget(settings.limits.budget_maximum, settings.limits.budget_restore_rate)
         self._documents = _LRU(1024)
@@ -149,7 +152,16 @@ class GraphQLPipeline:
         rejected = self._check_limits(analysis, principal, request_error)
         if rejected is not None:
             return rejected
-        plan = self._access_plan(query, operation_name, document, operation, principal)
+        policy = self.policies.current
+        access = policy.access_for(principal.roles, principal.scopes)
+        plan = self._access_plan(query, operation_name, document, operation, access)
+        schema = self.schema
+        if introspects(operation):  # introspection shows this principal only what it may read
+            visible = self.role_schemas.for_access(access)
+            if visible is None:
+                return self.reject(403 if strict_status else 200, principal, error(
+                    "This token may read nothing, so there is no schema to show it", "FORBIDDEN"))
+            schema = visible
         if plan.denied and self.settings.auth.reject_unauthorized:
             return self.reject(403 if strict_status else 200, principal, *plan.forbidden_errors(),
                                requested=analysis.cost)
@@ -166,7 +178,7 @@ class GraphQLPipeline:
             errors: list[dict[str, Any]] = []
             coercion_failed = False
         else:
-            outcome = execute(self.schema, plan.document, context_value=ctx, variable_values=variables,
+            outcome = execute(schema, plan.document, context_value=ctx, variable_values=variables,
                               operation_name=operation_name)
             # graphql-core answers synchronously when no resolver is async (introspection, __typename).
             result = await outcome if isawaitable(outcome) else outcome
@@ -183,13 +195,12 @@ class GraphQLPipeline:
         return PipelineResult(request_error if coercion_failed else 200, body)
 
     def _access_plan(self, query: str, operation_name: str | None, document: DocumentNode,
-                     operation: OperationDefinitionNode, principal: Principal) -> AccessPlan:
+                     operation: OperationDefinitionNode, access: FieldAccess) -> AccessPlan:
         """Decided once per (document, operation, kind of principal, policy version), then reused."""
-        policy = self.policies.current
-        key = (query, operation_name, principal.roles, principal.scopes, policy.version, id(policy))
+        key = (query, operation_name, access.roles, access.scopes, access.policy.version, id(access.policy))
         plan = self._plans.get_or(key)
         if plan is None:
-            plan = authorize(self.schema, document, operation, policy.access_for(principal.roles, principal.scopes))
+            plan = authorize(self.schema, document, operation, access)
             self._plans.put(key, plan)
         assert isinstance(plan, AccessPlan)
         return plan
