@@ -16,6 +16,8 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
+from harmonia.auth.admin import AdminPlane
+from harmonia.auth.overlays import overlays_for
 from harmonia.auth.policy_file import load_policy
 from harmonia.auth.store import PolicyStore
 from harmonia.auth.tokens import TokenVerifier
@@ -25,21 +27,29 @@ from harmonia.http.routes import build_graphql_router
 from harmonia.observability.metrics import Metrics
 from harmonia.resolvers.context import Sources, Transports
 from harmonia.schema import build_schema
+from harmonia.schema.admin import ADMIN_TYPES
 from harmonia.schema.catalog import catalog_of
+from harmonia.schema.dry_run import RecentOperations, replay_under
 from harmonia.settings import Settings
 
 
 def create_app(settings: Settings, transports: Transports | None = None) -> FastAPI:
     sources = Sources.from_settings(settings, transports)
     schema = build_schema()
-    policies = PolicyStore(load_policy(settings.auth.policy_file, catalog_of(schema._schema)))
-    pipeline = GraphQLPipeline(schema._schema, settings, sources, policies)
+    catalog = catalog_of(schema._schema)
+    policies = PolicyStore(load_policy(settings.auth.policy_file, catalog), overlays_for(settings.redis_url))
+    recent = RecentOperations()
+    admin = AdminPlane(policies, {t: f for t, f in catalog.items() if t not in ADMIN_TYPES},
+                       replay_under(schema._schema, recent))
+    pipeline = GraphQLPipeline(schema._schema, settings, sources, policies, admin, recent)
     verifier = TokenVerifier(settings.auth)
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await policies.start()
         yield
+        await policies.stop()
         await sources.aclose()
         await verifier.aclose()
 

@@ -4,6 +4,7 @@
     harmonia serve --config harmonia.yaml --port 4000 --workers 2
     harmonia simulate --latency-ms 5 --no-rate-limits
     harmonia token --role analyst --sub ana --ttl 3600
+    harmonia policy export -o policy.yaml          # the file's policy plus the admins' runtime changes
 """
 
 from __future__ import annotations
@@ -139,6 +140,46 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_policy_export(args: argparse.Namespace) -> int:
+    """The effective policy (the file plus the admins' overlays from Redis) as a policy file."""
+    from harmonia.auth.overlays import overlays_for
+    from harmonia.auth.policy_file import dump_policy, load_policy
+    from harmonia.auth.store import PolicyStore
+    from harmonia.schema import build_schema
+    from harmonia.schema.catalog import catalog_of
+    from harmonia.settings import load_settings
+
+    settings = load_settings(args.config)
+    base = load_policy(settings.auth.policy_file, catalog_of(build_schema()._schema))
+
+    async def effective() -> str:
+        store = PolicyStore(base, overlays_for(settings.redis_url))
+        try:
+            await store.refresh()  # a failure to reach Redis is an error here, not a silent file-only export
+            return dump_policy(store.current)
+        finally:
+            await store.stop()
+
+    import redis
+
+    try:
+        text = asyncio.run(effective())
+    except (redis.RedisError, OSError) as exc:
+        print(f"harmonia: could not read the runtime policy changes from Redis ({type(exc).__name__})",
+              file=sys.stderr)
+        return 2
+    if args.output and args.output != "-":
+        with open(args.output, "w", encoding="utf-8") as out:
+            out.write(text)
+        print(f"harmonia: wrote the effective policy to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    if not settings.redis_url:
+        print("harmonia: no redis_url configured: runtime changes live in each gateway process and are not "
+              "included", file=sys.stderr)
+    return 0
+
+
 def cmd_schema(_: argparse.Namespace) -> int:
     from harmonia.schema import build_schema
 
@@ -179,6 +220,13 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=int, default=3600)
     token.add_argument("--config", default=None)
     token.set_defaults(func=cmd_token)
+
+    policy = sub.add_parser("policy", help="field policies")
+    policy_sub = policy.add_subparsers(dest="policy_command", required=True)
+    export = policy_sub.add_parser("export", help="write the effective policy (file + runtime changes) as YAML")
+    export.add_argument("--config", default=None)
+    export.add_argument("--output", "-o", default="-", help="a file, or - for stdout (the default)")
+    export.set_defaults(func=cmd_policy_export)
 
     schema = sub.add_parser("schema", help="print the SDL")
     schema.set_defaults(func=cmd_schema)

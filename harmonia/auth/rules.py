@@ -149,3 +149,23 @@ class Decision:
 
 
 ALLOW = Decision(True)
+
+
+def rule_from_data(data: Any) -> Rule:
+    """Back from ``Rule.to_data()`` (trusted: written by us, e.g. an overlay in Redis)."""
+    if data == "*":
+        return EVERYONE
+    requirements = []
+    for entry in data:
+        if entry == "*":
+            requirements.append(Requirement())
+        elif isinstance(entry, str):
+            requirements.append(Requirement.of(roles=[entry]))
+        else:
+            requirements.append(Requirement.of(entry.get("roles", ()), entry.get("scopes", ())))
+    return Rule.of(*requirements)
+
+
+def field_rule_from_data(data: dict[str, Any]) -> FieldRule:
+    return FieldRule(read=rule_from_data(data["read"]) if "read" in data else None, mask=data.get("mask"),
+                     clear=rule_from_data(data["clear"]) if "clear" in data else None)

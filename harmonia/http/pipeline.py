@@ -22,6 +22,7 @@ from typing import Any
 from graphql import DocumentNode, GraphQLError, GraphQLSchema, OperationDefinitionNode, execute, parse, validate
 from graphql.error import GraphQLSyntaxError
 
+from harmonia.auth.admin import AdminPlane
 from harmonia.auth.policy import FieldAccess
 from harmonia.auth.policy_file import DEMO_POLICY
 from harmonia.auth.principal import Principal
@@ -32,6 +33,7 @@ from harmonia.limits.budget import CostBudget
 from harmonia.resolvers.context import RequestContext, Sources
 from harmonia.schema.access_plan import AccessPlan
 from harmonia.schema.authorize import authorize
+from harmonia.schema.dry_run import RecentOperations
 from harmonia.schema.role_schema import RoleSchemas, introspects
 from harmonia.settings import Settings
 
@@ -76,11 +78,14 @@ def error(message: str, code: str, **extensions: Any) -> dict[str, Any]:
 
 class GraphQLPipeline:
     def __init__(self, schema: GraphQLSchema, settings: Settings, sources: Sources,
-                 policies: PolicyStore | None = None) -> None:
+                 policies: PolicyStore | None = None, admin: AdminPlane | None = None,
+                 recent: RecentOperations | None = None) -> None:
         self.schema = schema
         self.settings = settings
         self.sources = sources
         self.policies = policies or PolicyStore(DEMO_POLICY)
+        self.admin = admin
+        self.recent = recent
         self._plans = _LRU(2048)
         self.role_schemas = RoleSchemas(schema)
         self.limits = settings.limits
@@ -152,8 +157,8 @@ class GraphQLPipeline:
         rejected = self._check_limits(analysis, principal, request_error)
         if rejected is not None:
             return rejected
-        policy = self.policies.current
-        access = policy.access_for(principal.roles, principal.scopes)
+        await self.policies.start()  # once; later calls return at once
+        access = self.policies.current.access_for(principal.roles, principal.scopes)
         plan = self._access_plan(query, operation_name, document, operation, access)
         schema = self.schema
         if introspects(operation):  # introspection shows this principal only what it may read
@@ -162,6 +167,9 @@ class GraphQLPipeline:
                 return self.reject(403 if strict_status else 200, principal, error(
                     "This token may read nothing, so there is no schema to show it", "FORBIDDEN"))
             schema = visible
+        elif self.recent is not None and operation.operation.value == "query" and not access.is_admin:
+            # For the admins' dry runs (admins' own operations never change under a policy: not kept).
+            self.recent.record(query, operation_name, principal)
         if plan.denied and self.settings.auth.reject_unauthorized:
             return self.reject(403 if strict_status else 200, principal, *plan.forbidden_errors(),
                                requested=analysis.cost)
@@ -172,7 +180,7 @@ class GraphQLPipeline:
                 f"Cost budget exhausted: {analysis.cost} points needed, {math.floor(available)} available",
                 "THROTTLED", retryAfterSeconds=wait), requested=analysis.cost, headers={"Retry-After": str(wait)})
 
-        ctx = RequestContext(self.sources, principal, self.settings)
+        ctx = RequestContext(self.sources, principal, self.settings, admin=self.admin)
         if plan.empty:  # every root field denied: nothing to run
             data: dict[str, Any] | None = {}
             errors: list[dict[str, Any]] = []

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from harmonia.auth.admin import AdminPlane
 from harmonia.auth.principal import Principal
 from harmonia.resolvers.loaders import Loaders
 from harmonia.settings import Settings
@@ -66,6 +67,7 @@ class RequestContext:
     principal: Principal
     settings: Settings
     extensions: dict[str, Any] = field(default_factory=dict)
+    admin: AdminPlane | None = None   # the policy admin plane (its resolvers check the caller is an admin)
 
     @cached_property
     def loaders(self) -> Loaders:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -92,3 +93,19 @@ def jwks_server(first_key: SigningKey) -> Iterator[JwksServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """The throwaway real redis-server of scripts/with-redis.sh, emptied for this test."""
+    import redis
+
+    url = os.environ.get("HARMONIA_TEST_REDIS_URL")
+    if not url:
+        pytest.fail("HARMONIA_TEST_REDIS_URL is not set: run the suite through `bash scripts/with-redis.sh` "
+                    "(make test does)")
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    yield url
+    client.flushdb()
+    client.close()

@@ -43,7 +43,8 @@ def test_the_shipped_demo_policy_is_valid_against_the_schema() -> None:
     ("support", "Order", "totalPrice", (True, None)),
     ("support", "Campaign", "name", (True, None)),
     ("support", "Campaign", "stats", (False, None)),
-    ("support", "AnalyticsReport", "rows", (False, None)),
+    ("support", "Query", "analytics", (False, None)),
+    ("analyst", "Query", "analytics", (True, None)),
     ("marketer", "Query", "fieldPolicies", (False, None)),
     ("intern", "Customer", "id", (False, None)),
 ])

@@ -27,6 +27,10 @@ async def test_introspection_as_analyst_lacks_the_forbidden_fields_and_keeps_the
     full, seen_by_analyst, seen_by_support = fields_of(admin), fields_of(analyst), fields_of(support)
     assert {"email", "phone", "totalSpent"} <= seen_by_analyst["Customer"]   # masked, but readable
     assert full["Customer"] == seen_by_analyst["Customer"]
+    assert "fieldPolicies" in full["Query"] and "fieldPolicies" not in seen_by_analyst["Query"]
+    assert "Mutation" in full and "Mutation" not in seen_by_analyst
+    assert "FieldPolicy" in full and "FieldPolicy" not in seen_by_analyst
+    assert analyst["data"]["__schema"]["mutationType"] is None
     # support: no campaign stats or analytics, and no type that only they lead to
     assert {"name", "channel", "status"} <= seen_by_support["Campaign"]
     assert not {"stats", "analytics"} & seen_by_support["Campaign"]
