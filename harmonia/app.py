@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
 from harmonia.auth.admin import AdminPlane
@@ -21,6 +21,7 @@ from harmonia.auth.overlays import overlays_for
 from harmonia.auth.policy_file import load_policy
 from harmonia.auth.store import PolicyStore
 from harmonia.auth.tokens import TokenVerifier
+from harmonia.http.admin_page import admin_page
 from harmonia.http.graphiql import STATIC_DIR, STATIC_PREFIX
 from harmonia.http.pipeline import GraphQLPipeline
 from harmonia.http.routes import build_graphql_router
@@ -63,6 +64,11 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
     app.include_router(build_graphql_router(pipeline, verifier, metrics))
     if STATIC_DIR.is_dir():
         app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="graphiql-static")
+
+    @app.get("/admin", response_class=HTMLResponse)
+    async def admin_html() -> HTMLResponse:
+        # The page holds no data: everything it shows comes through /graphql with an admin token.
+        return HTMLResponse(admin_page())
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
