@@ -116,6 +116,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--latency-ms", type=float, default=5.0)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--role", default="admin", help="the bench token's role (policy enforcement is per role)")
+    parser.add_argument("--policy-file", default=None, help="HARMONIA_AUTH__POLICY_FILE for the gateway")
+    parser.add_argument("--results", default="latest.json", help="file name under bench/results/")
     args = parser.parse_args()
     wrk = ensure_wrk()
     harmonia = str(Path(sys.executable).parent / "harmonia")
@@ -129,6 +132,8 @@ def main() -> None:
                 "HARMONIA_SOURCES__SHOPIFY__LEAK_PER_SECOND": "1000000",
                 "HARMONIA_SOURCES__HUBSPOT__REQUESTS_PER_WINDOW": "1000000",
                 "HARMONIA_LIMITS__BUDGET_MAXIMUM": "1000000000", "HARMONIA_LIMITS__BUDGET_RESTORE_RATE": "1000000000"})
+    if args.policy_file:
+        env["HARMONIA_AUTH__POLICY_FILE"] = str(Path(args.policy_file).resolve())
     procs = [
         subprocess.Popen([harmonia, "simulate", "--port", str(sim_port), "--latency-ms", str(args.latency_ms),
                           "--no-rate-limits"], env=env, stdout=subprocess.DEVNULL),
@@ -138,14 +143,15 @@ def main() -> None:
     try:
         wait_up(f"{sim_url}/__stats")
         wait_up(f"{gw_url}/healthz")
-        token = subprocess.run([harmonia, "token", "--role", "admin", "--sub", "bench", "--ttl", "3600"], env=env,
+        token = subprocess.run([harmonia, "token", "--role", args.role, "--sub", "bench", "--ttl", "3600"], env=env,
                                capture_output=True, text=True, check=True).stdout.strip()
         first = httpx.post(f"{gw_url}/graphql", headers={"Authorization": f"Bearer {token}"},
                            json={"query": "{ customers(first: 1) { edges { node { id } } } }"}).json()
         customer_id = first["data"]["customers"]["edges"][0]["node"]["id"]
         gateway_pids = [procs[1].pid, *children(procs[1].pid)]
         results: dict[str, Any] = {"latency_ms": args.latency_ms, "connections": args.connections,
-                                   "duration_s": args.duration, "workers": args.workers, "workloads": {}}
+                                   "duration_s": args.duration, "workers": args.workers, "role": args.role,
+                                   "policy_file": args.policy_file, "workloads": {}}
         for key in args.workloads:
             title, template = WORKLOADS[key]
             query = template % {"customer_id": customer_id}
@@ -173,7 +179,7 @@ def main() -> None:
                   f"p99 {figures['p99_ms']:7.1f} ms  cpu {figures['gateway_cpu_ms_per_query']:6.2f} ms/q  "
                   f"upstream/q {exact}  non-2xx {figures['non_2xx']}", flush=True)
         RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+        (RESULTS / args.results).write_text(json.dumps(results, indent=2) + "\n")
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGINT)

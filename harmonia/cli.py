@@ -108,12 +108,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     ]
     secret = settings.auth.jwt_secret or ""
     url = f"http://{args.host}:{args.port}/graphql"
+    admin_page = ""
     print(f"Harmonia demo\n  simulators: {sim_url}\n  GraphiQL:   {url}\n", flush=True)
     for role in DEMO_ROLES:
         scopes = ["privacy"] if role == "admin" else []
         token = mint_token(secret, roles=[role], sub=f"demo-{role}", scopes=scopes, ttl=7 * 24 * 3600,
                            issuer=settings.auth.issuer, audience=settings.auth.audience)
         print(f"  {role:<9} {url}#token={token}", flush=True)
+        if role == "admin":
+            admin_page = f"http://{args.host}:{args.port}/admin#token={token}"
+    print(f"\n  field policies (admin page): {admin_page}", flush=True)
     print("\n  curl: curl -s -H 'Authorization: Bearer <token>' -H 'Content-Type: application/json' \\\n"
           f"        -d '{{\"query\":\"{{ customers(first: 3) {{ edges {{ node {{ email }} }} }} }}\"}}' {url}\n"
           "Ctrl-C stops everything.", flush=True)
