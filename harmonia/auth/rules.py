@@ -139,6 +139,11 @@ class Decision:
     mask: str | None = None
     missing: tuple[dict[str, list[str]], ...] = ()
 
+    @property
+    def missing_roles(self) -> tuple[str, ...]:
+        """Roles that alone would have been enough."""
+        return tuple(sorted(m["roles"][0] for m in self.missing if len(m["roles"]) == 1 and not m["scopes"]))
+
     def why(self) -> dict[str, Any]:
         """The ``extensions`` of a FORBIDDEN error: what would have been enough."""
         return {

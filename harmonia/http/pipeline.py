@@ -180,7 +180,7 @@ class GraphQLPipeline:
                 f"Cost budget exhausted: {analysis.cost} points needed, {math.floor(available)} available",
                 "THROTTLED", retryAfterSeconds=wait), requested=analysis.cost, headers={"Retry-After": str(wait)})
 
-        ctx = RequestContext(self.sources, principal, self.settings, admin=self.admin)
+        ctx = RequestContext(self.sources, principal, self.settings, policy=access.policy, admin=self.admin)
         if plan.empty:  # every root field denied: nothing to run
             data: dict[str, Any] | None = {}
             errors: list[dict[str, Any]] = []

@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 
 from harmonia.auth.admin import AdminPlane
+from harmonia.auth.policy import FieldAccess, Policy
+from harmonia.auth.policy_file import DEMO_POLICY
 from harmonia.auth.principal import Principal
 from harmonia.resolvers.loaders import Loaders
 from harmonia.settings import Settings
@@ -67,7 +69,14 @@ class RequestContext:
     principal: Principal
     settings: Settings
     extensions: dict[str, Any] = field(default_factory=dict)
+
+    policy: Policy = DEMO_POLICY      # the effective policy this operation was planned under
     admin: AdminPlane | None = None   # the policy admin plane (its resolvers check the caller is an admin)
+
+    @cached_property
+    def access(self) -> FieldAccess:
+        """For resolvers that must decide inside (reads are decided before execution, per operation)."""
+        return self.policy.access_for(self.principal.roles, self.principal.scopes)
 
     @cached_property
     def loaders(self) -> Loaders:

@@ -14,9 +14,22 @@ from typing import Any
 
 from strawberry.types import Info
 
+from harmonia.errors import Forbidden
 from harmonia.resolvers.context import RequestContext
 
 
 def context(info: Info[Any, Any]) -> RequestContext:
     ctx: RequestContext = info.context
+    return ctx
+
+
+def require(info: Info[Any, Any], type_name: str, field_name: str) -> RequestContext:
+    """For a resolver that must decide inside (e.g. a write touching several fields): FORBIDDEN unless allowed.
+
+    Reads never need it: the operation's access plan has already taken denied fields out.
+    """
+    ctx = context(info)
+    decision = ctx.access.decide(type_name, field_name)
+    if not decision.allowed:
+        raise Forbidden(f"Not allowed to read {type_name}.{field_name}", **decision.why())
     return ctx

@@ -227,5 +227,6 @@ class Mutation:
         return _policy_view(admin.view(type_name, field_name))
 
 
+# The admin plane's own output types: not rows of the policy matrix (only admins ever reach them).
 ADMIN_TYPES = frozenset({"PolicyRequirement", "RoleAccessView", "FieldRuleView", "FieldPolicy", "PolicyAuditEntry",
-                         "DryRunImpact", "DryRunReport", "Mutation"})
+                         "DryRunImpact", "DryRunReport"})

@@ -79,7 +79,7 @@ GOOD_HEAD = "version: 1\nadmins: [admin]\ndefault: deny\ntypes:\n"
     ("  Customer:\n    reed: [marketer]\n", 6, "unknown key 'reed' in type Customer"),
     ("  Customer:\n    read: [{}]\n", 6, "names no role and no scope"),
     ("  Customer:\n    read: {roles: [a]}\n", 6, "must be \"*\", a role name or a list of alternatives"),
-    ("  Mutation: {read: '*'}\n", 5, "admin plane"),
+    ("  Mutation:\n    fields:\n      setFieldPolicy: {read: '*'}\n", 7, "admin plane"),
     ("  Query:\n    fields:\n      fieldPolicies: {read: '*'}\n", 7, "admin plane"),
     ("  Customer: {read: [marketer]\n", 6, "not valid YAML"),
     ("  Customer: {read: [marketer]}\n  Customer: {read: [analyst]}\n", 6, "'Customer' appears twice"),
