@@ -24,8 +24,12 @@ from harmonia.sources.records import AdsCampaign, MailchimpCampaign, MailchimpRe
 SOURCES = ("mailchimp", "googleads")
 
 
+# Email stats the campaign's own report_summary cannot give; only these need the report call.
+REPORT_ONLY_STATS = frozenset({"uniqueClicks", "unsubscribed"})
+
+
 def from_mailchimp(c: MailchimpCampaign) -> CampaignRecord:
-    return CampaignRecord("mailchimp", c.id, c.title, "EMAIL", c.status, c.send_time)
+    return CampaignRecord("mailchimp", c.id, c.title, "EMAIL", c.status, c.send_time, c.emails_sent, c.summary)
 
 
 def from_ads(c: AdsCampaign) -> CampaignRecord:
@@ -101,12 +105,19 @@ def _email_stats(report: MailchimpReport) -> CampaignStatsRecord:
 
 
 async def campaign_stats(
-    ctx: RequestContext, campaign: CampaignRecord, date_range: DateRange | None
+    ctx: RequestContext, campaign: CampaignRecord, date_range: DateRange | None, selected: frozenset[str]
 ) -> CampaignStatsRecord | None:
+    """``selected``: the CampaignStats fields asked for; the report is fetched only when needed."""
     if campaign.channel == "EMAIL":
         if date_range is not None and not _sent_within(campaign.send_time, date_range):
             return CampaignStatsRecord(clicks=0, emails_sent=0, opens=0, unique_opens=0, unique_clicks=0,
                                        unsubscribed=0)
+        summary = campaign.summary
+        if summary is not None and not selected & REPORT_ONLY_STATS:
+            return CampaignStatsRecord(
+                clicks=summary.clicks, emails_sent=campaign.emails_sent, opens=summary.opens,
+                unique_opens=summary.unique_opens, open_rate=summary.open_rate, click_rate=summary.click_rate,
+            )
         report = await ctx.loaders.report_for(campaign.id)
         return _email_stats(report) if report else None
     metrics = await ctx.loaders.ads_metrics.load((campaign.id, date_range))

@@ -181,7 +181,8 @@ class Loaders:
         for a in ads:
             by_name[a.name] = CampaignRecord("googleads", a.id, a.name, "SEARCH", a.status)
         for m in mailchimp:
-            by_name[m.title] = CampaignRecord("mailchimp", m.id, m.title, "EMAIL", m.status, m.send_time)
+            by_name[m.title] = CampaignRecord("mailchimp", m.id, m.title, "EMAIL", m.status, m.send_time,
+                                              m.emails_sent, m.summary)
         return by_name
 
     async def _campaigns_by_name(self, names: list[str]) -> list[CampaignRecord | None]:

@@ -19,6 +19,7 @@ from harmonia.resolvers.ids import encode_id
 from harmonia.resolvers.paging import Slice
 from harmonia.resolvers.records import AnalyticsSummaryRecord, CampaignRecord, CampaignStatsRecord
 from harmonia.schema.access import context, masked, require
+from harmonia.schema.selection import selected_fields
 from harmonia.sources import records as src
 
 DateTime = NewType("DateTime", str)
@@ -251,7 +252,7 @@ class Campaign(Node):
         ctx = require(info, "Campaign", "stats")
         require(info, "CampaignStats")
         parsed = campaign_resolvers.parse_date_range(date_range.start_date, date_range.end_date) if date_range else None
-        record = await campaign_resolvers.campaign_stats(ctx, self._campaign, parsed)
+        record = await campaign_resolvers.campaign_stats(ctx, self._campaign, parsed, selected_fields(info))
         return CampaignStats.of(record) if record else None
 
     @strawberry.field(description="GA4 sessions, users, conversions and revenue for this campaign.")
