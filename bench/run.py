@@ -2,11 +2,14 @@
 
     make bench                                  # every workload, 32 connections, 15 s each
     python -m bench.run --workloads b --duration 10 --connections 32 --latency-ms 5
+    python -m bench.run --workloads b --mesh    # and GraphQL Mesh / Hive Gateway on (b), same run
 
 For each workload it prints req/s, p50, p99, gateway CPU ms per query and upstream calls per
 query (read from the simulators' /__stats), and writes bench/results/latest.json.
 The simulators run without rate limits and the gateway's pacers are opened wide to match, so
-the figures measure Harmonia, not the SaaS quotas.
+the figures measure Harmonia, not the SaaS quotas. With --mesh, GraphQL Mesh / Hive Gateway (Node,
+bench/mesh/) serves workload (b) over the same simulators after Harmonia's workloads, measured the
+same way, and the Harmonia ÷ Mesh ratios are printed and saved (see bench/mesh_gateway.py).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from bench import mesh_gateway
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -116,7 +121,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--latency-ms", type=float, default=5.0)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--mesh", action="store_true",
+                        help="also run GraphQL Mesh / Hive Gateway on workload (b); needs node + npm")
     args = parser.parse_args()
+    if args.mesh and not mesh_gateway.node_available():
+        sys.exit("--mesh needs node and npm on PATH")
     wrk = ensure_wrk()
     harmonia = str(Path(sys.executable).parent / "harmonia")
     sim_port, gw_port = free_port(), free_port()
@@ -172,6 +181,14 @@ def main() -> None:
             print(f"({key}) {title:<48} {figures['rps']:8.1f} req/s  p50 {figures['p50_ms']:7.1f} ms  "
                   f"p99 {figures['p99_ms']:7.1f} ms  cpu {figures['gateway_cpu_ms_per_query']:6.2f} ms/q  "
                   f"upstream/q {exact}  non-2xx {figures['non_2xx']}", flush=True)
+        if args.mesh:
+            results["mesh"] = mesh_gateway.compare(
+                drive=lambda url, query: run_wrk(wrk, url, token, query, args.connections, args.duration),
+                sim_url=sim_url, port=free_port(), harmonia_url=f"{gw_url}/graphql",
+                harmonia_headers={"Authorization": f"Bearer {token}"}, harmonia_query=WORKLOADS["b"][1],
+                harmonia_workloads=results["workloads"], sources=SOURCES)
+            for line in mesh_gateway.summary(results["mesh"]):
+                print(line, flush=True)
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
     finally:
