@@ -103,7 +103,10 @@ def run_wrk(wrk: str, url: str, token: str, query: str, connections: int, durati
                  'wrk.headers["Content-Type"] = "application/json"\n'
                  f'wrk.headers["Authorization"] = "Bearer {token}"\n')
     script.close()
-    out = subprocess.run([wrk, "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script.name, url],
+    # wrk's default 2 s timeout drops slower responses from the latency histogram (p50/p99 read 0
+    # or too low on workload (d) under load); 30 s keeps every response in it.
+    out = subprocess.run([wrk, "-t2", f"-c{connections}", f"-d{duration}s", "--timeout", "30s", "--latency",
+                          "-s", script.name, url],
                          capture_output=True, text=True, check=True).stdout
     os.unlink(script.name)
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
