@@ -144,7 +144,7 @@ class EntityCache:
             if entry is not None and state is Freshness.STALE:
                 fallbacks[ck] = entry
             flight = self._flights.get(ck)
-            if flight is not None:
+            if flight is not None and not flight.done():  # a landed flight may hold what is now stale
                 waits[ck] = flight
             else:
                 mine.append(ck)
@@ -192,12 +192,16 @@ class EntityCache:
                 now = time.time()
                 for ck, entry in (await self._read_shared(list(pending))).items():
                     state = entry.state(now)
-                    if state is Freshness.FRESH or state is Freshness.REVALIDATE:
-                        # A REVALIDATE entry from Redis is served as is; the next reader past its
-                        # window refreshes it (one more flight would only race the other instances).
+                    if state is Freshness.FRESH:
                         self.memory.put(ck, entry)
                         futures[ck].set_result(_Outcome(entry, stale=False))
                         del pending[ck]
+                    elif state is Freshness.REVALIDATE:
+                        # Serve it now; this same flight goes on to refresh it (stale-while-revalidate).
+                        self.memory.put(ck, entry)
+                        if not futures[ck].done():
+                            futures[ck].set_result(_Outcome(entry, stale=False))
+                        fallbacks[ck] = entry
                     elif state is Freshness.STALE:
                         fallbacks.setdefault(ck, entry)
             if pending:
@@ -235,7 +239,10 @@ class EntityCache:
             for ck, entry in entries.items():
                 self.memory.put(ck, entry)
         for ck, entry in entries.items():
-            futures[ck].set_result(_Outcome(entry, stale=False))
+            if not futures[ck].done():
+                futures[ck].set_result(_Outcome(entry, stale=False))
+            if self._flights.get(ck) is futures[ck]:
+                del self._flights[ck]  # landed: later readers go to tier 1, not to this flight
         if storing and self.shared is not None:
             await self._write_shared(entries)
 

@@ -36,6 +36,9 @@ class MemoryTier:
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
 
+    def cached_keys(self) -> list[str]:
+        return list(self._entries)
+
     def delete(self, keys: list[str]) -> int:
         return sum(self._entries.pop(key, None) is not None for key in keys)
 
