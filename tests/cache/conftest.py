@@ -61,7 +61,8 @@ async def make_gateway(fast_sim_state: SimulatorState, redis_url: str) -> AsyncI
         upstream = wrap(sim) if wrap is not None else sim
         sources = overrides.pop("sources", {})
         sources.setdefault("shopify", {}).update({"bucket_size": 1000, "leak_per_second": 1000.0})
-        settings = gateway_settings(redis_url=redis_url if redis else None, sources=sources, **overrides)
+        overrides.setdefault("redis_url", redis_url if redis else None)
+        settings = gateway_settings(sources=sources, **overrides)
         app = create_app(settings, transports=dict.fromkeys(SOURCES, httpx.ASGITransport(app=upstream)))
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=60)
         made.append((app, client))

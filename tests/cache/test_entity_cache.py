@@ -246,3 +246,14 @@ async def test_an_eviction_of_a_whole_type_reaches_a_second_instance(make_gatewa
     await second.query(NESTED)
 
     assert first.calls() == {"shopify": 34 + 4}  # the orders pages again; the customer searches stay cached
+
+
+async def test_readyz_reports_redis_and_the_cache(make_gateway: MakeGateway) -> None:
+    with_redis, without = await make_gateway(), await make_gateway(redis=False)
+    await with_redis.query(CONTACTS)
+
+    up = (await with_redis.client.get("/readyz")).json()
+    alone = (await without.client.get("/readyz")).json()
+
+    assert up["checks"]["redis"] == "ok" and up["cache"]["redis"] == "ok" and up["cache"]["entries"] >= 1
+    assert alone["checks"]["redis"] == "not configured" and alone["cache"]["redis"] == "not configured"
