@@ -22,7 +22,7 @@ from harmonia.http.graphiql import STATIC_DIR, STATIC_PREFIX
 from harmonia.http.pipeline import GraphQLPipeline
 from harmonia.http.routes import build_graphql_router
 from harmonia.observability.metrics import Metrics
-from harmonia.resolvers.cached import build_entity_cache
+from harmonia.resolvers.cached import build_entity_cache, build_redis_tier
 from harmonia.resolvers.context import Sources, Transports
 from harmonia.schema import build_schema
 from harmonia.settings import Settings
@@ -31,8 +31,9 @@ from harmonia.settings import Settings
 def create_app(settings: Settings, transports: Transports | None = None) -> FastAPI:
     sources = Sources.from_settings(settings, transports)
     schema = build_schema()
-    cache = build_entity_cache(settings)
-    persisted = PersistedQueries(settings.persisted_queries, shared=cache.shared)
+    shared = build_redis_tier(settings)
+    cache = build_entity_cache(settings, shared)
+    persisted = PersistedQueries(settings.persisted_queries, shared=shared)
     pipeline = GraphQLPipeline(schema._schema, settings, sources, cache=cache, persisted=persisted)
     verifier = TokenVerifier(settings.auth)
     metrics = Metrics()
@@ -42,12 +43,15 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
         await cache.start()  # hear other instances' evictions from the start
         yield
         await cache.aclose()
+        if shared is not None:
+            await shared.aclose()
         await sources.aclose()
 
     app = FastAPI(title="Harmonia", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.settings = settings
     app.state.sources = sources
     app.state.cache = cache
+    app.state.redis = shared
     app.state.pipeline = pipeline
     app.state.schema = schema
     app.include_router(build_graphql_router(pipeline, verifier, metrics))

@@ -331,9 +331,7 @@ class EntityCache:
             self._listener = None
         for task in list(self._tasks):
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self.shared is not None:
-            await self.shared.aclose()
+        await asyncio.gather(*self._tasks, return_exceptions=True)  # the Redis tier is its builder's to close
 
     def status(self) -> dict[str, Any]:
         return {"enabled": self.enabled, "entries": len(self.memory),

@@ -67,14 +67,20 @@ def credential_scope(source: BaseModel) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def build_entity_cache(settings: Settings) -> EntityCache:
+def build_redis_tier(settings: Settings) -> RedisTier | None:
+    """The shared tier when ``redis_url`` is set (persisted queries use it even with the cache off)."""
+    if not settings.redis_url:
+        return None
+    return RedisTier(settings.redis_url, timeout=settings.cache.redis_timeout,
+                     retry_after=settings.cache.redis_retry_after)
+
+
+def build_entity_cache(settings: Settings, shared: RedisTier | None = None) -> EntityCache:
     s = settings.sources
     scopes = {name: credential_scope(getattr(s, name)) for name in ("hubspot", "shopify", "mailchimp", "ga4",
                                                                   "googleads")}
-    shared = None
-    if settings.redis_url and settings.cache.enabled:
-        shared = RedisTier(settings.redis_url, timeout=settings.cache.redis_timeout,
-                           retry_after=settings.cache.redis_retry_after)
+    if not settings.cache.enabled:
+        shared = None
     # Only a source's failure falls back to a stale entry; bad input (a GA4 400) is the caller's.
     return EntityCache(settings.cache, scopes=scopes, codec=RecordCodec(RECORD_TYPES), shared=shared,
                        fallback_on=(UpstreamError,))

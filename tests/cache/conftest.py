@@ -72,4 +72,6 @@ async def make_gateway(fast_sim_state: SimulatorState, redis_url: str) -> AsyncI
     for app, client in made:
         await client.aclose()
         await app.state.cache.aclose()
+        if app.state.redis is not None:
+            await app.state.redis.aclose()
         await app.state.sources.aclose()

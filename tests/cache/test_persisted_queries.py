@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.cache.conftest import CachedGateway, MakeGateway
 from tests.conftest import token_for
@@ -40,8 +41,10 @@ async def test_an_unknown_hash_answers_persisted_query_not_found_as_apollo_clien
     assert gw.calls() == {}
 
 
-async def test_a_registered_hash_runs_alone_on_every_instance(make_gateway: MakeGateway) -> None:
-    first, second = await make_gateway(), await make_gateway()
+@pytest.mark.parametrize("cache", [True, False])
+async def test_a_registered_hash_runs_alone_on_every_instance(make_gateway: MakeGateway, cache: bool) -> None:
+    # Registrations live in Redis whether or not the entity cache is on.
+    first, second = await make_gateway(cache={"enabled": cache}), await make_gateway(cache={"enabled": cache})
 
     registered = await post(first, {"query": QUERY, "extensions": apq()})
     by_hash_here = await post(first, {"extensions": apq()})
