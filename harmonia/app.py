@@ -17,10 +17,12 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
 from harmonia.auth.tokens import TokenVerifier
+from harmonia.cache.persisted import PersistedQueries
 from harmonia.http.graphiql import STATIC_DIR, STATIC_PREFIX
 from harmonia.http.pipeline import GraphQLPipeline
 from harmonia.http.routes import build_graphql_router
 from harmonia.observability.metrics import Metrics
+from harmonia.resolvers.cached import build_entity_cache, build_redis_tier
 from harmonia.resolvers.context import Sources, Transports
 from harmonia.schema import build_schema
 from harmonia.settings import Settings
@@ -29,18 +31,27 @@ from harmonia.settings import Settings
 def create_app(settings: Settings, transports: Transports | None = None) -> FastAPI:
     sources = Sources.from_settings(settings, transports)
     schema = build_schema()
-    pipeline = GraphQLPipeline(schema._schema, settings, sources)
+    shared = build_redis_tier(settings)
+    cache = build_entity_cache(settings, shared)
+    persisted = PersistedQueries(settings.persisted_queries, shared=shared)
+    pipeline = GraphQLPipeline(schema._schema, settings, sources, cache=cache, persisted=persisted)
     verifier = TokenVerifier(settings.auth)
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await cache.start()  # hear other instances' evictions from the start
         yield
+        await cache.aclose()
+        if shared is not None:
+            await shared.aclose()
         await sources.aclose()
 
     app = FastAPI(title="Harmonia", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.settings = settings
     app.state.sources = sources
+    app.state.cache = cache
+    app.state.redis = shared
     app.state.pipeline = pipeline
     app.state.schema = schema
     app.include_router(build_graphql_router(pipeline, verifier, metrics))
@@ -58,7 +69,7 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
         checks: dict[str, Any] = dict(zip(names, results, strict=True))
         checks["redis"] = "not configured" if settings.redis_url is None else await _redis_ok(settings.redis_url)
         ready = all(v in ("ok", "not configured") for v in checks.values())
-        return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
+        return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks, "cache": cache.status()},
                             status_code=200 if ready else 503)
 
     @app.get("/metrics")

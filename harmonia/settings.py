@@ -112,8 +112,33 @@ class LimitsSettings(BaseModel):
     budget_restore_rate: float = 1000.0
 
 
+class CachePolicy(BaseModel):
+    """How long one kind of upstream record is fresh, then servable while refreshing or when its source fails."""
+
+    ttl: float = 60.0                      # seconds fresh (an upstream Cache-Control max-age overrides it)
+    stale_while_revalidate: float = 30.0   # past ttl: served at once while a background refresh runs
+    stale_if_error: float = 3600.0         # past ttl: served (and listed in extensions.stale) if the source fails
+
+
 class CacheSettings(BaseModel):
     enabled: bool = True
+    max_entries: int = 20_000              # in-process tier (LRU)
+    redis_timeout: float = 0.25            # per Redis command; a slow Redis must not slow queries down
+    redis_retry_after: float = 5.0         # after a Redis failure, tier 1 alone for this long
+    contacts: CachePolicy = Field(default_factory=lambda: CachePolicy(ttl=60))    # HubSpot contacts, pages
+    customers: CachePolicy = Field(default_factory=lambda: CachePolicy(ttl=60))   # Shopify customers
+    orders: CachePolicy = Field(default_factory=lambda: CachePolicy(ttl=60))      # Shopify orders, pages, count
+    members: CachePolicy = Field(default_factory=lambda: CachePolicy(ttl=300))    # Mailchimp list members
+    campaigns: CachePolicy = Field(default_factory=lambda: CachePolicy(ttl=300))  # Mailchimp + Google Ads
+    reports: CachePolicy = Field(default_factory=lambda: CachePolicy(ttl=300))    # Mailchimp reports, Ads metrics
+    analytics: CachePolicy = Field(default_factory=lambda: CachePolicy(ttl=900))  # GA4 reports
+
+
+class PersistedQuerySettings(BaseModel):
+    enabled: bool = True                   # Apollo automatic persisted queries
+    safelist: bool = False                 # only registered operations run (admins excepted)
+    manifest: str | None = None            # Apollo persisted-query manifest JSON: registered at start
+    ttl: float = 7 * 24 * 3600.0           # how long an APQ registration lives in Redis
 
 
 class Settings(BaseSettings):
@@ -129,6 +154,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
+    persisted_queries: PersistedQuerySettings = Field(default_factory=PersistedQuerySettings)
 
     @classmethod
     def settings_customise_sources(

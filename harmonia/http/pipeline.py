@@ -1,11 +1,11 @@
 """The GraphQL request pipeline, free of any web framework: params in, status + JSON body out.
 
-    pipeline = GraphQLPipeline(schema, settings, sources)
+    pipeline = GraphQLPipeline(schema, settings, sources, cache=cache, persisted=persisted)
     result = await pipeline.run(GraphQLParams(query="{ customers { edges { node { id } } } }"),
                                 principal, method="POST")
     result.status, result.body, result.headers
 
-Order of work: shape checks, parse (cached, token-limited), validation (cached), operation
+Order of work: persisted-query lookup (APQ), shape checks, parse (cached, token-limited), validation (cached), operation
 selection, limits and static cost, budget reservation, execution, error masking. Everything
 before execution answers with zero upstream calls.
 """
@@ -23,6 +23,8 @@ from graphql import DocumentNode, GraphQLError, GraphQLSchema, execute, parse, v
 from graphql.error import GraphQLSyntaxError
 
 from harmonia.auth.principal import Principal
+from harmonia.cache.entity import EntityCache
+from harmonia.cache.persisted import PersistedQueries
 from harmonia.errors import HarmoniaError
 from harmonia.limits.analysis import Analysis, analyze, select_operation
 from harmonia.limits.budget import CostBudget
@@ -69,10 +71,13 @@ def error(message: str, code: str, **extensions: Any) -> dict[str, Any]:
 
 
 class GraphQLPipeline:
-    def __init__(self, schema: GraphQLSchema, settings: Settings, sources: Sources) -> None:
+    def __init__(self, schema: GraphQLSchema, settings: Settings, sources: Sources, *,
+                 cache: EntityCache | None = None, persisted: PersistedQueries | None = None) -> None:
         self.schema = schema
         self.settings = settings
         self.sources = sources
+        self.cache = cache
+        self.persisted = persisted or PersistedQueries(settings.persisted_queries)
         self.limits = settings.limits
         self.budget = CostBudget(settings.limits.budget_maximum, settings.limits.budget_restore_rate)
         self._documents = _LRU(1024)
@@ -99,7 +104,13 @@ class GraphQLPipeline:
                   strict_status: bool = True) -> PipelineResult:
         """``strict_status``: the client accepts application/graphql-response+json (4xx for request errors)."""
         request_error = 400 if strict_status else 200
-        query, variables, operation_name = params.query, params.variables, params.operation_name
+        resolved = await self.persisted.resolve(params.query, params.extensions,
+                                                privileged="admin" in principal.roles)
+        if resolved.problem is not None:
+            p = resolved.problem
+            status = p.status if strict_status or p.status != 400 else request_error
+            return self.reject(status, principal, error(p.message, p.code, **p.extensions))
+        query, variables, operation_name = resolved.query, params.variables, params.operation_name
         if not isinstance(query, str) or not query.strip():
             return self.reject(400, principal, error("A `query` string is required", "BAD_USER_INPUT"))
         if variables is not None and not isinstance(variables, dict):
@@ -149,7 +160,7 @@ class GraphQLPipeline:
                 f"Cost budget exhausted: {analysis.cost} points needed, {math.floor(available)} available",
                 "THROTTLED", retryAfterSeconds=wait), requested=analysis.cost, headers={"Retry-After": str(wait)})
 
-        ctx = RequestContext(self.sources, principal, self.settings)
+        ctx = RequestContext(self.sources, principal, self.settings, cache=self.cache)
         outcome = execute(self.schema, document, context_value=ctx, variable_values=variables,
                           operation_name=operation_name)
         # graphql-core answers synchronously when no resolver is async (introspection, __typename).
@@ -158,7 +169,7 @@ class GraphQLPipeline:
         if result.errors:
             body["errors"] = [self._format(e) for e in result.errors]
         body["data"] = result.data
-        body["extensions"] = self.cost_extension(principal, analysis.cost, analysis.cost)
+        body["extensions"] = {**self.cost_extension(principal, analysis.cost, analysis.cost), **ctx.extensions}
         status = 200
         if result.data is None and result.errors and all(e.original_error is None for e in result.errors):
             status = request_error  # variable coercion failed: a request error, nothing ran

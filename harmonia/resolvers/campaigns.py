@@ -14,12 +14,13 @@ import asyncio
 from datetime import date
 
 from harmonia.errors import BadUserInput
+from harmonia.resolvers.cached import ADS_CAMPAIGN_LIST, MAILCHIMP_CAMPAIGN_PAGE, cached_call
 from harmonia.resolvers.context import RequestContext
 from harmonia.resolvers.ids import decode_cursor, encode_cursor
 from harmonia.resolvers.paging import Edge, Slice, check_first
 from harmonia.resolvers.records import AnalyticsSummaryRecord, CampaignRecord, CampaignStatsRecord, DateRange
 from harmonia.sources.normalize import micros_to_money
-from harmonia.sources.records import AdsCampaign, MailchimpCampaign, MailchimpReport
+from harmonia.sources.records import AdsCampaign, MailchimpCampaign, MailchimpReport, Page
 
 SOURCES = ("mailchimp", "googleads")
 
@@ -34,6 +35,17 @@ def from_mailchimp(c: MailchimpCampaign) -> CampaignRecord:
 
 def from_ads(c: AdsCampaign) -> CampaignRecord:
     return CampaignRecord("googleads", c.id, c.name, "SEARCH", c.status)
+
+
+async def _mailchimp_page(ctx: RequestContext, count: int, offset: int) -> Page[MailchimpCampaign]:
+    assert ctx.cache is not None
+    return await cached_call(ctx.cache, MAILCHIMP_CAMPAIGN_PAGE, (count, offset),
+                             lambda key: ctx.sources.mailchimp.list_campaigns(*key))
+
+
+async def _ads_campaigns(ctx: RequestContext) -> list[AdsCampaign]:
+    assert ctx.cache is not None
+    return await cached_call(ctx.cache, ADS_CAMPAIGN_LIST, "all", lambda _: ctx.sources.googleads.list_campaigns())
 
 
 def _cursor(offset: int, mailchimp_total: int) -> str:
@@ -52,13 +64,13 @@ async def list_campaigns(ctx: RequestContext, first: int, after: str | None) -> 
         return Slice([], has_next_page=False)
     records: list[CampaignRecord] = []
     if known_total is None or offset < known_total:
-        page = await ctx.sources.mailchimp.list_campaigns(first, offset)
+        page = await _mailchimp_page(ctx, first, offset)
         records.extend(from_mailchimp(c) for c in page.items)
         known_total = page.total if page.total is not None else offset + len(page.items)
     assert known_total is not None
     ads_total: int | None = None
     if len(records) < first:
-        ads = await ctx.sources.googleads.list_campaigns()
+        ads = await _ads_campaigns(ctx)
         ads_total = len(ads)
         start = max(0, offset + len(records) - known_total)
         records.extend(from_ads(c) for c in ads[start:start + first - len(records)])
@@ -144,6 +156,5 @@ async def campaign_analytics(
 
 
 async def campaign_totals(ctx: RequestContext) -> int:
-    mailchimp, ads = await asyncio.gather(ctx.sources.mailchimp.list_campaigns(1, 0),
-                                          ctx.sources.googleads.list_campaigns())
+    mailchimp, ads = await asyncio.gather(_mailchimp_page(ctx, 1, 0), _ads_campaigns(ctx))
     return (mailchimp.total or 0) + len(ads)

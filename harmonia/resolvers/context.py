@@ -1,8 +1,9 @@
 """What a resolver works with: the process-wide source connectors and the per-request loaders.
 
     sources = Sources.from_settings(settings)                  # once, at startup
-    ctx = RequestContext(sources, principal, settings)         # once per operation
+    ctx = RequestContext(sources, principal, settings, cache=cache)   # once per operation
     contact = await ctx.loaders.contact_by_id.load("151")
+    ctx.note_stale(["customer", "orders"], notes)              # -> extensions.stale
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ import httpx
 
 from harmonia.auth.policy import DEMO_POLICY, FieldAccess, Policy
 from harmonia.auth.principal import Principal
+from harmonia.cache.entity import EntityCache
+from harmonia.cache.stale import StaleNote, summarize
+from harmonia.resolvers.cached import build_entity_cache
 from harmonia.resolvers.loaders import Loaders
 from harmonia.settings import Settings
 from harmonia.sources.ga4 import GA4Property
@@ -69,6 +73,18 @@ class RequestContext:
     extensions: dict[str, Any] = field(default_factory=dict)
 
     policy: Policy = DEMO_POLICY
+    # Process-wide; the default (a fresh, private cache) serves code that builds a context by hand.
+    cache: EntityCache | None = None
+
+    def __post_init__(self) -> None:
+        if self.cache is None:
+            self.cache = build_entity_cache(self.settings.model_copy(update={"redis_url": None}))
+
+    def note_stale(self, path: list[str | int], notes: list[StaleNote]) -> None:
+        """List a field answered from stale records (their source failed) in ``extensions.stale``."""
+        stale: list[dict[str, Any]] = self.extensions.setdefault("stale", [])
+        for n in summarize(notes):
+            stale.append({"path": path, "ageSeconds": round(n.age, 1), "source": n.source})
 
     @cached_property
     def access(self) -> FieldAccess:
@@ -76,5 +92,6 @@ class RequestContext:
 
     @cached_property
     def loaders(self) -> Loaders:
-        return Loaders(self.sources)
+        assert self.cache is not None
+        return Loaders(self.sources, self.cache)
 

@@ -275,7 +275,9 @@ class Campaign(Node):
 @strawberry.type(description="A customer and its cursor.")
 class CustomerEdge:
     cursor: str = strawberry.field(description="Pass as `after` to continue after this customer.")
-    node: Customer = strawberry.field(description="The customer.")
+    # Nullable, as Relay allows: a customer whose non-null join fails (Shopify down under `orders`)
+    # nulls its own edge, not the whole page.
+    node: Customer | None = strawberry.field(description="The customer; null when a source it needs failed.")
 
 
 @strawberry.type(description="A page of customers (Relay connection).")
