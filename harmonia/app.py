@@ -22,25 +22,30 @@ from harmonia.http.pipeline import GraphQLPipeline
 from harmonia.http.routes import build_graphql_router
 from harmonia.observability.metrics import Metrics
 from harmonia.resolvers.context import Sources, Transports
+from harmonia.resolvers.write_services import WriteServices
 from harmonia.schema import build_schema
 from harmonia.settings import Settings
 
 
 def create_app(settings: Settings, transports: Transports | None = None) -> FastAPI:
     sources = Sources.from_settings(settings, transports)
+    writes = WriteServices.build(settings, sources)
     schema = build_schema()
-    pipeline = GraphQLPipeline(schema._schema, settings, sources)
+    pipeline = GraphQLPipeline(schema._schema, settings, sources, writes)
     verifier = TokenVerifier(settings.auth)
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        writes.start()  # resumes the erasure jobs a previous process left unfinished
         yield
+        await writes.aclose()
         await sources.aclose()
 
     app = FastAPI(title="Harmonia", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.settings = settings
     app.state.sources = sources
+    app.state.writes = writes
     app.state.pipeline = pipeline
     app.state.schema = schema
     app.include_router(build_graphql_router(pipeline, verifier, metrics))

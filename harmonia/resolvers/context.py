@@ -18,6 +18,7 @@ import httpx
 from harmonia.auth.policy import DEMO_POLICY, FieldAccess, Policy
 from harmonia.auth.principal import Principal
 from harmonia.resolvers.loaders import Loaders
+from harmonia.resolvers.write_services import WriteServices
 from harmonia.settings import Settings
 from harmonia.sources.ga4 import GA4Property
 from harmonia.sources.googleads import GoogleAdsAccount
@@ -69,6 +70,8 @@ class RequestContext:
     extensions: dict[str, Any] = field(default_factory=dict)
 
     policy: Policy = DEMO_POLICY
+    writes: WriteServices | None = None    # idempotency, erasure jobs, shared-cache eviction (mutations)
+    idempotency_key: str | None = None     # the request's Idempotency-Key header
 
     @cached_property
     def access(self) -> FieldAccess:
@@ -77,4 +80,12 @@ class RequestContext:
     @cached_property
     def loaders(self) -> Loaders:
         return Loaders(self.sources)
+
+    async def invalidate(self, source: str, entity: str, key: str) -> None:
+        """A write changed ``(source, entity, key)``: this request's next read refetches it, and the
+        shared cache tiers evict it on every instance (``WriteServices.shared_invalidation``)."""
+        if "loaders" in self.__dict__:
+            self.loaders.forget(source, entity, key)
+        if self.writes is not None:
+            await self.writes.invalidate_shared(source, entity, key)
 
