@@ -67,6 +67,12 @@ async def test_erasure_deletes_or_anonymises_the_person_everywhere_and_ends_audi
     contact = person(writable_world, with_orders=True)
     email, shop_id = contact["properties"]["email"], int(contact["properties"]["shopify_customer_id"])
     gid = customer_id(contact)
+    evicted: list[tuple[str, str, str]] = []
+
+    async def record(source: str, entity: str, key: str) -> None:
+        evicted.append((source, entity, key))
+
+    gateway.app.state.writes.shared_invalidation = record
 
     started = await gateway.query(ERASE, {"id": gid}, token=DPO)
     assert "errors" not in started, started
@@ -90,6 +96,8 @@ async def test_erasure_deletes_or_anonymises_the_person_everywhere_and_ends_audi
     assert mechanisms["hubspot"] == "POST /crm/v3/objects/contacts/gdpr-delete"
     assert mechanisms["mailchimp"].endswith("/actions/delete-permanent")
     assert "422" in mechanisms["shopify"]
+    assert sorted(evicted) == [("hubspot", "contact", contact["id"]),
+                               ("mailchimp", "member", email.strip().lower()), ("shopify", "customer", str(shop_id))]
     gone = await gateway.query("query($id: ID!) { customer(id: $id) { email } }", {"id": gid})
     assert gone["data"]["customer"] is None
 

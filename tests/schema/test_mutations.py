@@ -199,3 +199,34 @@ async def test_mailchimp_campaign_actions_follow_mailchimps_rules(
     assert "RSS" in refused["errors"][0]["message"]
     assert len(writes(writable_gateway)) == 3
     assert regular["status"] == "sent"
+
+
+async def test_a_later_field_of_the_same_request_reads_what_an_earlier_one_wrote(
+    writable_gateway: Gateway, writable_world: World
+) -> None:
+    contact, _, _ = linked_person(writable_world)
+    body = await writable_gateway.query("""mutation($id: ID!) {
+      a: updateCustomer(id: $id, input: {lifecycleStage: "lead"}) { customer { lifecycleStage } }
+      b: updateCustomer(id: $id, input: {lifecycleStage: "opportunity"}) { customer { lifecycleStage } } }""",
+                                        {"id": customer_id(contact)})
+    assert body["data"]["a"]["customer"]["lifecycleStage"] == "lead"
+    assert body["data"]["b"]["customer"]["lifecycleStage"] == "opportunity"
+
+
+async def test_every_write_tells_the_shared_cache_what_to_evict(
+    writable_gateway: Gateway, writable_world: World
+) -> None:
+    evicted: list[tuple[str, str, str]] = []
+
+    async def record(source: str, entity: str, key: str) -> None:
+        evicted.append((source, entity, key))
+
+    writable_gateway.app.state.writes.shared_invalidation = record
+    contact, shop_customer, member = linked_person(writable_world)
+    ads = writable_world.ads_campaigns[1]
+    await writable_gateway.query(UPDATE, {"id": customer_id(contact), "input": {"firstName": "Ada"}})
+    await writable_gateway.query(CONSENT, {"id": customer_id(contact), "status": "unsubscribed"})
+    await writable_gateway.query(CAMPAIGN_STATUS, {"id": encode_id("Campaign", "googleads", ads["id"]),
+                                                   "action": "PAUSE"})
+    assert evicted == [("hubspot", "contact", contact["id"]), ("mailchimp", "member", member["email_address"]),
+                       ("shopify", "customer", str(shop_customer["id"])), ("googleads", "campaign", ads["id"])]
