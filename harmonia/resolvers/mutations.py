@@ -134,7 +134,11 @@ async def erase_customer(ctx: RequestContext, contact_id: str) -> ErasureJob:
         existing = await service.status(contact_id)
         if existing is not None and existing.state != "FAILED":
             return existing  # already erased or under way: asking twice starts nothing new
-    contact = await _existing(ctx, contact_id)
+    # An archived contact is no Customer any more, but still the person's data: erase it too.
+    contact = await ctx.loaders.contact(contact_id) if contact_id.isdigit() else None
+    contact = contact or await ctx.sources.hubspot.get_contact(contact_id, archived=True)
+    if contact is None:
+        raise BadUserInput("No customer has this id", argument="id")
     return await service.request(contact, requested_by=ctx.principal.sub)
 
 

@@ -182,3 +182,17 @@ async def test_with_redis_an_unfinished_job_is_resumed_by_another_instance(
         assert contact["properties"]["email"].strip().lower() not in stored.lower()  # the email is not kept
     finally:
         await client.aclose()
+
+
+async def test_an_archived_contact_is_erased_too(gateway: Gateway, writable_world: World) -> None:
+    contact = next(c for c in writable_world.contacts if c["archived"])
+    gid = customer_id(contact)
+    await gateway.query(ERASE, {"id": gid}, token=DPO)
+    job = await wait_for(gateway, gid, lambda j: j["state"] != "RUNNING")
+    assert sources_of(job)["hubspot"]["outcome"] == "DELETED"
+    assert contact not in writable_world.contacts
+
+
+async def test_an_unknown_customer_is_bad_input(gateway: Gateway) -> None:
+    body = await gateway.query(ERASE, {"id": customer_id({"id": "999999999"})}, token=DPO)
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
