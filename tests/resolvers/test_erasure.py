@@ -160,7 +160,7 @@ async def test_with_redis_an_unfinished_job_is_resumed_by_another_instance(
     first, close_first = await open_gateway(writable_sim_state, **settings)
     await first.query(ERASE, {"id": gid}, token=DPO)
     await wait_for(first, gid, lambda j: sources_of(j)["mailchimp"]["state"] == "RETRYING")
-    await close_first()  # the instance goes away mid-job, its lease still held
+    await close_first()  # the instance shuts down mid-job (a crash is the process test's case)
     writable_sim_state.faults.clear()
 
     client = redis.from_url(redis_url)
