@@ -50,6 +50,14 @@ WORKLOADS: dict[str, tuple[str, str]] = {
           'analytics(dateRange: {startDate: "2026-01-01", endDate: "2026-03-31"}) { sessions } } } } }'),
     "d": ("customers(first: 50) with orders(first: 5)",
           "{ customers(first: 50) { edges { node { email orders(first: 5) { edges { node { name } } } } } } }"),
+    # Writes: the same change every time (HubSpot PATCH, then the contact read back) ...
+    "e": ("updateCustomer (PATCH + read back)",
+          'mutation { updateCustomer(id: "%(customer_id)s", input: {lifecycleStage: "customer"}) '
+          "{ customer { lifecycleStage } } }"),
+    # ... and its retry with an idempotency key: the stored answer, no upstream call.
+    "f": ("updateCustomer retried with its key (replay)",
+          'mutation { updateCustomer(id: "%(customer_id)s", input: {lifecycleStage: "customer"}, '
+          'idempotencyKey: "bench-1") { customer { lifecycleStage } replayed } }'),
 }
 
 
@@ -122,7 +130,7 @@ def run_wrk(wrk: str, url: str, token: str, query: str, connections: int, durati
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--workloads", default="abcd")
+    parser.add_argument("--workloads", default="abcdef")
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--latency-ms", type=float, default=5.0)

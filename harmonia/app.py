@@ -22,26 +22,31 @@ from harmonia.http.graphiql import STATIC_DIR, STATIC_PREFIX
 from harmonia.http.pipeline import GraphQLPipeline
 from harmonia.http.routes import build_graphql_router
 from harmonia.observability.metrics import Metrics
-from harmonia.resolvers.cached import build_entity_cache, build_redis_tier
+from harmonia.resolvers.cached import build_entity_cache, build_redis_tier, shared_invalidation
 from harmonia.resolvers.context import Sources, Transports
+from harmonia.resolvers.write_services import WriteServices
 from harmonia.schema import build_schema
 from harmonia.settings import Settings
 
 
 def create_app(settings: Settings, transports: Transports | None = None) -> FastAPI:
     sources = Sources.from_settings(settings, transports)
+    writes = WriteServices.build(settings, sources)
     schema = build_schema()
     shared = build_redis_tier(settings)
     cache = build_entity_cache(settings, shared)
+    writes.shared_invalidation = shared_invalidation(cache)  # writes evict both tiers, every instance
     persisted = PersistedQueries(settings.persisted_queries, shared=shared)
-    pipeline = GraphQLPipeline(schema._schema, settings, sources, cache=cache, persisted=persisted)
+    pipeline = GraphQLPipeline(schema._schema, settings, sources, cache=cache, persisted=persisted, writes=writes)
     verifier = TokenVerifier(settings.auth)
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await cache.start()  # hear other instances' evictions from the start
+        writes.start()  # resumes the erasure jobs a previous process left unfinished
         yield
+        await writes.aclose()
         await cache.aclose()
         if shared is not None:
             await shared.aclose()
@@ -52,6 +57,7 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
     app.state.sources = sources
     app.state.cache = cache
     app.state.redis = shared
+    app.state.writes = writes
     app.state.pipeline = pipeline
     app.state.schema = schema
     app.include_router(build_graphql_router(pipeline, verifier, metrics))

@@ -141,6 +141,20 @@ class PersistedQuerySettings(BaseModel):
     ttl: float = 7 * 24 * 3600.0           # how long an APQ registration lives in Redis
 
 
+class IdempotencySettings(BaseModel):
+    ttl_seconds: int = 86_400          # how long a retried mutation gets the first answer back
+    key_prefix: str = "harmonia:idempotency:"
+
+
+class ErasureSettings(BaseModel):
+    retry_base_seconds: float = 2.0    # first retry of a failed source; doubles each time
+    retry_max_seconds: float = 300.0
+    max_attempts: int = 100            # then the source is FAILED and the job ends for an operator to see
+    poll_seconds: float = 5.0          # how often an instance looks for unfinished jobs to resume
+    lease_seconds: float = 30.0        # a job's owner must renew within this, else another instance takes over
+    key_prefix: str = "harmonia:erasure:"
+
+
 class Settings(BaseSettings):
     """Everything the gateway reads at start; built once per ``create_app``."""
 
@@ -155,6 +169,8 @@ class Settings(BaseSettings):
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     persisted_queries: PersistedQuerySettings = Field(default_factory=PersistedQuerySettings)
+    idempotency: IdempotencySettings = Field(default_factory=IdempotencySettings)
+    erasure: ErasureSettings = Field(default_factory=ErasureSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -79,15 +79,16 @@ class Policy:
 
 DEMO_POLICY = Policy({
     "admin": RoleRule(types=frozenset({ALL})),
+    # Mutations are fields of "Mutation"; eraseCustomer also needs the token's `privacy` scope.
     "marketer": RoleRule(types=frozenset({"Customer", "Order", "LineItem", "Campaign", "CampaignStats",
-                                          "Analytics"})),
+                                          "Analytics", "Mutation"})),
     "analyst": RoleRule(
         types=frozenset({"Customer", "Order", "LineItem", "Campaign", "CampaignStats", "Analytics"}),
         masks={"Customer.email": "email", "Customer.phone": "phone"},
     ),
     "support": RoleRule(
-        types=frozenset({"Customer", "Order", "LineItem", "Campaign"}),
-        denied=frozenset({"Campaign.stats", "Campaign.analytics"}),
+        types=frozenset({"Customer", "Order", "LineItem", "Campaign", "Mutation"}),
+        denied=frozenset({"Campaign.stats", "Campaign.analytics", "Mutation.updateCampaignStatus"}),
     ),
 })
 

@@ -29,6 +29,7 @@ from harmonia.errors import HarmoniaError
 from harmonia.limits.analysis import Analysis, analyze, select_operation
 from harmonia.limits.budget import CostBudget
 from harmonia.resolvers.context import RequestContext, Sources
+from harmonia.resolvers.write_services import WriteServices
 from harmonia.settings import Settings
 
 log = logging.getLogger("harmonia.graphql")
@@ -72,12 +73,14 @@ def error(message: str, code: str, **extensions: Any) -> dict[str, Any]:
 
 class GraphQLPipeline:
     def __init__(self, schema: GraphQLSchema, settings: Settings, sources: Sources, *,
-                 cache: EntityCache | None = None, persisted: PersistedQueries | None = None) -> None:
+                 cache: EntityCache | None = None, persisted: PersistedQueries | None = None,
+                 writes: WriteServices | None = None) -> None:
         self.schema = schema
         self.settings = settings
         self.sources = sources
         self.cache = cache
         self.persisted = persisted or PersistedQueries(settings.persisted_queries)
+        self.writes = writes
         self.limits = settings.limits
         self.budget = CostBudget(settings.limits.budget_maximum, settings.limits.budget_restore_rate)
         self._documents = _LRU(1024)
@@ -101,8 +104,9 @@ class GraphQLPipeline:
                                        "extensions": self.cost_extension(principal, requested)}, headers or {})
 
     async def run(self, params: GraphQLParams, principal: Principal, *, method: str = "POST",
-                  strict_status: bool = True) -> PipelineResult:
-        """``strict_status``: the client accepts application/graphql-response+json (4xx for request errors)."""
+                  strict_status: bool = True, idempotency_key: str | None = None) -> PipelineResult:
+        """``strict_status``: the client accepts application/graphql-response+json (4xx for request errors).
+        ``idempotency_key``: the request's Idempotency-Key header, for its mutations."""
         request_error = 400 if strict_status else 200
         resolved = await self.persisted.resolve(params.query, params.extensions,
                                                 privileged="admin" in principal.roles)
@@ -160,7 +164,8 @@ class GraphQLPipeline:
                 f"Cost budget exhausted: {analysis.cost} points needed, {math.floor(available)} available",
                 "THROTTLED", retryAfterSeconds=wait), requested=analysis.cost, headers={"Retry-After": str(wait)})
 
-        ctx = RequestContext(self.sources, principal, self.settings, cache=self.cache)
+        ctx = RequestContext(self.sources, principal, self.settings, cache=self.cache, writes=self.writes,
+                             idempotency_key=idempotency_key)
         outcome = execute(self.schema, document, context_value=ctx, variable_values=variables,
                           operation_name=operation_name)
         # graphql-core answers synchronously when no resolver is async (introspection, __typename).

@@ -64,7 +64,8 @@ def build_graphql_router(pipeline: GraphQLPipeline, verifier: TokenVerifier, met
         if problem is not None or params is None:
             result = pipeline.reject(400, principal, error(problem or "Bad request", "BAD_USER_INPUT"))
         else:
-            result = await pipeline.run(params, principal, method=request.method, strict_status=strict)
+            result = await pipeline.run(params, principal, method=request.method, strict_status=strict,
+                                        idempotency_key=request.headers.get("idempotency-key"))
         codes = {e["extensions"]["code"] for e in result.body.get("errors", ())}
         metrics.operation(",".join(sorted(codes)) or "OK", time.perf_counter() - started)
         return _json(result, media_type)

@@ -118,6 +118,18 @@ class HitLoader(Generic[K, V]):
         note(hit)
         return hit.value
 
+    def clear(self, key: K) -> None:
+        """Forget one key (a write changed it): the next load asks the cache and source again."""
+        self._loader.clear(key)
+
+    def clear_all(self) -> None:
+        self._loader.clear_all()
+
+    def prime(self, key: K, value: V) -> None:
+        """Answer ``key`` with what a write returned, without a re-read."""
+        self._loader.clear(key)
+        self._loader.prime(key, Hit(value))
+
 
 class CachedLoader(HitLoader[K, V]):
     """A HitLoader whose batches read the entity cache first, then ask the source for the misses only."""
@@ -167,3 +179,27 @@ async def evict(cache: EntityCache, group: str, local_id: str | None = None) -> 
         source, _, ident_for_kinds = local_id.partition(":")
         kinds = [k for k in kinds if not k.by_id or k.source == source]
     return await cache.evict(kinds, ident_for_kinds)
+
+
+# What a write names (source, entity, key) -> the GraphQL type and local id whose entries to drop.
+_WRITE_TARGETS = {
+    ("hubspot", "contact"): ("Customer", ""),
+    ("shopify", "customer"): ("Customer", ""),
+    ("mailchimp", "member"): ("Customer", ""),
+    ("mailchimp", "campaign"): ("Campaign", "mailchimp:"),
+    ("googleads", "campaign"): ("Campaign", "googleads:"),
+}
+
+
+def shared_invalidation(cache: EntityCache) -> Callable[[str, str, str], Awaitable[None]]:
+    """The hook writes call: evict what changed from both tiers on every instance."""
+
+    async def invalidate(source: str, entity: str, key: str) -> None:
+        target = _WRITE_TARGETS.get((source, entity))
+        if target is None:
+            await cache.evict(list(KINDS))  # unknown to the map: be safe, drop everything
+            return
+        group, prefix = target
+        await evict(cache, group, prefix + key)
+
+    return invalidate

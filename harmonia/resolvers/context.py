@@ -22,6 +22,7 @@ from harmonia.cache.entity import EntityCache
 from harmonia.cache.stale import StaleNote, summarize
 from harmonia.resolvers.cached import build_entity_cache
 from harmonia.resolvers.loaders import Loaders
+from harmonia.resolvers.write_services import WriteServices
 from harmonia.settings import Settings
 from harmonia.sources.ga4 import GA4Property
 from harmonia.sources.googleads import GoogleAdsAccount
@@ -85,6 +86,8 @@ class RequestContext:
         stale: list[dict[str, Any]] = self.extensions.setdefault("stale", [])
         for n in summarize(notes):
             stale.append({"path": path, "ageSeconds": round(n.age, 1), "source": n.source})
+    writes: WriteServices | None = None    # idempotency, erasure jobs, shared-cache eviction (mutations)
+    idempotency_key: str | None = None     # the request's Idempotency-Key header
 
     @cached_property
     def access(self) -> FieldAccess:
@@ -94,4 +97,12 @@ class RequestContext:
     def loaders(self) -> Loaders:
         assert self.cache is not None
         return Loaders(self.sources, self.cache)
+
+    async def invalidate(self, source: str, entity: str, key: str) -> None:
+        """A write changed ``(source, entity, key)``: this request's next read refetches it, and the
+        shared cache tiers evict it on every instance (``WriteServices.shared_invalidation``)."""
+        if "loaders" in self.__dict__:
+            self.loaders.forget(source, entity, key)
+        if self.writes is not None:
+            await self.writes.invalidate_shared(source, entity, key)
 

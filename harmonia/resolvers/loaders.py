@@ -91,6 +91,23 @@ class Loaders:
         self.campaign_by_name: HitLoader[str, CampaignRecord | None] = HitLoader(self._campaigns_by_name)
         self._all_campaigns: asyncio.Task[CampaignTable] | None = None
 
+    def forget(self, source: str, entity: str, key: str) -> None:
+        """Drop what a write changed, so the next load in this request asks the source again."""
+        if (source, entity) == ("hubspot", "contact"):
+            self.contact_by_id.clear(key)
+            self.contact_by_email.clear_all()  # keyed by email, and the email may be what changed
+        elif (source, entity) == ("shopify", "customer"):
+            self.shopify_customer_by_id.clear(key)
+            self.shopify_customer_by_email.clear_all()
+        elif (source, entity) == ("mailchimp", "member"):
+            self.member_by_email.clear(key)
+        elif (source, entity) == ("mailchimp", "campaign"):
+            self.mailchimp_campaign.clear(key)
+            self._all_campaigns = None
+        elif (source, entity) == ("googleads", "campaign"):
+            self.ads_campaign.clear(key)
+            self._all_campaigns = None
+
     async def contact(self, contact_id: str) -> Contact | None:
         contact: Contact | None = await self.contact_by_id.load(contact_id)
         return None if contact is None or contact.archived else contact

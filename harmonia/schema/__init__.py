@@ -5,8 +5,10 @@ from __future__ import annotations
 import strawberry
 from strawberry.schema.config import StrawberryConfig
 
-from harmonia.schema.mutation import Mutation
-from harmonia.schema.query import Query
+from harmonia.schema.mutation import Mutation as CacheMutation
+from harmonia.schema.mutations import Mutation as WriteMutation
+from harmonia.schema.mutations import PrivacyQuery
+from harmonia.schema.query import Query as ReadQuery
 from harmonia.schema.staleness import track_staleness
 from harmonia.schema.types import (
     DATETIME_SCALAR,
@@ -17,6 +19,19 @@ from harmonia.schema.types import (
     Order,
     OrderConnection,
 )
+
+
+@strawberry.type(name="Query", description="Read customers, orders, campaigns and web analytics across every "
+                                           "source, and the progress of erasures.")
+class Query(ReadQuery, PrivacyQuery):
+    """The reads plus the privacy reads (``erasureStatus``)."""
+
+
+@strawberry.type(name="Mutation", description="Changes written through to the sources, authorized per field, "
+                                              "priced like queries (base cost 10), consistent with the cache; "
+                                              "and operator actions.")
+class Mutation(WriteMutation, CacheMutation):
+    """The writes plus the cache operator's eviction."""
 
 
 def build_schema() -> strawberry.Schema:
