@@ -37,6 +37,7 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         await sources.aclose()
+        await pipeline.meter.aclose()
 
     app = FastAPI(title="Harmonia", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.settings = settings

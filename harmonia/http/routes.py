@@ -62,7 +62,7 @@ def build_graphql_router(pipeline: GraphQLPipeline, verifier: TokenVerifier, met
             metrics.operation("UNAUTHENTICATED", time.perf_counter() - started)
             return unauthorized(exc, media_type)
         if problem is not None or params is None:
-            result = pipeline.reject(400, principal, error(problem or "Bad request", "BAD_USER_INPUT"))
+            result = await pipeline.refuse(400, principal, error(problem or "Bad request", "BAD_USER_INPUT"))
         else:
             result = await pipeline.run(params, principal, method=request.method, strict_status=strict)
         codes = {e["extensions"]["code"] for e in result.body.get("errors", ())}
