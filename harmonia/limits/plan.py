@@ -145,8 +145,9 @@ class _Planner:
                                leaf=is_leaf_type(named), type_name=named.name, depth=depth, path=path)
         if planned.leaf:
             return planned
-        if name == "ofType" and parent.name == "__Type" and of_type_run < MAX_FREE_OF_TYPE:
-            inner_depth, run = depth, of_type_run + 1
+        if name == "ofType" and parent.name == "__Type":
+            run = of_type_run + 1
+            inner_depth = depth if run <= MAX_FREE_OF_TYPE else depth + 1
         elif _unwraps_relay(parent, name):
             inner_depth, run = depth, 0
         else:

@@ -30,6 +30,7 @@ PER_KEY = 1  # no batch endpoint: one call per distinct key
 PAGED = -1  # a listing: ceil(first / page maximum) calls per connection
 ONCE = -2  # fetched once per operation whoever asks
 PER_ARGUMENTS = -3  # one call per distinct argument set, covering every key
+EACH = -4  # one call each time the field resolves (no loader in between)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +48,12 @@ FETCHES: dict[str, tuple[Fetch, ...]] = {
     "Query.orders": (Fetch("shopify", "orders.list", PAGED, 250),),
     "Query.order": (Fetch("shopify", "orders.by_id", 250),),
     "Query.campaigns": (Fetch("mailchimp", "campaigns.list", PAGED, 1000),
-                        Fetch("googleads", "campaigns.list", PER_KEY)),
+                        Fetch("googleads", "campaigns.list", EACH)),
     "Query.campaign": (Fetch("mailchimp", "campaigns.by_id", PER_KEY),),
-    "Query.analytics": (Fetch("ga4", "report", PER_KEY),),
-    "Query.orders/OrderConnection.totalCount": (Fetch("shopify", "orders.count", PER_KEY),),
-    "CampaignConnection.totalCount": (Fetch("mailchimp", "campaigns.count", PER_KEY),
-                                      Fetch("googleads", "campaigns.count", PER_KEY)),
+    "Query.analytics": (Fetch("ga4", "report", EACH),),
+    "Query.orders/OrderConnection.totalCount": (Fetch("shopify", "orders.count", EACH),),
+    "CampaignConnection.totalCount": (Fetch("mailchimp", "campaigns.count", EACH),
+                                      Fetch("googleads", "campaigns.count", EACH)),
     "Customer.totalSpent": (Fetch("shopify", "customers.by_id", 250),),
     "Customer.ordersCount": (Fetch("shopify", "customers.by_id", 250),),
     "Customer.emailMarketingStatus": (Fetch("mailchimp", "members", PER_KEY),),
@@ -66,7 +67,9 @@ FETCHES: dict[str, tuple[Fetch, ...]] = {
 
 
 def estimate_upstream_calls(visits: Iterable[Visit]) -> dict[str, int]:
-    keys: dict[Fetch, dict[str, int]] = defaultdict(dict)  # fetch -> parent path -> objects asking
+    # fetch -> (parent path, arguments) -> objects asking: fields on the same objects with the same
+    # arguments (``totalSpent`` and ``ordersCount``) load the same keys.
+    keys: dict[Fetch, dict[tuple[str, bytes], int]] = defaultdict(dict)
     arguments: dict[Fetch, set[bytes]] = defaultdict(set)
     calls = dict.fromkeys(SOURCES, 0)
     parent_of: dict[str, str] = {}
@@ -75,21 +78,23 @@ def estimate_upstream_calls(visits: Iterable[Visit]) -> dict[str, int]:
         parent_of[planned.path] = planned.coordinate
         fetches = FETCHES.get(f"{parent_of.get(visit.parent_path, '')}/{planned.coordinate}") \
             or FETCHES.get(planned.coordinate, ())
+        if not fetches or visit.parents == 0:
+            continue
+        args = orjson.dumps(planned.args, option=orjson.OPT_SORT_KEYS)
         for fetch in fetches:
-            if visit.parents == 0:
-                continue
             if fetch.batch == PAGED:
                 first = planned.args.get("first")
                 pages = math.ceil(first / fetch.page) if isinstance(first, int) and first > 0 else 0
                 calls[fetch.source] += visit.parents * pages
+            elif fetch.batch == EACH:
+                calls[fetch.source] += visit.parents
             elif fetch.batch == PER_ARGUMENTS:
-                arguments[fetch].add(orjson.dumps(planned.args, option=orjson.OPT_SORT_KEYS))
+                arguments[fetch].add(args)
             else:
-                # Sibling fields on the same objects share one load per object.
-                by_parent = keys[fetch]
-                by_parent[visit.parent_path] = max(by_parent.get(visit.parent_path, 0), visit.parents)
-    for fetch, by_parent in keys.items():
-        wanted = sum(by_parent.values())
+                by_objects = keys[fetch]
+                by_objects[visit.parent_path, args] = max(by_objects.get((visit.parent_path, args), 0), visit.parents)
+    for fetch, by_objects in keys.items():
+        wanted = sum(by_objects.values())
         calls[fetch.source] += min(1, wanted) if fetch.batch == ONCE else math.ceil(wanted / fetch.batch)
     for fetch, distinct in arguments.items():
         calls[fetch.source] += len(distinct)
