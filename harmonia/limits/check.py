@@ -17,7 +17,7 @@ from typing import Any
 from graphql import DocumentNode, GraphQLError, GraphQLSchema, OperationDefinitionNode, ParallelVisitor, visit
 
 from harmonia.limits.context import LimitsContext
-from harmonia.limits.plan import MAX_FIELDS, Plan, PlanTooLarge
+from harmonia.limits.plan import MAX_FIELDS, Plan, PlanTooDeep, PlanTooLarge
 from harmonia.limits.pricing import CostModel, Visit
 from harmonia.limits.role_limits import Limits
 from harmonia.limits.rules.alias_limit import AliasLimitRule
@@ -51,6 +51,10 @@ def check_operation(schema: GraphQLSchema, document: DocumentNode, operation: Op
     context = LimitsContext(schema, document, operation, variables, limits, model, errors.append)
     try:
         visit(operation, ParallelVisitor([rule(context) for rule in LIMIT_RULES]))
+    except PlanTooDeep as exc:
+        return Pricing(errors=[GraphQLError(
+            f"{exc}; at most {limits.max_depth} levels are allowed", operation,
+            extensions={"code": "DEPTH_LIMIT_EXCEEDED", "depth": exc.depth, "limit": limits.max_depth})])
     except PlanTooLarge as exc:
         return Pricing(errors=[GraphQLError(
             f"{exc}; it cannot be priced under {limits.max_cost} points", operation,

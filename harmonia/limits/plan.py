@@ -15,8 +15,8 @@ belongs to the type reference above it (up to the nine levels graphql-js's and g
 standard introspection query asks for; more count). So ``customers { edges { node { orders
 { edges { node { name } } } } } }`` is 2 deep, and GraphiQL's introspection query is 5.
 
-Building stops with ``PlanTooLarge`` beyond ``max_fields`` planned fields: a few hundred tokens of
-nested fragments can otherwise expand to billions of fields.
+Building stops with ``PlanTooLarge`` beyond ``max_fields`` planned fields (or ten times as many
+selections visited): a few hundred tokens of nested fragments can otherwise expand to billions.
 """
 
 from __future__ import annotations
@@ -55,11 +55,20 @@ from graphql import (
 )
 
 MAX_FREE_OF_TYPE = 9
-MAX_FIELDS = 20_000
+MAX_FIELDS = 2_500  # planned fields; a real dashboard query plans a few hundred at most
+MAX_LEVELS = 200  # nested selections planned at most; keeps every walk of the plan far from recursion limits
 
 
 class PlanTooLarge(Exception):
     """The operation expands to more fields than anyone could mean to ask for."""
+
+
+class PlanTooDeep(Exception):
+    """The operation nests more than ``MAX_LEVELS`` selections deep."""
+
+    def __init__(self, depth: int) -> None:
+        super().__init__(f"The operation nests more than {MAX_LEVELS} selections deep")
+        self.depth = depth
 
 
 @dataclass(slots=True)
@@ -115,14 +124,17 @@ class _Planner:
                 self.variables[name] = value_from_ast_untyped(definition.default_value)
         self.max_fields = max_fields
         self.size = 0
+        self.work = 0
+        self.max_work = 10 * max_fields
         self.depth = 0
         self.aliased: set[str] = set()
 
     def fields(self, parent: GraphQLObjectType, selection_sets: list[SelectionSetNode], depth: int,
                of_type_run: int, path: str) -> list[PlannedField]:
         grouped: dict[str, list[FieldNode]] = {}
+        visited: set[str] = set()  # one expansion per fragment per level, as graphql-core collects
         for selection_set in selection_sets:
-            self._collect(parent, selection_set, grouped, set())
+            self._collect(parent, selection_set, grouped, visited)
         planned = []
         for key, nodes in grouped.items():
             planned.append(self._field(parent, key, nodes, depth, of_type_run, f"{path}.{key}" if path else key))
@@ -154,6 +166,8 @@ class _Planner:
             inner_depth, run = depth + 1, 0
         self.depth = max(self.depth, inner_depth)
         planned.depth = inner_depth
+        if path.count(".") >= MAX_LEVELS:
+            raise PlanTooDeep(inner_depth)
         sub_sets = [n.selection_set for n in nodes if n.selection_set is not None]
         if is_object_type(named):
             assert isinstance(named, GraphQLObjectType)
@@ -173,6 +187,9 @@ class _Planner:
 
     def _collect(self, runtime: GraphQLObjectType, selection_set: SelectionSetNode,
                  grouped: dict[str, list[FieldNode]], visited: set[str]) -> None:
+        self.work += len(selection_set.selections)
+        if self.work > self.max_work:
+            raise PlanTooLarge(f"The operation expands to more than {self.max_work} selections")
         for selection in selection_set.selections:
             if not self._included(selection):
                 continue

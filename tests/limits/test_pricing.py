@@ -94,7 +94,8 @@ def test_static_cost_matches_the_hand_derived_figure(title: str, query: str, var
 
 
 def test_the_breakdown_says_where_the_points_are() -> None:
-    pricing = price("{ customers(first: 50) { edges { node { email orders(first: 5) { edges { node { name } } } } } } }")
+    pricing = price("{ customers(first: 50) { edges { node { email "
+                    "orders(first: 5) { edges { node { name } } } } } } }")
     lines = {line["path"]: line for line in pricing.breakdown()}
     assert lines["customers"] == {"path": "customers", "coordinate": "Query.customers", "count": 1, "points": 651}
     assert lines["customers.edges.node.orders"]["count"] == 50
@@ -143,4 +144,4 @@ def test_introspection_is_limited_like_any_selection() -> None:
     # About 580 objects each: ten of them cost more than the 5000 points an operation may.
     one = "__schema { types { fields { type { ofType { fields { type { ofType { name } } } } } } } }"
     many = price("{ " + " ".join(f"s{i}: {one}" for i in range(10)) + " }")
-    assert ["COST_LIMIT_EXCEEDED"] == [e.extensions["code"] for e in many.errors if e.extensions]
+    assert [e.extensions["code"] for e in many.errors if e.extensions] == ["COST_LIMIT_EXCEEDED"]
