@@ -3,9 +3,8 @@
     limits = limits_for(settings.limits, frozenset({"analyst"}))
     limits.max_cost, limits.budget_maximum
 
-A token with several roles gets the most generous value of each key among its roles, as it gets
-the union of what each role may read. A caller with no known role (or none at all) gets the
-global limits.
+A role's value for a key is its override, else the global value; a token with several roles gets
+the most generous value among its roles, as it gets the union of what each role may read.
 """
 
 from __future__ import annotations
@@ -33,9 +32,9 @@ class Limits:
 
 def limits_for(settings: LimitsSettings, roles: Iterable[str] = ()) -> Limits:
     values = {key: getattr(settings, key) for key in _KEYS}
-    overrides = [settings.roles[role] for role in sorted(set(roles)) if role in settings.roles]
-    for key in _KEYS:
-        raised = [v for o in overrides if (v := getattr(o, key)) is not None]
-        if raised:
-            values[key] = max(raised)
-    return Limits(**values)
+    overrides = [settings.roles.get(role) for role in sorted(set(roles))]
+    if not overrides:
+        return Limits(**values)
+    # Each role's value is its override, else the global one; the caller gets the largest.
+    return Limits(**{key: max(v if o is not None and (v := getattr(o, key)) is not None else values[key]
+                              for o in overrides) for key in _KEYS})
