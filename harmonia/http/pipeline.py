@@ -138,7 +138,7 @@ class GraphQLPipeline:
                                                            "BAD_USER_INPUT"), headers={"Allow": "POST"})
 
         options = CostOptions.of(params.extensions)
-        pricing = self.meter.check(document, operation, variables or {}, principal)
+        pricing = self.meter.check(document, operation, variables or {}, principal, query)
         extra: dict[str, Any] = {"breakdown": pricing.breakdown()} if options.breakdown else {}
         if pricing.errors:
             result = await self.refuse(request_error, principal, *(_limit_error(e) for e in pricing.errors),

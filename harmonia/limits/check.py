@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import DocumentNode, GraphQLError, GraphQLSchema, OperationDefinitionNode, ParallelVisitor, visit
+from graphql.language.visitor import BREAK, EnterLeaveVisitor
 
 from harmonia.limits.context import LimitsContext
 from harmonia.limits.plan import MAX_FIELDS, Plan, PlanTooDeep, PlanTooLarge
@@ -29,6 +30,21 @@ from harmonia.limits.upstream import SOURCES, estimate_upstream_calls
 
 # Order matters only for which error a client reads first: shape before price.
 LIMIT_RULES = (DepthLimitRule, AliasLimitRule, RootFieldLimitRule, PageSizeLimitRule, CostLimitRule)
+
+
+class _OnOperation(ParallelVisitor):
+    """The rules in parallel on the operation node, then stop: they read the shared plan, not the nodes
+    below, and walking those would cost more than all the checks together."""
+
+    def get_enter_leave_for_kind(self, kind: str) -> EnterLeaveVisitor:
+        parallel = super().get_enter_leave_for_kind(kind)
+
+        def enter(*args: Any) -> Any:
+            if parallel.enter is not None:
+                parallel.enter(*args)
+            return BREAK
+
+        return EnterLeaveVisitor(enter, None)
 
 
 @dataclass(slots=True)
@@ -50,7 +66,7 @@ def check_operation(schema: GraphQLSchema, document: DocumentNode, operation: Op
     errors: list[GraphQLError] = []
     context = LimitsContext(schema, document, operation, variables, limits, model, errors.append)
     try:
-        visit(operation, ParallelVisitor([rule(context) for rule in LIMIT_RULES]))
+        visit(operation, _OnOperation([rule(context) for rule in LIMIT_RULES]))
     except PlanTooDeep as exc:
         return Pricing(errors=[GraphQLError(
             f"{exc}; at most {limits.max_depth} levels are allowed", operation,

@@ -14,10 +14,12 @@ is unreachable), else in process.
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from graphql import DocumentNode, GraphQLSchema, OperationDefinitionNode
 
 from harmonia.auth.principal import Principal
@@ -29,6 +31,8 @@ from harmonia.limits.redis_budget import RedisBudget
 from harmonia.limits.role_limits import Limits, limits_for
 from harmonia.limits.upstream import SOURCES
 from harmonia.settings import Settings
+
+PRICED_CACHE_SIZE = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +57,7 @@ class CostMeter:
         self.model = CostModel.from_settings(settings.limits)
         self.budget = budget
         self._limits: dict[frozenset[str], Limits] = {}
+        self._priced: OrderedDict[tuple[str, str | None, bytes, Limits], Pricing] = OrderedDict()
 
     @classmethod
     def from_settings(cls, schema: GraphQLSchema, settings: Settings) -> CostMeter:
@@ -69,8 +74,23 @@ class CostMeter:
         return limits
 
     def check(self, document: DocumentNode, operation: OperationDefinitionNode, variables: Mapping[str, Any],
-              principal: Principal) -> Pricing:
-        return check_operation(self.schema, document, operation, variables, self.limits(principal), self.model)
+              principal: Principal, query: str | None = None) -> Pricing:
+        """Price and check; with ``query`` (the document's text) the answer is cached, as dashboards
+        send the same operations with the same variables again and again."""
+        limits = self.limits(principal)
+        if query is None:
+            return check_operation(self.schema, document, operation, variables, limits, self.model)
+        key = (query, operation.name.value if operation.name else None,
+               orjson.dumps(variables, option=orjson.OPT_SORT_KEYS), limits)
+        pricing = self._priced.get(key)
+        if pricing is None:
+            pricing = check_operation(self.schema, document, operation, variables, limits, self.model)
+            self._priced[key] = pricing
+            if len(self._priced) > PRICED_CACHE_SIZE:
+                self._priced.popitem(last=False)
+        else:
+            self._priced.move_to_end(key)
+        return pricing
 
     def _bucket(self, principal: Principal | None) -> Bucket:
         limits = self.limits(principal)
