@@ -213,3 +213,11 @@ async def test_every_refusal_carries_the_whole_cost_extension(gateway: Gateway) 
     _cost_numbers(no_token.json())
     for query in ("{", "{ nope }", "{ customers(first: 1000000) { edges { node { email } } } }"):
         _cost_numbers((await gateway.post(query)).json())
+
+
+async def test_graphiql_users_ask_for_the_breakdown_with_a_header(gateway: Gateway) -> None:
+    headers = {"Authorization": f"Bearer {token_for('analyst')}", "Harmonia-Cost": "breakdown, preview"}
+    body = (await gateway.client.post("/graphql", json={"query": NESTED}, headers=headers)).json()
+    cost = body["extensions"]["cost"]
+    assert cost["preview"] is True and cost["breakdown"][0]["points"] == 651
+    assert await upstream_requests(gateway) == 0
