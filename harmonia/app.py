@@ -51,6 +51,7 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
         if shared is not None:
             await shared.aclose()
         await sources.aclose()
+        await pipeline.meter.aclose()
 
     app = FastAPI(title="Harmonia", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.settings = settings

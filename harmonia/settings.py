@@ -101,15 +101,43 @@ class AuthSettings(BaseModel):
     policy_file: str | None = None
 
 
+class RoleLimits(BaseModel):
+    """One role's overrides of the operation limits and budget; unset keys keep the global value."""
+
+    max_cost: int | None = None
+    max_depth: int | None = None
+    max_aliases: int | None = None
+    max_tokens: int | None = None
+    max_root_fields: int | None = None
+    max_page_size: int | None = None
+    budget_maximum: int | None = None
+    budget_restore_rate: float | None = None
+
+
 class LimitsSettings(BaseModel):
+    # graphql-armor's defaults or stricter (depth 6, aliases 15, tokens 1000, cost 5000); depth
+    # counts a Relay connection's edges/node as part of the connection (harmonia/limits/plan.py).
     max_cost: int = 5000
-    max_depth: int = 10
+    max_depth: int = 6
     max_aliases: int = 15
     max_tokens: int = 1000
     max_root_fields: int = 10
     max_page_size: int = 100
     budget_maximum: int = 20000
     budget_restore_rate: float = 1000.0
+    # Per-role overrides, e.g. {"analyst": {"max_cost": 10000}}; a token with several roles gets
+    # the most generous value of each key among its roles (as it gets the union of their fields).
+    roles: dict[str, RoleLimits] = Field(default_factory=dict)
+    # Cost model (IBM cost spec / Apollo demand control): "Type.field" -> points replacing the
+    # default of 1 for an object and 0 for a scalar; a SaaS report costs more than a record.
+    field_weights: dict[str, int] = Field(default_factory=lambda: {
+        "Query.analytics": 20, "Campaign.analytics": 5, "Campaign.stats": 2,
+        "OrderConnection.totalCount": 1, "CampaignConnection.totalCount": 1,
+    })
+    # Assumed sizes of lists that no `first`/`last`/`limit` argument bounds, "Type.field" -> size.
+    list_sizes: dict[str, int] = Field(default_factory=lambda: {"Order.lineItems": 5})
+    default_list_size: int = 10
+    mutation_cost: int = 10
 
 
 class CachePolicy(BaseModel):

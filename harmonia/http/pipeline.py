@@ -5,15 +5,16 @@
                                 principal, method="POST")
     result.status, result.body, result.headers
 
-Order of work: persisted-query lookup (APQ), shape checks, parse (cached, token-limited), validation (cached), operation
-selection, limits and static cost, budget reservation, execution, error masking. Everything
-before execution answers with zero upstream calls.
+Order of work: persisted-query lookup (APQ), shape checks, parse (cached, token-limited), validation
+(cached), operation selection, limits and static cost (``harmonia.limits``), budget reservation,
+execution, actual cost and settlement, error masking. Everything before execution answers with zero
+upstream calls. ``extensions: {"cost": {"preview": true}}`` prices an operation without running it;
+``{"cost": {"breakdown": true}}`` adds the per-field cost breakdown.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from inspect import isawaitable
@@ -26,8 +27,11 @@ from harmonia.auth.principal import Principal
 from harmonia.cache.entity import EntityCache
 from harmonia.cache.persisted import PersistedQueries
 from harmonia.errors import HarmoniaError
-from harmonia.limits.analysis import Analysis, analyze, select_operation
-from harmonia.limits.budget import CostBudget
+from harmonia.limits.actual import actual_cost
+from harmonia.limits.budget import BucketState
+from harmonia.limits.check import Pricing
+from harmonia.limits.meter import CostMeter, CostOptions
+from harmonia.limits.plan import select_operation
 from harmonia.resolvers.context import RequestContext, Sources
 from harmonia.resolvers.write_services import WriteServices
 from harmonia.settings import Settings
@@ -81,27 +85,21 @@ class GraphQLPipeline:
         self.cache = cache
         self.persisted = persisted or PersistedQueries(settings.persisted_queries)
         self.writes = writes
-        self.limits = settings.limits
-        self.budget = CostBudget(settings.limits.budget_maximum, settings.limits.budget_restore_rate)
+        self.meter = CostMeter.from_settings(schema, settings)
         self._documents = _LRU(1024)
         self._validated = _LRU(1024)
 
-    def cost_extension(self, principal: Principal | None, requested: int = 0, actual: int = 0) -> dict[str, Any]:
-        available = self.budget.available(principal.sub) if principal else self.limits.budget_maximum
-        return {"cost": {
-            "requestedQueryCost": requested,
-            "actualQueryCost": actual,
-            "throttleStatus": {
-                "maximumAvailable": self.limits.budget_maximum,
-                "currentlyAvailable": math.floor(available),
-                "restoreRate": self.limits.budget_restore_rate,
-            },
-        }}
+    def reject(self, status: int, state: BucketState | None, *errors: dict[str, Any],
+               pricing: Pricing | None = None, headers: dict[str, str] | None = None) -> PipelineResult:
+        """An answer with errors and no execution; ``state`` None: no client (a full default bucket)."""
+        extension = self.meter.extension(state or self.meter.idle_state(), pricing.cost if pricing else 0, 0,
+                                         pricing.upstream_calls if pricing else None)
+        return PipelineResult(status, {"errors": list(errors), "extensions": extension}, headers or {})
 
-    def reject(self, status: int, principal: Principal | None, *errors: dict[str, Any],
-               requested: int = 0, headers: dict[str, str] | None = None) -> PipelineResult:
-        return PipelineResult(status, {"errors": list(errors),
-                                       "extensions": self.cost_extension(principal, requested)}, headers or {})
+    async def refuse(self, status: int, principal: Principal, *errors: dict[str, Any],
+                     pricing: Pricing | None = None, headers: dict[str, str] | None = None) -> PipelineResult:
+        """``reject`` for a known client: its bucket as it stands."""
+        return self.reject(status, await self.meter.status(principal), *errors, pricing=pricing, headers=headers)
 
     async def run(self, params: GraphQLParams, principal: Principal, *, method: str = "POST",
                   strict_status: bool = True, idempotency_key: str | None = None) -> PipelineResult:
@@ -113,27 +111,28 @@ class GraphQLPipeline:
         if resolved.problem is not None:
             p = resolved.problem
             status = p.status if strict_status or p.status != 400 else request_error
-            return self.reject(status, principal, error(p.message, p.code, **p.extensions))
+            return await self.refuse(status, principal, error(p.message, p.code, **p.extensions))
         query, variables, operation_name = resolved.query, params.variables, params.operation_name
         if not isinstance(query, str) or not query.strip():
-            return self.reject(400, principal, error("A `query` string is required", "BAD_USER_INPUT"))
+            return await self.refuse(400, principal, error("A `query` string is required", "BAD_USER_INPUT"))
         if variables is not None and not isinstance(variables, dict):
-            return self.reject(400, principal, error("`variables` must be a JSON object", "BAD_USER_INPUT"))
+            return await self.refuse(400, principal, error("`variables` must be a JSON object", "BAD_USER_INPUT"))
         if operation_name is not None and not isinstance(operation_name, str):
-            return self.reject(400, principal, error("`operationName` must be a string", "BAD_USER_INPUT"))
+            return await self.refuse(400, principal, error("`operationName` must be a string", "BAD_USER_INPUT"))
 
-        document = self._documents.get_or(query)
+        max_tokens = self.meter.limits(principal).max_tokens
+        key = f"{max_tokens}:{query}"  # a document parsed under one role's token limit is not another's
+        document = self._documents.get_or(key)
         if document is None:
             try:
-                document = parse(query, max_tokens=self.limits.max_tokens)
+                document = parse(query, max_tokens=max_tokens)
             except GraphQLSyntaxError as exc:
                 if "tokens" in exc.message and "more than" in exc.message:
-                    return self.reject(request_error, principal, error(
-                        f"The operation has more than {self.limits.max_tokens} tokens", "BAD_USER_INPUT",
-                        limit=self.limits.max_tokens))
-                return self.reject(400, principal, error(exc.message, "GRAPHQL_PARSE_FAILED",
-                                                         locations=_locations(exc)))
-            self._documents.put(query, document)
+                    return await self.refuse(request_error, principal, error(
+                        f"The operation has more than {max_tokens} tokens", "BAD_USER_INPUT", limit=max_tokens))
+                return await self.refuse(400, principal, error(exc.message, "GRAPHQL_PARSE_FAILED",
+                                                               locations=_locations(exc)))
+            self._documents.put(key, document)
         assert isinstance(document, DocumentNode)
 
         problems = self._validated.get_or(query)
@@ -141,65 +140,62 @@ class GraphQLPipeline:
             problems = [e.message for e in validate(self.schema, document)]
             self._validated.put(query, problems)
         if problems:
-            return self.reject(request_error, principal,
-                               *(error(m, "GRAPHQL_VALIDATION_FAILED") for m in problems))
+            return await self.refuse(request_error, principal,
+                                     *(error(m, "GRAPHQL_VALIDATION_FAILED") for m in problems))
 
         operation = select_operation(document, operation_name)
         if operation is None:
             message = (f"No operation named {operation_name!r}" if operation_name
                        else "The document has several operations: name one in `operationName`")
-            return self.reject(request_error, principal, error(message, "BAD_USER_INPUT"))
+            return await self.refuse(request_error, principal, error(message, "BAD_USER_INPUT"))
         if method == "GET" and operation.operation.value != "query":
-            return self.reject(405, principal, error("Only queries may be sent with GET; use POST",
-                                                     "BAD_USER_INPUT"), headers={"Allow": "POST"})
+            return await self.refuse(405, principal, error("Only queries may be sent with GET; use POST",
+                                                           "BAD_USER_INPUT"), headers={"Allow": "POST"})
 
-        analysis = analyze(document, operation, variables or {})
-        rejected = self._check_limits(analysis, principal, request_error)
-        if rejected is not None:
-            return rejected
-        ok, available = self.budget.take(principal.sub, analysis.cost)
-        if not ok:
-            wait = math.ceil(self.budget.seconds_until(principal.sub, analysis.cost))
-            return self.reject(429, principal, error(
-                f"Cost budget exhausted: {analysis.cost} points needed, {math.floor(available)} available",
-                "THROTTLED", retryAfterSeconds=wait), requested=analysis.cost, headers={"Retry-After": str(wait)})
+        options = CostOptions.of(params.extensions)
+        pricing = self.meter.check(document, operation, variables or {}, principal, query)
+        extra: dict[str, Any] = {"breakdown": pricing.breakdown()} if options.breakdown else {}
+        if pricing.errors:
+            result = await self.refuse(request_error, principal, *(_limit_error(e) for e in pricing.errors),
+                                       pricing=pricing)
+            result.body["extensions"]["cost"].update(extra)
+            return result
+        if options.preview:
+            state = await self.meter.status(principal)
+            return PipelineResult(200, {"extensions": self.meter.extension(
+                state, pricing.cost, 0, pricing.upstream_calls, preview=True,
+                throttled=state.available < pricing.cost, **extra)})
+
+        state = await self.meter.reserve(principal, pricing.cost)
+        if not state.allowed:
+            wait = state.retry_after(pricing.cost)
+            return self.reject(429, state, error(
+                f"Cost budget exhausted: {pricing.cost} points needed, {max(0, int(state.available))} "
+                f"available; retry in {wait} s", "THROTTLED", cost=pricing.cost, retryAfterSeconds=wait),
+                pricing=pricing, headers={"Retry-After": str(wait)})
 
         ctx = RequestContext(self.sources, principal, self.settings, cache=self.cache, writes=self.writes,
                              idempotency_key=idempotency_key)
-        outcome = execute(self.schema, document, context_value=ctx, variable_values=variables,
-                          operation_name=operation_name)
-        # graphql-core answers synchronously when no resolver is async (introspection, __typename).
-        result = await outcome if isawaitable(outcome) else outcome
+        try:
+            outcome = execute(self.schema, document, context_value=ctx, variable_values=variables,
+                              operation_name=operation_name)
+            # graphql-core answers synchronously when no resolver is async (introspection, __typename).
+            executed = await outcome if isawaitable(outcome) else outcome
+        except Exception:
+            await self.meter.settle(principal, pricing.cost, 0)  # nothing answered: nothing spent
+            raise
+        actual = actual_cost(pricing.plan, self.meter.model, executed.data)
+        state = await self.meter.settle(principal, pricing.cost, actual)
         body: dict[str, Any] = {}
-        if result.errors:
-            body["errors"] = [self._format(e) for e in result.errors]
-        body["data"] = result.data
-        body["extensions"] = {**self.cost_extension(principal, analysis.cost, analysis.cost), **ctx.extensions}
+        if executed.errors:
+            body["errors"] = [self._format(e) for e in executed.errors]
+        body["data"] = executed.data
+        body["extensions"] = {**self.meter.extension(state, pricing.cost, actual, pricing.upstream_calls, **extra),
+                              **ctx.extensions}
         status = 200
-        if result.data is None and result.errors and all(e.original_error is None for e in result.errors):
+        if executed.data is None and executed.errors and all(e.original_error is None for e in executed.errors):
             status = request_error  # variable coercion failed: a request error, nothing ran
         return PipelineResult(status, body)
-
-    def _check_limits(self, analysis: Analysis, principal: Principal, status: int) -> PipelineResult | None:
-        lim = self.limits
-        if analysis.depth > lim.max_depth:
-            return self.reject(status, principal, error(
-                f"The operation is {analysis.depth} levels deep; at most {lim.max_depth} are allowed",
-                "DEPTH_LIMIT_EXCEEDED", depth=analysis.depth, limit=lim.max_depth), requested=analysis.cost)
-        if analysis.aliases > lim.max_aliases:
-            return self.reject(status, principal, error(
-                f"The operation uses {analysis.aliases} aliases; at most {lim.max_aliases} are allowed",
-                "BAD_USER_INPUT", aliases=analysis.aliases, limit=lim.max_aliases), requested=analysis.cost)
-        if analysis.root_fields > lim.max_root_fields:
-            return self.reject(status, principal, error(
-                f"The operation selects {analysis.root_fields} root fields; at most {lim.max_root_fields}",
-                "BAD_USER_INPUT", rootFields=analysis.root_fields, limit=lim.max_root_fields),
-                requested=analysis.cost)
-        if analysis.cost > lim.max_cost:
-            return self.reject(status, principal, error(
-                f"The operation costs {analysis.cost} points; at most {lim.max_cost} are allowed",
-                "COST_LIMIT_EXCEEDED", cost=analysis.cost, limit=lim.max_cost), requested=analysis.cost)
-        return None
 
     def _format(self, exc: GraphQLError) -> dict[str, Any]:
         formatted: dict[str, Any] = {"message": exc.message}
@@ -218,6 +214,11 @@ class GraphQLPipeline:
             formatted["message"] = "Internal server error"
             formatted["extensions"] = {"code": "INTERNAL"}
         return formatted
+
+
+def _limit_error(exc: GraphQLError) -> dict[str, Any]:
+    extensions = dict(exc.extensions or {})
+    return error(exc.message, str(extensions.pop("code", "BAD_USER_INPUT")), **extensions)
 
 
 def _locations(exc: GraphQLError) -> list[dict[str, int]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx
@@ -53,7 +54,7 @@ async def make_gateway(fast_sim_state: SimulatorState, redis_url: str) -> AsyncI
     """Gateways over one simulator state; each its own process-like app (own tier 1), Redis shared."""
     from harmonia.app import create_app
 
-    made: list[tuple[FastAPI, httpx.AsyncClient]] = []
+    made: list[tuple[AbstractAsyncContextManager[None], httpx.AsyncClient]] = []
 
     async def make(*, redis: bool = True, wrap: Callable[[Any], Any] | None = None,
                    **overrides: Any) -> CachedGateway:
@@ -62,16 +63,17 @@ async def make_gateway(fast_sim_state: SimulatorState, redis_url: str) -> AsyncI
         sources = overrides.pop("sources", {})
         sources.setdefault("shopify", {}).update({"bucket_size": 1000, "leak_per_second": 1000.0})
         overrides.setdefault("redis_url", redis_url if redis else None)
+        # Budgets live in the shared Redis too: these tests measure the cache, not the client's budget.
+        overrides.setdefault("limits", {"budget_maximum": 10**9, "budget_restore_rate": 10**9})
         settings = gateway_settings(sources=sources, **overrides)
         app = create_app(settings, transports=dict.fromkeys(SOURCES, httpx.ASGITransport(app=upstream)))
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=60)
-        made.append((app, client))
+        lifespan = app.router.lifespan_context(app)
+        await lifespan.__aenter__()
+        made.append((lifespan, client))
         return CachedGateway(app, client, fast_sim_state, sim)
 
     yield make
-    for app, client in made:
+    for lifespan, client in made:
         await client.aclose()
-        await app.state.cache.aclose()
-        if app.state.redis is not None:
-            await app.state.redis.aclose()
-        await app.state.sources.aclose()
+        await lifespan.__aexit__(None, None, None)
