@@ -41,9 +41,16 @@ layers: $(STAMP)
 unit: $(STAMP)
 	bash scripts/with-redis.sh $(BIN)/python -m pytest -x
 
-## bench: the benchmark (figures, not a test); see bench/README.md
+## bench: the benchmark (figures, not a test), with GraphQL Mesh on (b) when node + npm exist; see bench/README.md
 bench: $(STAMP)
-	$(BIN)/python -m bench.run
+	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then \
+	  [ bench/mesh/node_modules/.package-lock.json -nt bench/mesh/package-lock.json ] || \
+	    (cd bench/mesh && npm ci --no-audit --no-fund) || exit 1; \
+	  $(BIN)/python -m bench.run --mesh $(BENCH_ARGS); \
+	else \
+	  echo "node/npm not found: benchmarking Harmonia alone, without the GraphQL Mesh comparison"; \
+	  $(BIN)/python -m bench.run $(BENCH_ARGS); \
+	fi
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

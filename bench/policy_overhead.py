@@ -1,6 +1,7 @@
 """What field authorization costs: the nested query as an analyst under the demo policy vs under no policy.
 
     python -m bench.policy_overhead --rounds 3 --duration 10        # writes bench/results/policy_overhead.json
+    python -m bench.policy_overhead --cache warm     # answers from the entity cache: enforcement weighs more
 
 "No policy" is bench/policies/allow_all.yaml (every field readable in clear, nothing planned away or masked);
 the demo policy masks the analyst's 50 emails per query. Rounds alternate between the two so that drift on
@@ -37,7 +38,7 @@ def enforcement_cpu(workload: str, role: str, repeat: int = 200) -> dict[str, fl
     from harmonia.app import create_app
     from harmonia.auth.policy_file import DEMO_POLICY
     from harmonia.auth.tokens import mint_token
-    from harmonia.limits.analysis import select_operation
+    from harmonia.limits.plan import select_operation
     from harmonia.schema.authorize import authorize
     from harmonia.settings import DEMO_JWT_SECRET, load_settings
     from harmonia.simulators.app import create_simulator_app
@@ -52,10 +53,10 @@ def enforcement_cpu(workload: str, role: str, repeat: int = 200) -> dict[str, fl
     token = mint_token(DEMO_JWT_SECRET, roles=["admin"], sub="bench", ttl=600)
 
     async def raw() -> dict[str, object]:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client:
+        async with app.router.lifespan_context(app), \
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client:
             body = (await client.post("/graphql", json={"query": query},
                                       headers={"Authorization": f"Bearer {token}"})).json()
-        await app.state.sources.aclose()
         data: dict[str, object] = body["data"]
         return data
 
@@ -84,6 +85,8 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--workload", default="d")
     parser.add_argument("--role", default="analyst")
+    parser.add_argument("--cache", default="cold", choices=["cold", "warm"],
+                        help="cold: entity cache off, every query upstream (as first measured); warm: from the cache")
     args = parser.parse_args()
     in_process = enforcement_cpu(args.workload, args.role)
     print(json.dumps({"in_process": in_process}), flush=True)
@@ -92,11 +95,11 @@ def main() -> None:
         for name, policy in VARIANTS.items():
             out = f"policy_overhead_{name.replace(' ', '_')}.json"
             command = [sys.executable, "-m", "bench.run", "--workloads", args.workload, "--duration",
-                       str(args.duration), "--role", args.role, "--results", out]
+                       str(args.duration), "--cache", args.cache, "--role", args.role, "--results", out]
             if policy:
                 command += ["--policy-file", policy]
             subprocess.run(command, cwd=ROOT, check=True)
-            figures = json.loads((RESULTS / out).read_text())["workloads"][args.workload]
+            figures = json.loads((RESULTS / out).read_text())["workloads"][f"{args.workload}-{args.cache}"]
             runs[name].append(figures)
             (RESULTS / out).unlink()
     summary = {}
@@ -113,7 +116,8 @@ def main() -> None:
                                      / none["gateway_cpu_ms_per_query"], 1)}
     overhead["enforcement_cpu_percent_of_demo_query"] = round(
         100 * in_process["apply_us_per_query"] / 1000 / demo["gateway_cpu_ms_per_query"], 2)
-    result = {"workload": args.workload, "role": args.role, "rounds": args.rounds, "duration_s": args.duration,
+    result = {"workload": args.workload, "cache": args.cache, "role": args.role, "rounds": args.rounds,
+              "duration_s": args.duration,
               "variants": summary, "overhead": overhead, "in_process": in_process}
     (RESULTS / "policy_overhead.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

@@ -1,12 +1,18 @@
 """The benchmark: simulators at fixed latency, the gateway, load from a separate process (wrk).
 
-    make bench                                  # every workload, 32 connections, 15 s each
+    make bench                                  # every workload, cold and warm, 32 connections, 15 s each
     python -m bench.run --workloads b --duration 10 --connections 32 --latency-ms 5
+    python -m bench.run --workloads b --mesh    # and GraphQL Mesh / Hive Gateway on (b), same run
+    python -m bench.run --workloads d --cache cold,warm    # the nested query without and with the cache
 
-For each workload it prints req/s, p50, p99, gateway CPU ms per query and upstream calls per
+``--cache`` picks the modes: ``cold`` runs a gateway with the entity cache disabled (every query
+goes upstream), ``warm`` one with the in-process cache primed by one query before the run.
+For each workload and mode it prints req/s, p50, p99, gateway CPU ms per query and upstream calls per
 query (read from the simulators' /__stats), and writes bench/results/latest.json.
 The simulators run without rate limits and the gateway's pacers are opened wide to match, so
-the figures measure Harmonia, not the SaaS quotas.
+the figures measure Harmonia, not the SaaS quotas. With --mesh, GraphQL Mesh / Hive Gateway (Node,
+bench/mesh/) serves workload (b) over the same simulators after Harmonia's workloads, measured the
+same way, and the Harmonia ÷ Mesh ratios are printed and saved (see bench/mesh_gateway.py).
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from typing import Any
 
 import httpx
 
+from bench import mesh_gateway
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 SOURCES = ("hubspot", "shopify", "mailchimp", "ga4", "googleads")
@@ -42,6 +50,14 @@ WORKLOADS: dict[str, tuple[str, str]] = {
           'analytics(dateRange: {startDate: "2026-01-01", endDate: "2026-03-31"}) { sessions } } } } }'),
     "d": ("customers(first: 50) with orders(first: 5)",
           "{ customers(first: 50) { edges { node { email orders(first: 5) { edges { node { name } } } } } } }"),
+    # Writes: the same change every time (HubSpot PATCH, then the contact read back) ...
+    "e": ("updateCustomer (PATCH + read back)",
+          'mutation { updateCustomer(id: "%(customer_id)s", input: {lifecycleStage: "customer"}) '
+          "{ customer { lifecycleStage } } }"),
+    # ... and its retry with an idempotency key: the stored answer, no upstream call.
+    "f": ("updateCustomer retried with its key (replay)",
+          'mutation { updateCustomer(id: "%(customer_id)s", input: {lifecycleStage: "customer"}, '
+          'idempotencyKey: "bench-1") { customer { lifecycleStage } replayed } }'),
 }
 
 
@@ -98,7 +114,10 @@ def run_wrk(wrk: str, url: str, token: str, query: str, connections: int, durati
                  'wrk.headers["Content-Type"] = "application/json"\n'
                  f'wrk.headers["Authorization"] = "Bearer {token}"\n')
     script.close()
-    out = subprocess.run([wrk, "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script.name, url],
+    # wrk's default 2 s timeout drops slower responses from the latency histogram (p50/p99 read 0
+    # or too low on workload (d) under load); 30 s keeps every response in it.
+    out = subprocess.run([wrk, "-t2", f"-c{connections}", f"-d{duration}s", "--timeout", "30s", "--latency",
+                          "-s", script.name, url],
                          capture_output=True, text=True, check=True).stdout
     os.unlink(script.name)
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
@@ -111,19 +130,27 @@ def run_wrk(wrk: str, url: str, token: str, query: str, connections: int, durati
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--workloads", default="abcd")
+    parser.add_argument("--workloads", default="abcdef")
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--latency-ms", type=float, default=5.0)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--mesh", action="store_true",
+                        help="also run GraphQL Mesh / Hive Gateway on workload (b); needs node + npm")
+    parser.add_argument("--cache", default="cold,warm", help="comma-separated modes: cold, warm")
     parser.add_argument("--role", default="admin", help="the bench token's role (policy enforcement is per role)")
     parser.add_argument("--policy-file", default=None, help="HARMONIA_AUTH__POLICY_FILE for the gateway")
     parser.add_argument("--results", default="latest.json", help="file name under bench/results/")
     args = parser.parse_args()
+    if args.mesh and not mesh_gateway.node_available():
+        sys.exit("--mesh needs node and npm on PATH")
+    modes = [m.strip() for m in args.cache.split(",") if m.strip()]
+    if not modes or set(modes) - {"cold", "warm"}:
+        parser.error("--cache takes cold, warm or both (cold,warm)")
     wrk = ensure_wrk()
     harmonia = str(Path(sys.executable).parent / "harmonia")
-    sim_port, gw_port = free_port(), free_port()
-    sim_url, gw_url = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{gw_port}"
+    sim_port = free_port()
+    sim_url = f"http://127.0.0.1:{sim_port}"
     env = dict(os.environ)
     for name in SOURCES:
         env[f"HARMONIA_SOURCES__{name.upper()}__BASE_URL"] = f"{sim_url}/{name}"
@@ -132,30 +159,41 @@ def main() -> None:
                 "HARMONIA_SOURCES__SHOPIFY__LEAK_PER_SECOND": "1000000",
                 "HARMONIA_SOURCES__HUBSPOT__REQUESTS_PER_WINDOW": "1000000",
                 "HARMONIA_LIMITS__BUDGET_MAXIMUM": "1000000000", "HARMONIA_LIMITS__BUDGET_RESTORE_RATE": "1000000000"})
+    env.pop("HARMONIA_REDIS_URL", None)  # the in-process tier: what one instance gains on its own
     if args.policy_file:
         env["HARMONIA_AUTH__POLICY_FILE"] = str(Path(args.policy_file).resolve())
-    procs = [
-        subprocess.Popen([harmonia, "simulate", "--port", str(sim_port), "--latency-ms", str(args.latency_ms),
-                          "--no-rate-limits"], env=env, stdout=subprocess.DEVNULL),
-        subprocess.Popen([harmonia, "serve", "--port", str(gw_port), "--workers", str(args.workers)], env=env,
-                         stdout=subprocess.DEVNULL),
-    ]
+    procs = [subprocess.Popen([harmonia, "simulate", "--port", str(sim_port), "--latency-ms", str(args.latency_ms),
+                               "--no-rate-limits"], env=env, stdout=subprocess.DEVNULL)]
+    gateways: dict[str, tuple[str, subprocess.Popen[bytes]]] = {}
+    for mode in modes:
+        port = free_port()
+        mode_env = {**env, "HARMONIA_CACHE__ENABLED": "false" if mode == "cold" else "true"}
+        proc = subprocess.Popen([harmonia, "serve", "--port", str(port), "--workers", str(args.workers)],
+                                env=mode_env, stdout=subprocess.DEVNULL)
+        procs.append(proc)
+        gateways[mode] = (f"http://127.0.0.1:{port}", proc)
     try:
         wait_up(f"{sim_url}/__stats")
-        wait_up(f"{gw_url}/healthz")
+        for gw_url, _ in gateways.values():
+            wait_up(f"{gw_url}/healthz")
+        gw_url = next(iter(gateways.values()))[0]
         token = subprocess.run([harmonia, "token", "--role", args.role, "--sub", "bench", "--ttl", "3600"], env=env,
                                capture_output=True, text=True, check=True).stdout.strip()
         first = httpx.post(f"{gw_url}/graphql", headers={"Authorization": f"Bearer {token}"},
                            json={"query": "{ customers(first: 1) { edges { node { id } } } }"}).json()
         customer_id = first["data"]["customers"]["edges"][0]["node"]["id"]
-        gateway_pids = [procs[1].pid, *children(procs[1].pid)]
         results: dict[str, Any] = {"latency_ms": args.latency_ms, "connections": args.connections,
                                    "duration_s": args.duration, "workers": args.workers, "role": args.role,
                                    "policy_file": args.policy_file, "workloads": {}}
-        for key in args.workloads:
+        for key, mode in [(k, m) for k in args.workloads for m in modes]:
+            gw_url, gw_proc = gateways[mode]
+            gateway_pids = [gw_proc.pid, *children(gw_proc.pid)]
             title, template = WORKLOADS[key]
             query = template % {"customer_id": customer_id}
             time.sleep(3)  # let the previous workload's in-flight requests drain before counting
+            if mode == "warm":  # a first query fills the cache; the run then measures answers from it
+                httpx.post(f"{gw_url}/graphql", headers={"Authorization": f"Bearer {token}"},
+                           json={"query": query}, timeout=60)
             httpx.post(f"{sim_url}/__reset")
             check = httpx.post(f"{gw_url}/graphql", headers={"Authorization": f"Bearer {token}"},
                                json={"query": query}, timeout=60).json()
@@ -174,10 +212,18 @@ def main() -> None:
             # Under load, requests still in flight when wrk stops made calls but are not counted.
             figures["upstream_calls_per_query_under_load"] = {s: round(stats[s]["requests"] / n, 2) for s in SOURCES
                                                               if stats[s]["requests"]}
-            results["workloads"][key] = {"title": title, **figures}
-            print(f"({key}) {title:<48} {figures['rps']:8.1f} req/s  p50 {figures['p50_ms']:7.1f} ms  "
+            results["workloads"][f"{key}-{mode}"] = {"title": title, "cache": mode, **figures}
+            print(f"({key}) {mode:<4} {title:<48} {figures['rps']:8.1f} req/s  p50 {figures['p50_ms']:7.1f} ms  "
                   f"p99 {figures['p99_ms']:7.1f} ms  cpu {figures['gateway_cpu_ms_per_query']:6.2f} ms/q  "
                   f"upstream/q {exact}  non-2xx {figures['non_2xx']}", flush=True)
+        if args.mesh:
+            results["mesh"] = mesh_gateway.compare(
+                drive=lambda url, query: run_wrk(wrk, url, token, query, args.connections, args.duration),
+                sim_url=sim_url, port=free_port(), harmonia_url=f"{gw_url}/graphql",
+                harmonia_headers={"Authorization": f"Bearer {token}"}, harmonia_query=WORKLOADS["b"][1],
+                harmonia_workloads=results["workloads"], sources=SOURCES)
+            for line in mesh_gateway.summary(results["mesh"]):
+                print(line, flush=True)
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / args.results).write_text(json.dumps(results, indent=2) + "\n")
     finally:

@@ -21,12 +21,15 @@ from harmonia.auth.overlays import overlays_for
 from harmonia.auth.policy_file import load_policy
 from harmonia.auth.store import PolicyStore
 from harmonia.auth.tokens import TokenVerifier
+from harmonia.cache.persisted import PersistedQueries
 from harmonia.http.admin_page import admin_page
 from harmonia.http.graphiql import STATIC_DIR, STATIC_PREFIX
 from harmonia.http.pipeline import GraphQLPipeline
 from harmonia.http.routes import build_graphql_router
 from harmonia.observability.metrics import Metrics
+from harmonia.resolvers.cached import build_entity_cache, build_redis_tier, shared_invalidation
 from harmonia.resolvers.context import Sources, Transports
+from harmonia.resolvers.write_services import WriteServices
 from harmonia.schema import build_schema
 from harmonia.schema.admin import ADMIN_TYPES
 from harmonia.schema.catalog import catalog_of
@@ -36,27 +39,43 @@ from harmonia.settings import Settings
 
 def create_app(settings: Settings, transports: Transports | None = None) -> FastAPI:
     sources = Sources.from_settings(settings, transports)
+    writes = WriteServices.build(settings, sources)
     schema = build_schema()
     catalog = catalog_of(schema._schema)
     policies = PolicyStore(load_policy(settings.auth.policy_file, catalog), overlays_for(settings.redis_url))
     recent = RecentOperations()
     admin = AdminPlane(policies, {t: f for t, f in catalog.items() if t not in ADMIN_TYPES},
                        replay_under(schema._schema, recent))
-    pipeline = GraphQLPipeline(schema._schema, settings, sources, policies, admin, recent)
+    shared = build_redis_tier(settings)
+    cache = build_entity_cache(settings, shared)
+    writes.shared_invalidation = shared_invalidation(cache)  # writes evict both tiers, every instance
+    persisted = PersistedQueries(settings.persisted_queries, shared=shared)
+    pipeline = GraphQLPipeline(schema._schema, settings, sources, cache=cache, persisted=persisted, writes=writes,
+                               policies=policies, admin=admin, recent=recent)
     verifier = TokenVerifier(settings.auth)
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await policies.start()
+        await cache.start()  # hear other instances' evictions from the start
+        writes.start()  # resumes the erasure jobs a previous process left unfinished
         yield
+        await writes.aclose()
         await policies.stop()
+        await cache.aclose()
+        if shared is not None:
+            await shared.aclose()
         await sources.aclose()
         await verifier.aclose()
+        await pipeline.meter.aclose()
 
     app = FastAPI(title="Harmonia", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.settings = settings
     app.state.sources = sources
+    app.state.cache = cache
+    app.state.redis = shared
+    app.state.writes = writes
     app.state.pipeline = pipeline
     app.state.schema = schema
     app.state.verifier = verifier
@@ -81,7 +100,7 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
         checks: dict[str, Any] = dict(zip(names, results, strict=True))
         checks["redis"] = "not configured" if settings.redis_url is None else await _redis_ok(settings.redis_url)
         ready = all(v in ("ok", "not configured") for v in checks.values())
-        return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
+        return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks, "cache": cache.status()},
                             status_code=200 if ready else 503)
 
     @app.get("/metrics")

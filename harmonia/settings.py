@@ -106,19 +106,86 @@ class AuthSettings(BaseModel):
     reject_unauthorized: bool = False    # true: any denied field rejects the whole operation
 
 
+class RoleLimits(BaseModel):
+    """One role's overrides of the operation limits and budget; unset keys keep the global value."""
+
+    max_cost: int | None = None
+    max_depth: int | None = None
+    max_aliases: int | None = None
+    max_tokens: int | None = None
+    max_root_fields: int | None = None
+    max_page_size: int | None = None
+    budget_maximum: int | None = None
+    budget_restore_rate: float | None = None
+
+
 class LimitsSettings(BaseModel):
+    # graphql-armor's defaults or stricter (depth 6, aliases 15, tokens 1000, cost 5000); depth
+    # counts a Relay connection's edges/node as part of the connection (harmonia/limits/plan.py).
     max_cost: int = 5000
-    max_depth: int = 10
+    max_depth: int = 6
     max_aliases: int = 15
     max_tokens: int = 1000
     max_root_fields: int = 10
     max_page_size: int = 100
     budget_maximum: int = 20000
     budget_restore_rate: float = 1000.0
+    # Per-role overrides, e.g. {"analyst": {"max_cost": 10000}}; a token with several roles gets
+    # the most generous value of each key among its roles (as it gets the union of their fields).
+    roles: dict[str, RoleLimits] = Field(default_factory=dict)
+    # Cost model (IBM cost spec / Apollo demand control): "Type.field" -> points replacing the
+    # default of 1 for an object and 0 for a scalar; a SaaS report costs more than a record.
+    field_weights: dict[str, int] = Field(default_factory=lambda: {
+        "Query.analytics": 20, "Campaign.analytics": 5, "Campaign.stats": 2,
+        "OrderConnection.totalCount": 1, "CampaignConnection.totalCount": 1,
+    })
+    # Assumed sizes of lists that no `first`/`last`/`limit` argument bounds, "Type.field" -> size.
+    list_sizes: dict[str, int] = Field(default_factory=lambda: {"Order.lineItems": 5})
+    default_list_size: int = 10
+    mutation_cost: int = 10
+
+
+class CachePolicy(BaseModel):
+    """How long one kind of upstream record is fresh, then servable while refreshing or when its source fails."""
+
+    ttl: float = 60.0                      # seconds fresh (an upstream Cache-Control max-age overrides it)
+    stale_while_revalidate: float = 30.0   # past ttl: served at once while a background refresh runs
+    stale_if_error: float = 3600.0         # past ttl: served (and listed in extensions.stale) if the source fails
 
 
 class CacheSettings(BaseModel):
     enabled: bool = True
+    max_entries: int = 20_000              # in-process tier (LRU)
+    redis_timeout: float = 0.25            # per Redis command; a slow Redis must not slow queries down
+    redis_retry_after: float = 5.0         # after a Redis failure, tier 1 alone for this long
+    contacts: CachePolicy = Field(default_factory=lambda: CachePolicy(ttl=60))    # HubSpot contacts, pages
+    customers: CachePolicy = Field(default_factory=lambda: CachePolicy(ttl=60))   # Shopify customers
+    orders: CachePolicy = Field(default_factory=lambda: CachePolicy(ttl=60))      # Shopify orders, pages, count
+    members: CachePolicy = Field(default_factory=lambda: CachePolicy(ttl=300))    # Mailchimp list members
+    campaigns: CachePolicy = Field(default_factory=lambda: CachePolicy(ttl=300))  # Mailchimp + Google Ads
+    reports: CachePolicy = Field(default_factory=lambda: CachePolicy(ttl=300))    # Mailchimp reports, Ads metrics
+    analytics: CachePolicy = Field(default_factory=lambda: CachePolicy(ttl=900))  # GA4 reports
+
+
+class PersistedQuerySettings(BaseModel):
+    enabled: bool = True                   # Apollo automatic persisted queries
+    safelist: bool = False                 # only registered operations run (admins excepted)
+    manifest: str | None = None            # Apollo persisted-query manifest JSON: registered at start
+    ttl: float = 7 * 24 * 3600.0           # how long an APQ registration lives in Redis
+
+
+class IdempotencySettings(BaseModel):
+    ttl_seconds: int = 86_400          # how long a retried mutation gets the first answer back
+    key_prefix: str = "harmonia:idempotency:"
+
+
+class ErasureSettings(BaseModel):
+    retry_base_seconds: float = 2.0    # first retry of a failed source; doubles each time
+    retry_max_seconds: float = 300.0
+    max_attempts: int = 100            # then the source is FAILED and the job ends for an operator to see
+    poll_seconds: float = 5.0          # how often an instance looks for unfinished jobs to resume
+    lease_seconds: float = 30.0        # a job's owner must renew within this, else another instance takes over
+    key_prefix: str = "harmonia:erasure:"
 
 
 class Settings(BaseSettings):
@@ -134,6 +201,9 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
+    persisted_queries: PersistedQuerySettings = Field(default_factory=PersistedQuerySettings)
+    idempotency: IdempotencySettings = Field(default_factory=IdempotencySettings)
+    erasure: ErasureSettings = Field(default_factory=ErasureSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -80,8 +82,8 @@ class Gateway:
         return body
 
     async def post(self, query: str, variables: dict[str, Any] | None = None, *, role: str = "admin",
-                   token: str | None = None) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {token or token_for(role)}"}
+                   token: str | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token or token_for(role)}", **(headers or {})}
         return await self.client.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
 
     async def sim_stats(self) -> dict[str, Any]:
@@ -107,23 +109,80 @@ def fast_sim_state(world: World) -> SimulatorState:
     return SimulatorState(SimulatorConfig(seed=7, rate_limits=False), world=world)
 
 
-@asynccontextmanager
-async def open_gateway(sim_state: SimulatorState, **overrides: Any) -> AsyncIterator[Gateway]:
-    """A gateway over ``sim_state``'s simulators; ``overrides`` are settings (e.g. ``auth={...}``)."""
-    from harmonia.app import create_app  # imported here so connector-only test runs need no gateway
+@pytest.fixture
+async def gateway(fast_sim_state: SimulatorState) -> AsyncIterator[Gateway]:
+    async with gateway_over(fast_sim_state) as gw:
+        yield gw
 
-    sim = create_simulator_app(state=sim_state)
-    sim_transport = httpx.ASGITransport(app=sim)
-    # Shopify's bucket is the documented 40; a generous one here keeps call-count tests quick.
-    sources = {"shopify": {"bucket_size": 1000, "leak_per_second": 1000.0}}
-    settings = gateway_settings(sources=sources, **overrides)
-    app = create_app(settings, transports=dict.fromkeys(SOURCES, sim_transport))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
-        yield Gateway(app, client, sim_state)
-    await app.state.sources.aclose()
+
+@asynccontextmanager
+async def gateway_over(sim_state: SimulatorState, **overrides: Any) -> AsyncIterator[Gateway]:
+    """A gateway over ``sim_state``'s simulators for a ``with`` block; ``overrides`` are settings
+    (e.g. ``auth={...}``). The app's own lifespan runs: what starts with it (cache listeners, the
+    erasure watcher, the policy store) stops with it."""
+    gateway, close = await open_gateway(sim_state, **overrides)
+    try:
+        yield gateway
+    finally:
+        await close()
+
+
+# --- a world the test may change (writes), and a gateway over it --------------------------------
+
+@pytest.fixture
+def writable_world(world: World) -> World:
+    """The seeded world with its writable records copied, so writes never touch the shared one.
+
+    Copies exactly what the simulators' write routes change (top-level keys of each record, and
+    HubSpot's ``properties``); the read-only bulk (GA4 rows, daily Ads metrics, reports) is shared.
+    """
+    return dataclasses.replace(
+        world,
+        contacts=[{**c, "properties": dict(c["properties"])} for c in world.contacts],
+        shopify_customers=[dict(c) for c in world.shopify_customers],
+        orders=[dict(o) for o in world.orders],
+        members={h: dict(m) for h, m in world.members.items()},
+        campaigns=[dict(c) for c in world.campaigns],
+        ads_campaigns=[dict(c) for c in world.ads_campaigns],
+    )
 
 
 @pytest.fixture
-async def gateway(fast_sim_state: SimulatorState) -> AsyncIterator[Gateway]:
-    async with open_gateway(fast_sim_state) as gw:
-        yield gw
+def writable_sim_state(writable_world: World) -> SimulatorState:
+    return SimulatorState(SimulatorConfig(seed=7, rate_limits=False), world=writable_world)
+
+
+async def open_gateway(sim: SimulatorState, **overrides: Any) -> tuple[Gateway, Any]:
+    """A gateway app over ``sim`` (no sockets); returns it and a coroutine function that closes it."""
+    from harmonia.app import create_app
+
+    sim_transport = httpx.ASGITransport(app=create_simulator_app(state=sim))
+    sources = overrides.pop("sources", {})
+    sources.setdefault("shopify", {}).update({"bucket_size": 1000, "leak_per_second": 1000.0})
+    app = create_app(gateway_settings(sources=sources, **overrides), transports=dict.fromkeys(SOURCES, sim_transport))
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway")
+    lifespan = app.router.lifespan_context(app)
+    await lifespan.__aenter__()
+
+    async def close() -> None:
+        await client.aclose()
+        await lifespan.__aexit__(None, None, None)
+
+    return Gateway(app, client, sim), close
+
+
+@pytest.fixture
+async def writable_gateway(writable_sim_state: SimulatorState) -> AsyncIterator[Gateway]:
+    """A gateway over simulators whose state the test's mutations may change."""
+    gateway, close = await open_gateway(writable_sim_state)
+    yield gateway
+    await close()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The throwaway real redis-server scripts/with-redis.sh started; a clear failure without it."""
+    url = os.environ.get("HARMONIA_TEST_REDIS_URL")
+    if not url:
+        pytest.fail("HARMONIA_TEST_REDIS_URL is not set: run the tests through scripts/with-redis.sh (make test)")
+    return url

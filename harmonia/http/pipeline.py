@@ -1,19 +1,22 @@
 """The GraphQL request pipeline, free of any web framework: params in, status + JSON body out.
 
-    pipeline = GraphQLPipeline(schema, settings, sources)
+    pipeline = GraphQLPipeline(schema, settings, sources, cache=cache, persisted=persisted)
     result = await pipeline.run(GraphQLParams(query="{ customers { edges { node { id } } } }"),
                                 principal, method="POST")
     result.status, result.body, result.headers
 
-Order of work: shape checks, parse (cached, token-limited), validation (cached), operation
-selection, limits and static cost, budget reservation, execution, error masking. Everything
-before execution answers with zero upstream calls.
+Order of work: persisted-query lookup (APQ), shape checks, parse (cached, token-limited), validation
+(cached), operation selection, limits and static cost (``harmonia.limits``), the access plan
+(``harmonia.schema.authorize``: denied fields taken out; introspection sees the role's schema),
+budget reservation, execution of the plan's document, the plan applied to the result (denied
+fields null + FORBIDDEN, masks), actual cost and settlement, error masking. Everything before
+execution answers with zero upstream calls. ``extensions: {"cost": {"preview": true}}`` prices an
+operation without running it; ``{"cost": {"breakdown": true}}`` adds the per-field cost breakdown.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from inspect import isawaitable
@@ -27,10 +30,16 @@ from harmonia.auth.policy import FieldAccess
 from harmonia.auth.policy_file import DEMO_POLICY
 from harmonia.auth.principal import Principal
 from harmonia.auth.store import PolicyStore
+from harmonia.cache.entity import EntityCache
+from harmonia.cache.persisted import PersistedQueries
 from harmonia.errors import HarmoniaError
-from harmonia.limits.analysis import Analysis, analyze, select_operation
-from harmonia.limits.budget import CostBudget
+from harmonia.limits.actual import actual_cost
+from harmonia.limits.budget import BucketState
+from harmonia.limits.check import Pricing
+from harmonia.limits.meter import CostMeter, CostOptions
+from harmonia.limits.plan import select_operation
 from harmonia.resolvers.context import RequestContext, Sources
+from harmonia.resolvers.write_services import WriteServices
 from harmonia.schema.access_plan import AccessPlan
 from harmonia.schema.authorize import authorize
 from harmonia.schema.dry_run import RecentOperations
@@ -77,63 +86,70 @@ def error(message: str, code: str, **extensions: Any) -> dict[str, Any]:
 
 
 class GraphQLPipeline:
-    def __init__(self, schema: GraphQLSchema, settings: Settings, sources: Sources,
-                 policies: PolicyStore | None = None, admin: AdminPlane | None = None,
-                 recent: RecentOperations | None = None) -> None:
+    def __init__(self, schema: GraphQLSchema, settings: Settings, sources: Sources, *,
+                 cache: EntityCache | None = None, persisted: PersistedQueries | None = None,
+                 writes: WriteServices | None = None, policies: PolicyStore | None = None,
+                 admin: AdminPlane | None = None, recent: RecentOperations | None = None) -> None:
         self.schema = schema
         self.settings = settings
         self.sources = sources
+        self.cache = cache
+        self.persisted = persisted or PersistedQueries(settings.persisted_queries)
+        self.writes = writes
+        self.meter = CostMeter.from_settings(schema, settings)
         self.policies = policies or PolicyStore(DEMO_POLICY)
         self.admin = admin
         self.recent = recent
         self._plans = _LRU(2048)
         self.role_schemas = RoleSchemas(schema)
-        self.limits = settings.limits
-        self.budget = CostBudget(settings.limits.budget_maximum, settings.limits.budget_restore_rate)
         self._documents = _LRU(1024)
         self._validated = _LRU(1024)
 
-    def cost_extension(self, principal: Principal | None, requested: int = 0, actual: int = 0) -> dict[str, Any]:
-        available = self.budget.available(principal.sub) if principal else self.limits.budget_maximum
-        return {"cost": {
-            "requestedQueryCost": requested,
-            "actualQueryCost": actual,
-            "throttleStatus": {
-                "maximumAvailable": self.limits.budget_maximum,
-                "currentlyAvailable": math.floor(available),
-                "restoreRate": self.limits.budget_restore_rate,
-            },
-        }}
+    def reject(self, status: int, state: BucketState | None, *errors: dict[str, Any],
+               pricing: Pricing | None = None, headers: dict[str, str] | None = None) -> PipelineResult:
+        """An answer with errors and no execution; ``state`` None: no client (a full default bucket)."""
+        extension = self.meter.extension(state or self.meter.idle_state(), pricing.cost if pricing else 0, 0,
+                                         pricing.upstream_calls if pricing else None)
+        return PipelineResult(status, {"errors": list(errors), "extensions": extension}, headers or {})
 
-    def reject(self, status: int, principal: Principal | None, *errors: dict[str, Any],
-               requested: int = 0, headers: dict[str, str] | None = None) -> PipelineResult:
-        return PipelineResult(status, {"errors": list(errors),
-                                       "extensions": self.cost_extension(principal, requested)}, headers or {})
+    async def refuse(self, status: int, principal: Principal, *errors: dict[str, Any],
+                     pricing: Pricing | None = None, headers: dict[str, str] | None = None) -> PipelineResult:
+        """``reject`` for a known client: its bucket as it stands."""
+        return self.reject(status, await self.meter.status(principal), *errors, pricing=pricing, headers=headers)
 
     async def run(self, params: GraphQLParams, principal: Principal, *, method: str = "POST",
-                  strict_status: bool = True) -> PipelineResult:
-        """``strict_status``: the client accepts application/graphql-response+json (4xx for request errors)."""
+                  strict_status: bool = True, idempotency_key: str | None = None) -> PipelineResult:
+        """``strict_status``: the client accepts application/graphql-response+json (4xx for request errors).
+        ``idempotency_key``: the request's Idempotency-Key header, for its mutations."""
         request_error = 400 if strict_status else 200
-        query, variables, operation_name = params.query, params.variables, params.operation_name
+        # The policy's admins may run any operation, safelisted or not.
+        resolved = await self.persisted.resolve(params.query, params.extensions,
+                                                privileged=bool(principal.roles & self.policies.current.admins))
+        if resolved.problem is not None:
+            p = resolved.problem
+            status = p.status if strict_status or p.status != 400 else request_error
+            return await self.refuse(status, principal, error(p.message, p.code, **p.extensions))
+        query, variables, operation_name = resolved.query, params.variables, params.operation_name
         if not isinstance(query, str) or not query.strip():
-            return self.reject(400, principal, error("A `query` string is required", "BAD_USER_INPUT"))
+            return await self.refuse(400, principal, error("A `query` string is required", "BAD_USER_INPUT"))
         if variables is not None and not isinstance(variables, dict):
-            return self.reject(400, principal, error("`variables` must be a JSON object", "BAD_USER_INPUT"))
+            return await self.refuse(400, principal, error("`variables` must be a JSON object", "BAD_USER_INPUT"))
         if operation_name is not None and not isinstance(operation_name, str):
-            return self.reject(400, principal, error("`operationName` must be a string", "BAD_USER_INPUT"))
+            return await self.refuse(400, principal, error("`operationName` must be a string", "BAD_USER_INPUT"))
 
-        document = self._documents.get_or(query)
+        max_tokens = self.meter.limits(principal).max_tokens
+        key = f"{max_tokens}:{query}"  # a document parsed under one role's token limit is not another's
+        document = self._documents.get_or(key)
         if document is None:
             try:
-                document = parse(query, max_tokens=self.limits.max_tokens)
+                document = parse(query, max_tokens=max_tokens)
             except GraphQLSyntaxError as exc:
                 if "tokens" in exc.message and "more than" in exc.message:
-                    return self.reject(request_error, principal, error(
-                        f"The operation has more than {self.limits.max_tokens} tokens", "BAD_USER_INPUT",
-                        limit=self.limits.max_tokens))
-                return self.reject(400, principal, error(exc.message, "GRAPHQL_PARSE_FAILED",
-                                                         locations=_locations(exc)))
-            self._documents.put(query, document)
+                    return await self.refuse(request_error, principal, error(
+                        f"The operation has more than {max_tokens} tokens", "BAD_USER_INPUT", limit=max_tokens))
+                return await self.refuse(400, principal, error(exc.message, "GRAPHQL_PARSE_FAILED",
+                                                               locations=_locations(exc)))
+            self._documents.put(key, document)
         assert isinstance(document, DocumentNode)
 
         problems = self._validated.get_or(query)
@@ -141,22 +157,32 @@ class GraphQLPipeline:
             problems = [e.message for e in validate(self.schema, document)]
             self._validated.put(query, problems)
         if problems:
-            return self.reject(request_error, principal,
-                               *(error(m, "GRAPHQL_VALIDATION_FAILED") for m in problems))
+            return await self.refuse(request_error, principal,
+                                     *(error(m, "GRAPHQL_VALIDATION_FAILED") for m in problems))
 
         operation = select_operation(document, operation_name)
         if operation is None:
             message = (f"No operation named {operation_name!r}" if operation_name
                        else "The document has several operations: name one in `operationName`")
-            return self.reject(request_error, principal, error(message, "BAD_USER_INPUT"))
+            return await self.refuse(request_error, principal, error(message, "BAD_USER_INPUT"))
         if method == "GET" and operation.operation.value != "query":
-            return self.reject(405, principal, error("Only queries may be sent with GET; use POST",
-                                                     "BAD_USER_INPUT"), headers={"Allow": "POST"})
+            return await self.refuse(405, principal, error("Only queries may be sent with GET; use POST",
+                                                           "BAD_USER_INPUT"), headers={"Allow": "POST"})
 
-        analysis = analyze(document, operation, variables or {})
-        rejected = self._check_limits(analysis, principal, request_error)
-        if rejected is not None:
-            return rejected
+        options = CostOptions.of(params.extensions)
+        pricing = self.meter.check(document, operation, variables or {}, principal, query)
+        extra: dict[str, Any] = {"breakdown": pricing.breakdown()} if options.breakdown else {}
+        if pricing.errors:
+            result = await self.refuse(request_error, principal, *(_limit_error(e) for e in pricing.errors),
+                                       pricing=pricing)
+            result.body["extensions"]["cost"].update(extra)
+            return result
+        if options.preview:
+            state = await self.meter.status(principal)
+            return PipelineResult(200, {"extensions": self.meter.extension(
+                state, pricing.cost, 0, pricing.upstream_calls, preview=True,
+                throttled=state.available < pricing.cost, **extra)})
+
         await self.policies.start()  # once; later calls return at once
         access = self.policies.current.access_for(principal.roles, principal.scopes)
         plan = self._access_plan(query, operation_name, document, operation, access)
@@ -164,42 +190,56 @@ class GraphQLPipeline:
         if introspects(operation):  # introspection shows this principal only what it may read
             visible = self.role_schemas.for_access(access)
             if visible is None:
-                return self.reject(403 if strict_status else 200, principal, error(
-                    "This token may read nothing, so there is no schema to show it", "FORBIDDEN"))
+                return await self.refuse(403 if strict_status else 200, principal, error(
+                    "This token may read nothing, so there is no schema to show it", "FORBIDDEN"),
+                    pricing=pricing)
             schema = visible
         elif self.recent is not None and operation.operation.value == "query" and not access.is_admin:
             # For the admins' dry runs (admins' own operations never change under a policy: not kept).
             self.recent.record(query, operation_name, principal)
         if plan.denied and self.settings.auth.reject_unauthorized:
-            return self.reject(403 if strict_status else 200, principal, *plan.forbidden_errors(),
-                               requested=analysis.cost)
-        ok, available = self.budget.take(principal.sub, analysis.cost)
-        if not ok:
-            wait = math.ceil(self.budget.seconds_until(principal.sub, analysis.cost))
-            return self.reject(429, principal, error(
-                f"Cost budget exhausted: {analysis.cost} points needed, {math.floor(available)} available",
-                "THROTTLED", retryAfterSeconds=wait), requested=analysis.cost, headers={"Retry-After": str(wait)})
+            return await self.refuse(403 if strict_status else 200, principal, *plan.forbidden_errors(),
+                                     pricing=pricing)
 
-        ctx = RequestContext(self.sources, principal, self.settings, policy=access.policy, admin=self.admin)
-        if plan.empty:  # every root field denied: nothing to run
-            data: dict[str, Any] | None = {}
-            errors: list[dict[str, Any]] = []
-            coercion_failed = False
-        else:
-            outcome = execute(schema, plan.document, context_value=ctx, variable_values=variables,
-                              operation_name=operation_name)
-            # graphql-core answers synchronously when no resolver is async (introspection, __typename).
-            result = await outcome if isawaitable(outcome) else outcome
-            data, errors = result.data, [self._format(e) for e in result.errors or ()]
-            coercion_failed = result.data is None and bool(result.errors) and all(
-                e.original_error is None for e in result.errors or ())
+        state = await self.meter.reserve(principal, pricing.cost)
+        if not state.allowed:
+            wait = state.retry_after(pricing.cost)
+            return self.reject(429, state, error(
+                f"Cost budget exhausted: {pricing.cost} points needed, {max(0, int(state.available))} "
+                f"available; retry in {wait} s", "THROTTLED", cost=pricing.cost, retryAfterSeconds=wait),
+                pricing=pricing, headers={"Retry-After": str(wait)})
+
+        ctx = RequestContext(self.sources, principal, self.settings, policy=access.policy, admin=self.admin,
+                             cache=self.cache, writes=self.writes, idempotency_key=idempotency_key)
+        data: dict[str, Any] | None = {}
+        errors: list[dict[str, Any]] = []
+        coercion_failed = False
+        if not plan.empty:  # every root field denied: nothing to run
+            try:
+                outcome = execute(schema, plan.document, context_value=ctx, variable_values=variables,
+                                  operation_name=operation_name)
+                # graphql-core answers synchronously when no resolver is async (introspection, __typename).
+                executed = await outcome if isawaitable(outcome) else outcome
+            except Exception:
+                await self.meter.settle(principal, pricing.cost, 0)  # nothing answered: nothing spent
+                raise
+            data, errors = executed.data, [self._format(e) for e in executed.errors or ()]
+            # variable coercion failed: a request error, nothing ran
+            coercion_failed = executed.data is None and bool(executed.errors) and all(
+                e.original_error is None for e in executed.errors or ())
+        # Denied fields back as null + FORBIDDEN, masks applied: this is what the client gets.
         data, denied = plan.apply(data)
+        # Priced on what the client really gets (after plan.apply): a denied field, null, costs nothing,
+        # and the plan's own additions (the typename it may inject) are gone. Nothing ran when the
+        # whole operation was denied, so nothing is spent (not even a mutation's base cost).
+        actual = 0 if plan.empty else actual_cost(pricing.plan, self.meter.model, data)
+        state = await self.meter.settle(principal, pricing.cost, actual)
         body: dict[str, Any] = {}
         if errors or denied:
             body["errors"] = errors + denied
         body["data"] = data
-        body["extensions"] = self.cost_extension(principal, analysis.cost, analysis.cost)
-        # variable coercion failed: a request error, nothing ran
+        body["extensions"] = {**self.meter.extension(state, pricing.cost, actual, pricing.upstream_calls, **extra),
+                              **ctx.extensions}
         return PipelineResult(request_error if coercion_failed else 200, body)
 
     def _access_plan(self, query: str, operation_name: str | None, document: DocumentNode,
@@ -212,27 +252,6 @@ class GraphQLPipeline:
             self._plans.put(key, plan)
         assert isinstance(plan, AccessPlan)
         return plan
-
-    def _check_limits(self, analysis: Analysis, principal: Principal, status: int) -> PipelineResult | None:
-        lim = self.limits
-        if analysis.depth > lim.max_depth:
-            return self.reject(status, principal, error(
-                f"The operation is {analysis.depth} levels deep; at most {lim.max_depth} are allowed",
-                "DEPTH_LIMIT_EXCEEDED", depth=analysis.depth, limit=lim.max_depth), requested=analysis.cost)
-        if analysis.aliases > lim.max_aliases:
-            return self.reject(status, principal, error(
-                f"The operation uses {analysis.aliases} aliases; at most {lim.max_aliases} are allowed",
-                "BAD_USER_INPUT", aliases=analysis.aliases, limit=lim.max_aliases), requested=analysis.cost)
-        if analysis.root_fields > lim.max_root_fields:
-            return self.reject(status, principal, error(
-                f"The operation selects {analysis.root_fields} root fields; at most {lim.max_root_fields}",
-                "BAD_USER_INPUT", rootFields=analysis.root_fields, limit=lim.max_root_fields),
-                requested=analysis.cost)
-        if analysis.cost > lim.max_cost:
-            return self.reject(status, principal, error(
-                f"The operation costs {analysis.cost} points; at most {lim.max_cost} are allowed",
-                "COST_LIMIT_EXCEEDED", cost=analysis.cost, limit=lim.max_cost), requested=analysis.cost)
-        return None
 
     def _format(self, exc: GraphQLError) -> dict[str, Any]:
         formatted: dict[str, Any] = {"message": exc.message}
@@ -251,6 +270,11 @@ class GraphQLPipeline:
             formatted["message"] = "Internal server error"
             formatted["extensions"] = {"code": "INTERNAL"}
         return formatted
+
+
+def _limit_error(exc: GraphQLError) -> dict[str, Any]:
+    extensions = dict(exc.extensions or {})
+    return error(exc.message, str(extensions.pop("code", "BAD_USER_INPUT")), **extensions)
 
 
 def _locations(exc: GraphQLError) -> list[dict[str, int]]:

@@ -7,6 +7,7 @@ Every operation needs a bearer token; a missing or bad one answers 401 before an
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -22,11 +23,23 @@ from harmonia.observability.metrics import Metrics
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 MAX_BODY_BYTES = 1_000_000
+COST_HEADER = "harmonia-cost"
 
 
 def _json(result: PipelineResult, media_type: str) -> Response:
     return Response(orjson.dumps(result.body), status_code=result.status, media_type=media_type,
                     headers=result.headers)
+
+
+def _with_cost_options(params: GraphQLParams, header: str) -> GraphQLParams:
+    """``Harmonia-Cost: preview, breakdown`` asks what ``extensions.cost`` asks, from clients that
+    let a user set headers but not extensions (GraphiQL's headers pane)."""
+    options = {option.strip().lower() for option in header.split(",")}
+    extensions = dict(params.extensions) if isinstance(params.extensions, dict) else {}
+    cost = dict(extensions["cost"]) if isinstance(extensions.get("cost"), dict) else {}
+    cost.update({option: True for option in ("preview", "breakdown") if option in options})
+    extensions["cost"] = cost
+    return replace(params, extensions=extensions)
 
 
 def _media_type(accept: str) -> tuple[str, bool]:
@@ -73,10 +86,13 @@ def build_graphql_router(pipeline: GraphQLPipeline, verifier: TokenVerifier, met
         except Unauthenticated as exc:
             metrics.operation("UNAUTHENTICATED", time.perf_counter() - started)
             return unauthorized(pipeline, exc, media_type)
+        if params is not None and (asked := request.headers.get(COST_HEADER)):
+            params = _with_cost_options(params, asked)
         if problem is not None or params is None:
-            result = pipeline.reject(400, principal, error(problem or "Bad request", "BAD_USER_INPUT"))
+            result = await pipeline.refuse(400, principal, error(problem or "Bad request", "BAD_USER_INPUT"))
         else:
-            result = await pipeline.run(params, principal, method=request.method, strict_status=strict)
+            result = await pipeline.run(params, principal, method=request.method, strict_status=strict,
+                                        idempotency_key=request.headers.get("idempotency-key"))
         codes = {e["extensions"]["code"] for e in result.body.get("errors", ())}
         metrics.operation(",".join(sorted(codes)) or "OK", time.perf_counter() - started)
         return _json(result, media_type)

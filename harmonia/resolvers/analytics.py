@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from harmonia.errors import BadUserInput
+from harmonia.resolvers.cached import GA4_REPORT, cached_call
 from harmonia.resolvers.context import RequestContext
 from harmonia.resolvers.records import DateRange
 from harmonia.sources.records import Report, ReportRequest
@@ -36,7 +37,7 @@ async def run_analytics(
             raise BadUserInput(f"Not a GA4 field name: {name[:64]!r}")
     if not 1 <= limit <= MAX_ROWS or offset < 0:
         raise BadUserInput(f"`limit` must be within 1..{MAX_ROWS} and `offset` not negative")
-    return await ctx.sources.ga4.run_report(ReportRequest(
-        start_date=date_range.start_date, end_date=date_range.end_date, dimensions=tuple(dimensions),
-        metrics=tuple(metrics), limit=limit, offset=offset,
-    ))
+    request = ReportRequest(start_date=date_range.start_date, end_date=date_range.end_date,
+                            dimensions=tuple(dimensions), metrics=tuple(metrics), limit=limit, offset=offset)
+    assert ctx.cache is not None
+    return await cached_call(ctx.cache, GA4_REPORT, request, ctx.sources.ga4.run_report)

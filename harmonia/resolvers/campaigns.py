@@ -14,22 +14,38 @@ import asyncio
 from datetime import date
 
 from harmonia.errors import BadUserInput
+from harmonia.resolvers.cached import ADS_CAMPAIGN_LIST, MAILCHIMP_CAMPAIGN_PAGE, cached_call
 from harmonia.resolvers.context import RequestContext
 from harmonia.resolvers.ids import decode_cursor, encode_cursor
 from harmonia.resolvers.paging import Edge, Slice, check_first
 from harmonia.resolvers.records import AnalyticsSummaryRecord, CampaignRecord, CampaignStatsRecord, DateRange
 from harmonia.sources.normalize import micros_to_money
-from harmonia.sources.records import AdsCampaign, MailchimpCampaign, MailchimpReport
+from harmonia.sources.records import AdsCampaign, MailchimpCampaign, MailchimpReport, Page
 
 SOURCES = ("mailchimp", "googleads")
 
 
+# Email stats the campaign's own report_summary cannot give; only these need the report call.
+REPORT_ONLY_STATS = frozenset({"uniqueClicks", "unsubscribed"})
+
+
 def from_mailchimp(c: MailchimpCampaign) -> CampaignRecord:
-    return CampaignRecord("mailchimp", c.id, c.title, "EMAIL", c.status, c.send_time)
+    return CampaignRecord("mailchimp", c.id, c.title, "EMAIL", c.status, c.send_time, c.emails_sent, c.summary)
 
 
 def from_ads(c: AdsCampaign) -> CampaignRecord:
     return CampaignRecord("googleads", c.id, c.name, "SEARCH", c.status)
+
+
+async def _mailchimp_page(ctx: RequestContext, count: int, offset: int) -> Page[MailchimpCampaign]:
+    assert ctx.cache is not None
+    return await cached_call(ctx.cache, MAILCHIMP_CAMPAIGN_PAGE, (count, offset),
+                             lambda key: ctx.sources.mailchimp.list_campaigns(*key))
+
+
+async def _ads_campaigns(ctx: RequestContext) -> list[AdsCampaign]:
+    assert ctx.cache is not None
+    return await cached_call(ctx.cache, ADS_CAMPAIGN_LIST, "all", lambda _: ctx.sources.googleads.list_campaigns())
 
 
 def _cursor(offset: int, mailchimp_total: int) -> str:
@@ -48,13 +64,13 @@ async def list_campaigns(ctx: RequestContext, first: int, after: str | None) -> 
         return Slice([], has_next_page=False)
     records: list[CampaignRecord] = []
     if known_total is None or offset < known_total:
-        page = await ctx.sources.mailchimp.list_campaigns(first, offset)
+        page = await _mailchimp_page(ctx, first, offset)
         records.extend(from_mailchimp(c) for c in page.items)
         known_total = page.total if page.total is not None else offset + len(page.items)
     assert known_total is not None
     ads_total: int | None = None
     if len(records) < first:
-        ads = await ctx.sources.googleads.list_campaigns()
+        ads = await _ads_campaigns(ctx)
         ads_total = len(ads)
         start = max(0, offset + len(records) - known_total)
         records.extend(from_ads(c) for c in ads[start:start + first - len(records)])
@@ -101,12 +117,19 @@ def _email_stats(report: MailchimpReport) -> CampaignStatsRecord:
 
 
 async def campaign_stats(
-    ctx: RequestContext, campaign: CampaignRecord, date_range: DateRange | None
+    ctx: RequestContext, campaign: CampaignRecord, date_range: DateRange | None, selected: frozenset[str]
 ) -> CampaignStatsRecord | None:
+    """``selected``: the CampaignStats fields asked for; the report is fetched only when needed."""
     if campaign.channel == "EMAIL":
         if date_range is not None and not _sent_within(campaign.send_time, date_range):
             return CampaignStatsRecord(clicks=0, emails_sent=0, opens=0, unique_opens=0, unique_clicks=0,
                                        unsubscribed=0)
+        summary = campaign.summary
+        if summary is not None and not selected & REPORT_ONLY_STATS:
+            return CampaignStatsRecord(
+                clicks=summary.clicks, emails_sent=campaign.emails_sent, opens=summary.opens,
+                unique_opens=summary.unique_opens, open_rate=summary.open_rate, click_rate=summary.click_rate,
+            )
         report = await ctx.loaders.report_for(campaign.id)
         return _email_stats(report) if report else None
     metrics = await ctx.loaders.ads_metrics.load((campaign.id, date_range))
@@ -133,6 +156,5 @@ async def campaign_analytics(
 
 
 async def campaign_totals(ctx: RequestContext) -> int:
-    mailchimp, ads = await asyncio.gather(ctx.sources.mailchimp.list_campaigns(1, 0),
-                                          ctx.sources.googleads.list_campaigns())
+    mailchimp, ads = await asyncio.gather(_mailchimp_page(ctx, 1, 0), _ads_campaigns(ctx))
     return (mailchimp.total or 0) + len(ads)

@@ -1,8 +1,9 @@
 """What a resolver works with: the process-wide source connectors and the per-request loaders.
 
     sources = Sources.from_settings(settings)                  # once, at startup
-    ctx = RequestContext(sources, principal, settings)         # once per operation
+    ctx = RequestContext(sources, principal, settings, cache=cache)   # once per operation
     contact = await ctx.loaders.contact_by_id.load("151")
+    ctx.note_stale(["customer", "orders"], notes)              # -> extensions.stale
 """
 
 from __future__ import annotations
@@ -19,7 +20,11 @@ from harmonia.auth.admin import AdminPlane
 from harmonia.auth.policy import FieldAccess, Policy
 from harmonia.auth.policy_file import DEMO_POLICY
 from harmonia.auth.principal import Principal
+from harmonia.cache.entity import EntityCache
+from harmonia.cache.stale import StaleNote, summarize
+from harmonia.resolvers.cached import build_entity_cache
 from harmonia.resolvers.loaders import Loaders
+from harmonia.resolvers.write_services import WriteServices
 from harmonia.settings import Settings
 from harmonia.sources.ga4 import GA4Property
 from harmonia.sources.googleads import GoogleAdsAccount
@@ -72,6 +77,20 @@ class RequestContext:
 
     policy: Policy = DEMO_POLICY      # the effective policy this operation was planned under
     admin: AdminPlane | None = None   # the policy admin plane (its resolvers check the caller is an admin)
+    # Process-wide; the default (a fresh, private cache) serves code that builds a context by hand.
+    cache: EntityCache | None = None
+    writes: WriteServices | None = None    # idempotency, erasure jobs, shared-cache eviction (mutations)
+    idempotency_key: str | None = None     # the request's Idempotency-Key header
+
+    def __post_init__(self) -> None:
+        if self.cache is None:
+            self.cache = build_entity_cache(self.settings.model_copy(update={"redis_url": None}))
+
+    def note_stale(self, path: list[str | int], notes: list[StaleNote]) -> None:
+        """List a field answered from stale records (their source failed) in ``extensions.stale``."""
+        stale: list[dict[str, Any]] = self.extensions.setdefault("stale", [])
+        for n in summarize(notes):
+            stale.append({"path": path, "ageSeconds": round(n.age, 1), "source": n.source})
 
     @cached_property
     def access(self) -> FieldAccess:
@@ -80,5 +99,14 @@ class RequestContext:
 
     @cached_property
     def loaders(self) -> Loaders:
-        return Loaders(self.sources)
+        assert self.cache is not None
+        return Loaders(self.sources, self.cache)
+
+    async def invalidate(self, source: str, entity: str, key: str) -> None:
+        """A write changed ``(source, entity, key)``: this request's next read refetches it, and the
+        shared cache tiers evict it on every instance (``WriteServices.shared_invalidation``)."""
+        if "loaders" in self.__dict__:
+            self.loaders.forget(source, entity, key)
+        if self.writes is not None:
+            await self.writes.invalidate_shared(source, entity, key)
 

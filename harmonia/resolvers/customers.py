@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from harmonia.errors import BadUserInput
+from harmonia.resolvers.cached import CONTACT_PAGE, cached_pages
 from harmonia.resolvers.context import RequestContext
 from harmonia.resolvers.paging import Slice, check_first, slice_pages
 from harmonia.sources.normalize import normalize_email
@@ -18,8 +19,9 @@ SHOPIFY_PAGE_MAX = 250
 
 async def list_customers(ctx: RequestContext, first: int, after: str | None) -> Slice[Contact]:
     check_first(first, ctx.settings.limits.max_page_size)
-    return await slice_pages(ctx.sources.hubspot.list_contacts, kind="customers", first=first, after=after,
-                             max_page=HUBSPOT_PAGE_MAX)
+    assert ctx.cache is not None
+    return await slice_pages(cached_pages(ctx.cache, CONTACT_PAGE, ctx.sources.hubspot.list_contacts),
+                             kind="customers", first=first, after=after, max_page=HUBSPOT_PAGE_MAX)
 
 
 async def customer_by_id(ctx: RequestContext, contact_id: str) -> Contact | None:

@@ -12,19 +12,42 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Coroutine, Hashable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Awaitable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from aiodataloader import DataLoader
-
+from harmonia.cache.entity import EntityCache, Hit
+from harmonia.resolvers.cached import (
+    ADS_CAMPAIGN,
+    ADS_CAMPAIGN_LIST,
+    ADS_METRICS,
+    CONTACT,
+    CONTACT_BY_EMAIL,
+    CUSTOMER_ORDERS,
+    GA4_REPORT,
+    MAILCHIMP_ALL_CAMPAIGNS,
+    MAILCHIMP_CAMPAIGN,
+    MAILCHIMP_REPORT,
+    MEMBER,
+    ORDER,
+    SHOPIFY_CUSTOMER,
+    SHOPIFY_CUSTOMER_BY_EMAIL,
+    CachedLoader,
+    HitLoader,
+    each,
+    ident,
+    note,
+)
 from harmonia.resolvers.records import AnalyticsSummaryRecord, CampaignRecord, DateRange
 from harmonia.sources.normalize import normalize_money
 from harmonia.sources.records import (
+    AdsCampaign,
     AdsMetrics,
     Contact,
+    MailchimpCampaign,
     MailchimpMember,
     MailchimpReport,
     Page,
+    Report,
     ReportRequest,
     ShopifyCustomer,
     ShopifyOrder,
@@ -33,54 +56,57 @@ from harmonia.sources.records import (
 if TYPE_CHECKING:
     from harmonia.resolvers.context import Sources
 
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
-
 SUMMARY_METRICS = ("sessions", "totalUsers", "newUsers", "conversions", "totalRevenue", "engagementRate")
 OrdersPageKey = tuple[str, int, str | None]  # (shopify customer id, limit, page_info)
-
-
-Batch = Callable[[list[K]], Coroutine[Any, Any, list[V]]]
-Loader = DataLoader[Any, Any]
-
-
-def _by_key(fetch: Callable[[list[K]], Awaitable[dict[K, V]]]) -> Batch[K, V | None]:
-    """Adapt a connector's ``keys -> {key: record}`` to DataLoader's ordered list, None for misses."""
-
-    async def load(keys: list[K]) -> list[V | None]:
-        found = await fetch(keys)
-        return [found.get(key) for key in keys]
-
-    return load
-
-
-def _each(fetch: Callable[[K], Awaitable[V]]) -> Batch[K, V]:
-    """For APIs with no batch endpoint: one call per distinct key, concurrently (pacers cap them)."""
-
-    async def load(keys: list[K]) -> list[V]:
-        return list(await asyncio.gather(*(fetch(key) for key in keys)))
-
-    return load
+CampaignTable = tuple[dict[str, CampaignRecord], dict[str, Hit[Any]]]  # by name; the lookups by source
 
 
 class Loaders:
-    def __init__(self, sources: Sources) -> None:
+    def __init__(self, sources: Sources, cache: EntityCache) -> None:
         self.sources = sources
+        self.cache = cache
         s = sources
-        self.contact_by_id: Loader = DataLoader(_by_key(s.hubspot.batch_read))
-        self.contact_by_email: Loader = DataLoader(_by_key(s.hubspot.batch_read_by_email))
-        self.shopify_customer_by_id: Loader = DataLoader(_by_key(s.shopify.get_customers))
-        self.shopify_customer_by_email: Loader = DataLoader(_each(s.shopify.find_customer_by_email))
-        self.order_by_id: Loader = DataLoader(_by_key(s.shopify.get_orders))
-        self.customer_orders: Loader = DataLoader(_each(self._customer_orders_page))
-        self.member_by_email: Loader = DataLoader(_by_key(s.mailchimp.get_members))
-        self.mailchimp_campaign: Loader = DataLoader(_each(s.mailchimp.get_campaign))
-        self.mailchimp_report: Loader = DataLoader(_by_key(s.mailchimp.get_reports))
-        self.ads_campaign: Loader = DataLoader(_by_key(s.googleads.get_campaigns))
-        self.ads_metrics: Loader = DataLoader(self._ads_metrics)
-        self.campaign_analytics: Loader = DataLoader(self._campaign_analytics)
-        self.campaign_by_name: Loader = DataLoader(self._campaigns_by_name)
-        self._all_campaigns: asyncio.Task[dict[str, CampaignRecord]] | None = None
+        self.contact_by_id: CachedLoader[str, Contact | None] = CachedLoader(cache, CONTACT, s.hubspot.batch_read)
+        self.contact_by_email: CachedLoader[str, Contact | None] = CachedLoader(
+            cache, CONTACT_BY_EMAIL, s.hubspot.batch_read_by_email)
+        self.shopify_customer_by_id: CachedLoader[str, ShopifyCustomer | None] = CachedLoader(
+            cache, SHOPIFY_CUSTOMER, s.shopify.get_customers)
+        self.shopify_customer_by_email: CachedLoader[str, ShopifyCustomer | None] = CachedLoader(
+            cache, SHOPIFY_CUSTOMER_BY_EMAIL, each(s.shopify.find_customer_by_email))
+        self.order_by_id: CachedLoader[str, ShopifyOrder | None] = CachedLoader(cache, ORDER, s.shopify.get_orders)
+        self.customer_orders: CachedLoader[OrdersPageKey, Page[ShopifyOrder]] = CachedLoader(
+            cache, CUSTOMER_ORDERS, each(self._customer_orders_page))
+        self.member_by_email: CachedLoader[str, MailchimpMember | None] = CachedLoader(
+            cache, MEMBER, s.mailchimp.get_members)
+        self.mailchimp_campaign: CachedLoader[str, MailchimpCampaign | None] = CachedLoader(
+            cache, MAILCHIMP_CAMPAIGN, each(s.mailchimp.get_campaign))
+        self.mailchimp_report: CachedLoader[str, MailchimpReport | None] = CachedLoader(
+            cache, MAILCHIMP_REPORT, s.mailchimp.get_reports)
+        self.ads_campaign: CachedLoader[str, AdsCampaign | None] = CachedLoader(
+            cache, ADS_CAMPAIGN, s.googleads.get_campaigns)
+        self.ads_metrics: CachedLoader[tuple[str, DateRange | None], AdsMetrics | None] = CachedLoader(
+            cache, ADS_METRICS, self._ads_metrics)
+        self.campaign_analytics: HitLoader[tuple[str, DateRange], AnalyticsSummaryRecord | None] = HitLoader(
+            self._campaign_analytics)
+        self.campaign_by_name: HitLoader[str, CampaignRecord | None] = HitLoader(self._campaigns_by_name)
+        self._all_campaigns: asyncio.Task[CampaignTable] | None = None
+
+    def forget(self, source: str, entity: str, key: str) -> None:
+        """Drop what a write changed, so the next load in this request asks the source again."""
+        if (source, entity) == ("hubspot", "contact"):
+            self.contact_by_id.clear(key)
+            self.contact_by_email.clear_all()  # keyed by email, and the email may be what changed
+        elif (source, entity) == ("shopify", "customer"):
+            self.shopify_customer_by_id.clear(key)
+            self.shopify_customer_by_email.clear_all()
+        elif (source, entity) == ("mailchimp", "member"):
+            self.member_by_email.clear(key)
+        elif (source, entity) == ("mailchimp", "campaign"):
+            self.mailchimp_campaign.clear(key)
+            self._all_campaigns = None
+        elif (source, entity) == ("googleads", "campaign"):
+            self.ads_campaign.clear(key)
+            self._all_campaigns = None
 
     async def contact(self, contact_id: str) -> Contact | None:
         contact: Contact | None = await self.contact_by_id.load(contact_id)
@@ -118,7 +144,9 @@ class Loaders:
         report: MailchimpReport | None = await self.mailchimp_report.load(campaign_id)
         return report
 
-    async def _ads_metrics(self, keys: list[tuple[str, DateRange | None]]) -> list[AdsMetrics | None]:
+    async def _ads_metrics(
+        self, keys: list[tuple[str, DateRange | None]]
+    ) -> dict[tuple[str, DateRange | None], AdsMetrics]:
         """One searchStream per distinct date range, covering every campaign asked for."""
         groups: dict[DateRange | None, list[str]] = defaultdict(list)
         for campaign_id, date_range in keys:
@@ -132,9 +160,11 @@ class Loaders:
         ranges = list(groups)
         results = await asyncio.gather(*(fetch(r, groups[r]) for r in ranges))
         by_range = dict(zip(ranges, results, strict=True))
-        return [by_range[date_range].get(campaign_id) for campaign_id, date_range in keys]
+        return {(cid, r): by_range[r][cid] for cid, r in keys if cid in by_range[r]}
 
-    async def _campaign_analytics(self, keys: list[tuple[str, DateRange]]) -> list[AnalyticsSummaryRecord | None]:
+    async def _campaign_analytics(
+        self, keys: list[tuple[str, DateRange]]
+    ) -> list[Hit[AnalyticsSummaryRecord | None] | BaseException]:
         """GA4 by ``sessionCampaignName``: one report per date range for every campaign asked for."""
         groups: dict[DateRange, list[str]] = defaultdict(list)
         for name, date_range in keys:
@@ -146,10 +176,13 @@ class Loaders:
                           in_list_values=tuple(sorted(set(groups[r]))))
             for r in ranges
         ]
-        ga4 = self.sources.ga4
-        reports = await (ga4.batch_run_reports(requests) if len(requests) > 1 else _one(ga4.run_report(requests[0])))
+        hits = dict(zip(ranges, await self.cache.lookup_many(GA4_REPORT, requests, ident, self._reports),
+                        strict=True))
         summaries: dict[DateRange, dict[str, AnalyticsSummaryRecord]] = {}
-        for date_range, report in zip(ranges, reports, strict=True):
+        for date_range, hit in hits.items():
+            if isinstance(hit, BaseException):
+                continue
+            report: Report = hit.value
             index = {h.name: i for i, h in enumerate(report.metric_headers)}
             currency = report.currency_code or "USD"
             table: dict[str, AnalyticsSummaryRecord] = {}
@@ -166,27 +199,50 @@ class Loaders:
                 )
             summaries[date_range] = table
         empty = {r: _zero_summary() for r in ranges}
-        return [summaries[r].get(name, empty[r]) for name, r in keys]
+        answers: list[Hit[AnalyticsSummaryRecord | None] | BaseException] = []
+        for name, r in keys:
+            hit = hits[r]
+            answers.append(hit if isinstance(hit, BaseException)
+                           else Hit(summaries[r].get(name, empty[r]), hit.stale_age, hit.source))
+        return answers
 
     async def all_campaigns(self) -> dict[str, CampaignRecord]:
         """Every campaign by name, fetched at most once per operation (for ``Order.campaign``)."""
+        table, lookups = await self._campaign_table()
+        for hit in lookups.values():
+            note(hit)
+        return table
+
+    async def _campaign_table(self) -> CampaignTable:
         if self._all_campaigns is None:
             self._all_campaigns = asyncio.ensure_future(self._fetch_all_campaigns())
         return await self._all_campaigns
 
-    async def _fetch_all_campaigns(self) -> dict[str, CampaignRecord]:
-        mailchimp, ads = await asyncio.gather(self.sources.mailchimp.all_campaigns(),
-                                              self.sources.googleads.list_campaigns())
-        by_name: dict[str, CampaignRecord] = {}
-        for a in ads:
-            by_name[a.name] = CampaignRecord("googleads", a.id, a.name, "SEARCH", a.status)
-        for m in mailchimp:
-            by_name[m.title] = CampaignRecord("mailchimp", m.id, m.title, "EMAIL", m.status, m.send_time)
-        return by_name
+    async def _reports(self, requests: list[ReportRequest]) -> dict[ReportRequest, Report]:
+        ga4 = self.sources.ga4
+        reports = await (ga4.batch_run_reports(requests) if len(requests) > 1 else _one(ga4.run_report(requests[0])))
+        return dict(zip(requests, reports, strict=True))
 
-    async def _campaigns_by_name(self, names: list[str]) -> list[CampaignRecord | None]:
-        table = await self.all_campaigns()
-        return [table.get(name) for name in names]
+    async def _fetch_all_campaigns(self) -> CampaignTable:
+        mailchimp, ads = await asyncio.gather(
+            self.cache.lookup(MAILCHIMP_ALL_CAMPAIGNS, "all", ident, lambda _: self.sources.mailchimp.all_campaigns()),
+            self.cache.lookup(ADS_CAMPAIGN_LIST, "all", ident, lambda _: self.sources.googleads.list_campaigns()))
+        by_name: dict[str, CampaignRecord] = {}
+        for a in ads.value:
+            by_name[a.name] = CampaignRecord("googleads", a.id, a.name, "SEARCH", a.status)
+        for m in mailchimp.value:
+            by_name[m.title] = CampaignRecord("mailchimp", m.id, m.title, "EMAIL", m.status, m.send_time,
+                                              m.emails_sent, m.summary)
+        return by_name, {"mailchimp": mailchimp, "googleads": ads}
+
+    async def _campaigns_by_name(self, names: list[str]) -> list[Hit[CampaignRecord | None] | BaseException]:
+        table, lookups = await self._campaign_table()
+        answers: list[Hit[CampaignRecord | None] | BaseException] = []
+        for name in names:
+            record = table.get(name)
+            source = lookups[record.source] if record is not None else None
+            answers.append(Hit(record, source.stale_age, source.source) if source is not None else Hit(record))
+        return answers
 
 
 def _zero_summary() -> AnalyticsSummaryRecord:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from harmonia.resolvers.cached import ORDER_COUNT, ORDER_PAGE, cached_call, cached_pages
 from harmonia.resolvers.context import RequestContext
 from harmonia.resolvers.paging import Slice, check_first, slice_pages
 from harmonia.resolvers.records import CampaignRecord
@@ -16,12 +17,14 @@ SHOPIFY_PAGE_MAX = 250
 
 async def list_orders(ctx: RequestContext, first: int, after: str | None) -> Slice[ShopifyOrder]:
     check_first(first, ctx.settings.limits.max_page_size)
-    return await slice_pages(ctx.sources.shopify.list_orders, kind="orders", first=first, after=after,
-                             max_page=SHOPIFY_PAGE_MAX)
+    assert ctx.cache is not None
+    return await slice_pages(cached_pages(ctx.cache, ORDER_PAGE, ctx.sources.shopify.list_orders),
+                             kind="orders", first=first, after=after, max_page=SHOPIFY_PAGE_MAX)
 
 
 async def count_orders(ctx: RequestContext) -> int:
-    return await ctx.sources.shopify.count_orders()
+    assert ctx.cache is not None
+    return await cached_call(ctx.cache, ORDER_COUNT, "all", lambda _: ctx.sources.shopify.count_orders())
 
 
 async def order_by_id(ctx: RequestContext, order_id: str) -> ShopifyOrder | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harmonia.sources.records import Money
+from harmonia.sources.records import MailchimpReportSummary, Money
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +23,8 @@ class CampaignRecord:
     channel: str  # "EMAIL" | "SEARCH"
     status: str | None
     send_time: str | None = None
+    emails_sent: int | None = None
+    summary: MailchimpReportSummary | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,20 +5,42 @@ from __future__ import annotations
 import strawberry
 from strawberry.schema.config import StrawberryConfig
 
-from harmonia.schema.admin import AdminQuery, Mutation
-from harmonia.schema.query import Query
-from harmonia.schema.types import DATETIME_SCALAR, Campaign, Customer, DateTime, Order
+from harmonia.schema.admin import AdminQuery
+from harmonia.schema.admin import Mutation as AdminMutation
+from harmonia.schema.mutation import Mutation as CacheMutation
+from harmonia.schema.mutations import Mutation as WriteMutation
+from harmonia.schema.mutations import PrivacyQuery
+from harmonia.schema.query import Query as ReadQuery
+from harmonia.schema.staleness import track_staleness
+from harmonia.schema.types import (
+    DATETIME_SCALAR,
+    Campaign,
+    CampaignConnection,
+    Customer,
+    DateTime,
+    Order,
+    OrderConnection,
+)
 
 
 @strawberry.type(name="Query", description="Read customers, orders, campaigns and web analytics across every "
-                                           "source; admins also manage field policies here.")
-class RootQuery(Query, AdminQuery):
-    """The data entry points plus the admin plane's queries (admins only)."""
+                                           "source, and the progress of erasures; admins also manage field "
+                                           "policies here.")
+class Query(ReadQuery, PrivacyQuery, AdminQuery):
+    """The reads, the privacy reads (``erasureStatus``) and the admin plane's queries (admins only)."""
+
+
+@strawberry.type(name="Mutation", description="Changes written through to the sources, authorized per field, "
+                                              "priced like queries (base cost 10), consistent with the cache; "
+                                              "and operator actions: cache eviction, field policies (admins only).")
+class Mutation(WriteMutation, CacheMutation, AdminMutation):
+    """The writes plus the operators' actions: the cache's eviction and the admin plane's policy changes."""
 
 
 def build_schema() -> strawberry.Schema:
+    track_staleness(Query, Customer, Order, Campaign, OrderConnection, CampaignConnection)
     return strawberry.Schema(
-        query=RootQuery,
+        query=Query,
         mutation=Mutation,
         types=[Customer, Order, Campaign],
         config=StrawberryConfig(scalar_map={DateTime: DATETIME_SCALAR}),

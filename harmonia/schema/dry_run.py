@@ -19,7 +19,7 @@ from graphql import GraphQLSchema, parse
 from harmonia.auth.admin import DryRun, Impact
 from harmonia.auth.policy import Policy
 from harmonia.auth.principal import Principal
-from harmonia.limits.analysis import select_operation
+from harmonia.limits.plan import select_operation
 from harmonia.schema.access_plan import AccessPlan
 from harmonia.schema.authorize import authorize
 

@@ -19,6 +19,7 @@ from harmonia.resolvers.ids import encode_id
 from harmonia.resolvers.paging import Slice
 from harmonia.resolvers.records import AnalyticsSummaryRecord, CampaignRecord, CampaignStatsRecord
 from harmonia.schema.access import context
+from harmonia.schema.selection import selected_fields
 from harmonia.sources import records as src
 
 DateTime = NewType("DateTime", str)
@@ -248,7 +249,7 @@ class Campaign(Node):
     ) -> CampaignStats | None:
         ctx = context(info)
         parsed = campaign_resolvers.parse_date_range(date_range.start_date, date_range.end_date) if date_range else None
-        record = await campaign_resolvers.campaign_stats(ctx, self._campaign, parsed)
+        record = await campaign_resolvers.campaign_stats(ctx, self._campaign, parsed, selected_fields(info))
         return CampaignStats.of(record) if record else None
 
     @strawberry.field(description="GA4 sessions, users, conversions and revenue for this campaign.")
@@ -270,7 +271,9 @@ class Campaign(Node):
 @strawberry.type(description="A customer and its cursor.")
 class CustomerEdge:
     cursor: str = strawberry.field(description="Pass as `after` to continue after this customer.")
-    node: Customer = strawberry.field(description="The customer.")
+    # Nullable, as Relay allows: a customer whose non-null join fails (Shopify down under `orders`)
+    # nulls its own edge, not the whole page.
+    node: Customer | None = strawberry.field(description="The customer; null when a source it needs failed.")
 
 
 @strawberry.type(description="A page of customers (Relay connection).")

@@ -296,6 +296,19 @@ def build_world(seed: int = 7, people: int = 2400) -> World:
                 "_links": [],
             }
 
+    # Mailchimp's campaign objects carry a report_summary once sent (no extra randomness drawn).
+    for mc_campaign in world.campaigns:
+        sent_report = world.reports.get(mc_campaign["id"])
+        if sent_report:
+            opens, clicks = sent_report["opens"], sent_report["clicks"]
+            mc_campaign["report_summary"] = {
+                "opens": opens["opens_total"], "unique_opens": opens["unique_opens"],
+                "open_rate": opens["open_rate"], "clicks": clicks["clicks_total"],
+                "subscriber_clicks": clicks["unique_subscriber_clicks"],
+                "click_rate": clicks["click_rate"],
+                "ecommerce": {"total_orders": 0, "total_spent": 0, "total_revenue": 0},
+            }
+
     # Google Ads campaigns with a year of daily metrics.
     for idx, name in enumerate(SEARCH_CAMPAIGNS):
         world.ads_campaigns.append({"id": str(111 + idx * 37), "name": name,

@@ -29,6 +29,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
+from harmonia.simulators import googleads_writes
 from harmonia.simulators.core import SimulatorState
 from harmonia.simulators.data import World
 
@@ -488,8 +489,8 @@ def build_router(state: SimulatorState) -> APIRouter:
         buckets[customer_id] = [tokens - 1.0, now]
         return None
 
-    async def run(version: str, customer_id: str, request: Request) -> Answer | Response:
-        rid = request_id()
+    def admit(version: str, customer_id: str, request: Request, rid: str) -> Response | None:
+        """Version, credentials, customer and the QPS bucket: the refusal, or None to go on."""
         if not (version.startswith("v") and version[1:].isdigit()):
             return envelope(404, "Method not found.", rid=rid)
         creds = state.config.credentials
@@ -516,6 +517,12 @@ def build_router(state: SimulatorState) -> APIRouter:
                 "message": f"Too many requests. Retry in {delay[:-1]} seconds.",
                 "details": {"quotaErrorDetails": {"rateScope": "ACCOUNT", "rateName": "Requests per customer",
                                                   "retryDelay": delay}}}], version=version, rid=rid)
+        return None
+
+    async def run(version: str, customer_id: str, request: Request) -> Answer | Response:
+        rid = request_id()
+        if (refusal := admit(version, customer_id, request, rid)) is not None:
+            return refusal
         try:
             body = await request.json()
         except ValueError:
@@ -564,4 +571,5 @@ def build_router(state: SimulatorState) -> APIRouter:
             page["totalResultsCount"] = str(len(rows))
         return JSONResponse(page, headers={"request-id": rid})
 
+    googleads_writes.add_write_routes(router, state, admit)
     return router

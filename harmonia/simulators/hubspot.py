@@ -8,6 +8,7 @@
 Responses follow shared/upstreams.md section 1: ``{results, paging.next.{after, link}}`` lists,
 200/207 batch reads capped at 100 inputs, ``{total, results, paging}`` searches, the
 ``X-HubSpot-RateLimit-*`` headers and the ``TEN_SECONDLY_ROLLING`` 429 body (no ``Retry-After``).
+Writes (PATCH, GDPR delete) live in ``hubspot_writes``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from harmonia.simulators import hubspot_writes
 from harmonia.simulators.core import SimulatorState
 from harmonia.simulators.data import World
 
@@ -524,4 +526,6 @@ def build_router(state: SimulatorState) -> APIRouter:
         properties, history = _csv(request, "properties"), _csv(request, "propertiesWithHistory") or ()
         return _json(render_contact(contact, properties, history), 200, headers)
 
+    hubspot_writes.add_write_routes(router, state, gate, OBJECTS, _json, error_body, render_contact,
+                                    reindex=cached.clear)
     return router

@@ -7,7 +7,8 @@
 Count/offset pagination with ``total_items`` and ``_links``; ``fields``/``exclude_fields`` in dot
 notation; errors as ``application/problem+json`` with ``X-Request-Id`` and a ``describedBy`` link.
 Mailchimp throttles by concurrency, not by rate: at most 10 requests in flight per API key, the
-eleventh gets a 429, and no rate-limit header is ever sent.
+eleventh gets a 429, and no rate-limit header is ever sent. Member and campaign writes live in
+``mailchimp_writes``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
+from harmonia.simulators import mailchimp_writes
 from harmonia.simulators.core import SimulatorState
 from harmonia.simulators.data import World
 
@@ -335,4 +337,5 @@ def build_router(state: SimulatorState) -> APIRouter:
             return problem(404, NOT_FOUND)
         return JSONResponse(_project(request, member))
 
+    mailchimp_writes.add_write_routes(router, state, refused, problem, reindex=cache.clear)
     return router

@@ -9,7 +9,8 @@
 Shopify's quirks are kept: orders default to ``status=open``; cursors are opaque ``page_info``
 values in a ``Link`` header with the first request's filters frozen inside, so a follow-up may
 carry only ``page_info``, ``limit`` and ``fields``; ``page=`` is refused; a leaky bucket per token
-(40 calls, draining 2/s) answers 429 with ``Retry-After: 2.0`` when full.
+(40 calls, draining 2/s) answers 429 with ``Retry-After: 2.0`` when full. Customer writes (PUT,
+DELETE) live in ``shopify_writes``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from harmonia.simulators import shopify_writes
 from harmonia.simulators.core import SimulatorState
 from harmonia.simulators.data import World
 
@@ -418,4 +420,6 @@ def build_router(state: SimulatorState) -> APIRouter:
     async def order(version: str, order_id: str, request: Request) -> Response:
         return serve_one(request, version, _index(state).orders_by_id, order_id, "order")
 
+    shopify_writes.add_write_routes(router, state, gate, base, _json,
+                                    reindex=lambda: state.throttles.pop("shopify_index", None))
     return router

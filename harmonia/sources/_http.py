@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
+from harmonia.cache.hints import report_cache_control
 from harmonia.errors import (
     UpstreamAuthFailed,
     UpstreamError,
@@ -120,6 +121,8 @@ class SourceHttp:
             else:
                 status = response.status_code
                 if status in SUCCESS or status in passthrough:
+                    # The entity cache (if it is fetching) honours what the API says about freshness.
+                    report_cache_control(response.headers.get("cache-control"))
                     return response
                 if status in (401, 403):
                     raise UpstreamAuthFailed(self.source, f"{self.source} refused Harmonia's credentials")

@@ -84,11 +84,11 @@ class HubSpotContacts:
                 return contacts
             after = page.next_cursor
 
-    async def get_contact(self, contact_id: str) -> Contact | None:
-        """The contact with this id, or None when HubSpot has no such (non-archived) contact."""
+    async def get_contact(self, contact_id: str, *, archived: bool = False) -> Contact | None:
+        """The contact with this id, or None when HubSpot has no such (non-archived, or archived) contact."""
         if not _is_id(contact_id):
             return None  # HubSpot ids are numeric; anything else cannot exist (and must not reach the path)
-        params = {"properties": ",".join(PROPERTIES), "archived": "false"}
+        params = {"properties": ",".join(PROPERTIES), "archived": "true" if archived else "false"}
         response = await self.http.request("GET", f"{self.objects_path}/{contact_id}", params=params)
         if response.status_code == 404:
             return None

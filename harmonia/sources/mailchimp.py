@@ -25,7 +25,13 @@ from harmonia.settings import MailchimpSettings
 from harmonia.sources._http import SourceHttp, build_client
 from harmonia.sources.normalize import normalize_datetime, normalize_email
 from harmonia.sources.pacing import ConcurrencyPacer
-from harmonia.sources.records import MailchimpCampaign, MailchimpMember, MailchimpReport, Page
+from harmonia.sources.records import (
+    MailchimpCampaign,
+    MailchimpMember,
+    MailchimpReport,
+    MailchimpReportSummary,
+    Page,
+)
 
 SOURCE = "mailchimp"
 MAX_COUNT = 1000  # Mailchimp's largest page
@@ -170,6 +176,18 @@ def _campaign(body: dict[str, Any]) -> MailchimpCampaign:
         create_time=normalize_datetime(body.get("create_time") or None),
         list_id=recipients.get("list_id") or None,
         emails_sent=_optional_int(body.get("emails_sent")),
+        summary=_summary(body.get("report_summary")),
+    )
+
+
+def _summary(body: Any) -> MailchimpReportSummary | None:
+    """Tolerant: unsent campaigns have none, and partial responses may leave fields out."""
+    if not isinstance(body, dict) or "opens" not in body:
+        return None
+    return MailchimpReportSummary(
+        opens=int(body.get("opens") or 0), unique_opens=int(body.get("unique_opens") or 0),
+        open_rate=float(body.get("open_rate") or 0.0), clicks=int(body.get("clicks") or 0),
+        subscriber_clicks=int(body.get("subscriber_clicks") or 0), click_rate=float(body.get("click_rate") or 0.0),
     )
 
 

@@ -89,6 +89,18 @@ class MailchimpMember:
 
 
 @dataclass(frozen=True, slots=True)
+class MailchimpReportSummary:
+    """The ``report_summary`` a sent campaign carries: enough for most stats without a report call."""
+
+    opens: int
+    unique_opens: int
+    open_rate: float
+    clicks: int
+    subscriber_clicks: int
+    click_rate: float
+
+
+@dataclass(frozen=True, slots=True)
 class MailchimpCampaign:
     id: str
     title: str
@@ -98,6 +110,7 @@ class MailchimpCampaign:
     create_time: str | None
     list_id: str | None
     emails_sent: int | None = None
+    summary: MailchimpReportSummary | None = None
 
 
 @dataclass(frozen=True, slots=True)

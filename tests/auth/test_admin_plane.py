@@ -106,3 +106,26 @@ async def test_a_dry_run_lists_the_fields_that_would_change_and_for_whom(gateway
     # A dry run changes nothing.
     assert codes(await gateway.query(STATS, role="support")) == {"FORBIDDEN"}
     assert (await gateway.query(AUDIT))["data"]["policyAudit"] == []
+
+
+async def test_a_dry_run_may_replay_more_operations_than_a_page_holds(gateway: Gateway) -> None:
+    # dryRunPolicy's `last` counts operations to replay, not a page: max_page_size (100) is not its bound.
+    await gateway.query(STATS, token=token_for("support", sub="sam"))
+    body = await gateway.query('{ dryRunPolicy(last: 500, changes: [{typeName: "Campaign", fieldName: "stats", '
+                               'read: [{roles: ["support"]}]}]) { operationsReplayed } }')
+    assert "errors" not in body, body
+    assert body["data"]["dryRunPolicy"]["operationsReplayed"] == 1
+    # A page still is bounded.
+    assert codes(await gateway.query("{ customers(first: 500) { edges { cursor } } }")) == {"BAD_USER_INPUT"}
+
+
+async def test_evicting_the_cache_is_the_policy_admins_alone(gateway: Gateway) -> None:
+    evict = "mutation { evictCache(type: ORDER) { evicted } }"
+    for role in ("marketer", "support"):  # both may write through Mutation, not evict
+        body = await gateway.query(evict, role=role)
+        assert codes(body) == {"FORBIDDEN"} and body["data"] is None
+        assert body["errors"][0]["extensions"]["requiredRoles"] == ["admin"]
+    assert "errors" not in await gateway.query(evict, role="admin")
+    rows = (await gateway.query("{ fieldPolicies(typeName: \"Mutation\") { fieldName } }"))["data"]["fieldPolicies"]
+    assert {"updateCustomer", "eraseCustomer"} <= {r["fieldName"] for r in rows}
+    assert "evictCache" not in {r["fieldName"] for r in rows}  # not the policy's to give away

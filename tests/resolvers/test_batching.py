@@ -100,3 +100,32 @@ async def test_customer_joins_batch_shopify_customers_and_fetch_each_member_once
     assert shopify_routes["GET /admin/api/{version}/customers.json"] == 1
     member_paths = Counter(r["path"] for r in gateway.log("mailchimp"))
     assert member_paths and max(member_paths.values()) == 1
+
+
+async def test_email_campaign_stats_come_from_the_campaign_list_without_report_calls(
+    gateway: Gateway, world: World
+) -> None:
+    body = await gateway.query("{ campaigns(first: 20) { edges { node { name "
+                               "stats { emailsSent opens uniqueOpens openRate clicks clickRate } } } } }")
+
+    assert "errors" not in body
+    assert _only(gateway.upstream_calls()) == {"mailchimp": 1}
+    for edge in body["data"]["campaigns"]["edges"]:
+        campaign = next(c for c in world.campaigns if c["settings"]["title"] == edge["node"]["name"])
+        report = world.reports.get(campaign["id"])
+        stats = edge["node"]["stats"]
+        if report is None:
+            assert stats is None
+            continue
+        assert stats == {"emailsSent": report["emails_sent"], "opens": report["opens"]["opens_total"],
+                         "uniqueOpens": report["opens"]["unique_opens"], "openRate": report["opens"]["open_rate"],
+                         "clicks": report["clicks"]["clicks_total"], "clickRate": report["clicks"]["click_rate"]}
+
+
+async def test_stats_only_a_report_has_fetch_the_reports_once_each(gateway: Gateway, world: World) -> None:
+    body = await gateway.query("""{ campaigns(first: 20) { edges { node { name ...Unsubs } } } }
+        fragment Unsubs on Campaign { stats { unsubscribed } }""")
+
+    assert "errors" not in body
+    sent = sum(1 for c in world.campaigns[:20] if c["id"] in world.reports)
+    assert gateway.routes("mailchimp") == {"GET /3.0/campaigns": 1, "GET /3.0/reports/{campaign_id}": sent}

@@ -12,7 +12,7 @@ import yaml
 
 from harmonia.auth.policy_file import demo_policy_text
 from harmonia.simulators.core import SimulatorState
-from tests.conftest import Gateway, open_gateway, token_for
+from tests.conftest import Gateway, gateway_over, token_for
 
 ORDERS_WITH_CUSTOMERS = """{
   orders(first: 5) { edges { node { name totalPrice { amount currencyCode } customer { email firstName } } } }
@@ -34,7 +34,7 @@ def policy_with(tmp_path: Path, changes: dict[str, Any]) -> str:
 @pytest.fixture
 def gateway_with(fast_sim_state: SimulatorState) -> GatewayFactory:
     def make(**overrides: Any) -> AbstractAsyncContextManager[Gateway]:
-        return open_gateway(fast_sim_state, **overrides)
+        return gateway_over(fast_sim_state, **overrides)
     return make
 
 
@@ -43,7 +43,8 @@ async def strict(gateway_with: GatewayFactory, tmp_path: Path) -> AsyncIterator[
     """The demo policy, except that only marketers and support see an order's customer."""
     path = policy_with(tmp_path, {"Order": {"read": ["marketer", "analyst", "support"],
                                             "fields": {"customer": {"read": ["marketer", "support"]}}}})
-    async with gateway_with(auth={"policy_file": path}) as gw:
+    # The entity cache off: each query's upstream calls then show what that query itself fetched.
+    async with gateway_with(auth={"policy_file": path}, cache={"enabled": False}) as gw:
         yield gw
 
 
@@ -162,3 +163,27 @@ async def test_reject_unauthorized_rejects_the_whole_operation_before_any_upstre
     assert body["extensions"]["cost"]["actualQueryCost"] == 0
     assert "errors" not in allowed
     assert calls == 1  # only the allowed query ran: one Mailchimp campaign list
+
+
+async def test_denied_fields_are_not_charged_in_the_actual_cost(gateway: Gateway) -> None:
+    query = "{ campaigns(first: 3) { edges { node { name stats { clicks } } } } }"
+    marketer = await gateway.query(query, role="marketer")
+    support = await gateway.query(query, role="support")  # stats: null + FORBIDDEN
+    assert marketer["extensions"]["cost"]["requestedQueryCost"] == support["extensions"]["cost"]["requestedQueryCost"]
+    weight = 2  # Campaign.stats in the default limits.field_weights
+    assert support["extensions"]["cost"]["actualQueryCost"] == \
+        marketer["extensions"]["cost"]["actualQueryCost"] - weight * 3
+    assert {e["path"][-1] for e in support["errors"]} == {"stats"}
+
+
+async def test_a_wholly_denied_operation_runs_nothing_and_spends_nothing(gateway_with: GatewayFactory) -> None:
+    mutation = 'mutation { updateCampaignStatus(id: "Q2FtcGFpZ246Z29vZ2xlYWRzOjE0OA", action: "PAUSE") { replayed } }'
+    # A bucket that barely refills: whatever the operation spent would still be missing.
+    async with gateway_with(limits={"budget_maximum": 100, "budget_restore_rate": 0.001}) as gw:
+        body = await gw.query(mutation, role="analyst")  # analysts may not write at all
+        upstream = sum(gw.upstream_calls().values())
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
+    cost = body["extensions"]["cost"]
+    assert cost["requestedQueryCost"] > 10 and cost["actualQueryCost"] == 0  # not even a mutation's base cost
+    assert cost["throttleStatus"]["currentlyAvailable"] == 100
+    assert upstream == 0

@@ -122,7 +122,8 @@ async def test_every_response_carries_the_call_limit_header(sim_client: httpx.As
     first = await sim_client.get(f"{API}/customers/count.json", headers=TOKEN)
     second = await sim_client.get(f"{API}/customers/count.json", headers=TOKEN)
     assert first.headers["X-Shopify-Shop-Api-Call-Limit"] == "1/40"
-    assert second.headers["X-Shopify-Shop-Api-Call-Limit"] == "2/40"
+    # 2/40 unless half a second passed between the two (the bucket leaks 2 a second) on a busy machine.
+    assert second.headers["X-Shopify-Shop-Api-Call-Limit"] in ("2/40", "1/40")
 
 
 async def test_full_bucket_answers_429_with_retry_after(

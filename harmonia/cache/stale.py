@@ -1,0 +1,49 @@
+"""Stale answers a request served: noted where the resolver awaited them, listed in ``extensions``.
+
+    with collecting() as notes:             # around one field's resolver (the schema edge)
+        value = await resolve()
+    report(StaleNote("shopify", 42.0))      # wherever a stale record reached that resolver
+
+The collector is a context variable of the resolver's own task, so notes land on the field that
+used the stale record, not on whichever request happened to start a shared batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class StaleNote:
+    source: str
+    age: float  # seconds since the record was fetched
+
+
+_sink: ContextVar[list[StaleNote] | None] = ContextVar("harmonia_stale_sink", default=None)
+
+
+@contextmanager
+def collecting() -> Iterator[list[StaleNote]]:
+    notes: list[StaleNote] = []
+    token = _sink.set(notes)
+    try:
+        yield notes
+    finally:
+        _sink.reset(token)
+
+
+def report(note: StaleNote) -> None:
+    sink = _sink.get()
+    if sink is not None:
+        sink.append(note)
+
+
+def summarize(notes: list[StaleNote]) -> list[StaleNote]:
+    """One note per source, with the oldest age."""
+    oldest: dict[str, float] = {}
+    for note in notes:
+        oldest[note.source] = max(note.age, oldest.get(note.source, 0.0))
+    return [StaleNote(source, age) for source, age in oldest.items()]
