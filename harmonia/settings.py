@@ -83,6 +83,8 @@ class GoogleAdsSettings(SourceSettings):
     login_customer_id: str | None = None
     api_version: str = "v17"
     currency_code: str = "USD"
+    # Google Ads publishes no fixed rate: it throttles per customer with a token bucket; stay well under.
+    requests_per_second: float = 8.0
 
 
 class SourcesSettings(BaseModel):
@@ -112,6 +114,17 @@ class LimitsSettings(BaseModel):
     budget_restore_rate: float = 1000.0
 
 
+class UpstreamSettings(BaseModel):
+    """Discipline shared by every source: the operation deadline and the circuit breakers."""
+
+    operation_deadline: float = 10.0
+    circuit_failure_threshold: int = 5
+    circuit_failure_window: float = 30.0
+    circuit_reset_seconds: float = 5.0
+    # With redis_url set, pacing and circuit state are shared by every gateway instance.
+    shared_state: bool = True
+
+
 class CacheSettings(BaseModel):
     enabled: bool = True
 
@@ -129,6 +142,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
+    upstream: UpstreamSettings = Field(default_factory=UpstreamSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -28,6 +28,7 @@ from harmonia.limits.analysis import Analysis, analyze, select_operation
 from harmonia.limits.budget import CostBudget
 from harmonia.resolvers.context import RequestContext, Sources
 from harmonia.settings import Settings
+from harmonia.sources.deadline import operation_deadline
 
 log = logging.getLogger("harmonia.graphql")
 
@@ -150,10 +151,12 @@ class GraphQLPipeline:
                 "THROTTLED", retryAfterSeconds=wait), requested=analysis.cost, headers={"Retry-After": str(wait)})
 
         ctx = RequestContext(self.sources, principal, self.settings)
-        outcome = execute(self.schema, document, context_value=ctx, variable_values=variables,
-                          operation_name=operation_name)
-        # graphql-core answers synchronously when no resolver is async (introspection, __typename).
-        result = await outcome if isawaitable(outcome) else outcome
+        # One deadline for every upstream call of this operation, retries and pacing waits included.
+        with operation_deadline(self.settings.upstream.operation_deadline):
+            outcome = execute(self.schema, document, context_value=ctx, variable_values=variables,
+                              operation_name=operation_name)
+            # graphql-core answers synchronously when no resolver is async (introspection, __typename).
+            result = await outcome if isawaitable(outcome) else outcome
         body: dict[str, Any] = {}
         if result.errors:
             body["errors"] = [self._format(e) for e in result.errors]
