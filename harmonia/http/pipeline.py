@@ -107,6 +107,8 @@ class GraphQLPipeline:
             return self.reject(400, principal, error("`variables` must be a JSON object", "BAD_USER_INPUT"))
         if operation_name is not None and not isinstance(operation_name, str):
             return self.reject(400, principal, error("`operationName` must be a string", "BAD_USER_INPUT"))
+        if params.extensions is not None and not isinstance(params.extensions, dict):
+            return self.reject(400, principal, error("`extensions` must be a JSON object", "BAD_USER_INPUT"))
 
         document = self._documents.get_or(query)
         if document is None:
@@ -117,8 +119,9 @@ class GraphQLPipeline:
                     return self.reject(request_error, principal, error(
                         f"The operation has more than {self.limits.max_tokens} tokens", "BAD_USER_INPUT",
                         limit=self.limits.max_tokens))
-                return self.reject(400, principal, error(exc.message, "GRAPHQL_PARSE_FAILED",
-                                                         locations=_locations(exc)))
+                # 400 for graphql-response+json; 200 for application/json, as GraphQL over HTTP asks.
+                return self.reject(request_error, principal, error(exc.message, "GRAPHQL_PARSE_FAILED",
+                                                                   locations=_locations(exc)))
             self._documents.put(query, document)
         assert isinstance(document, DocumentNode)
 
