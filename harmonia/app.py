@@ -7,12 +7,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -39,6 +41,11 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
         await sources.aclose()
 
     app = FastAPI(title="Harmonia", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    if settings.http.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.http.cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type", "Accept"], max_age=600)
+    # httpx logs every upstream URL at INFO, and those URLs carry customers' emails: keep it to warnings.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     app.state.settings = settings
     app.state.sources = sources
     app.state.pipeline = pipeline

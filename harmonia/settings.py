@@ -125,6 +125,16 @@ class UpstreamSettings(BaseModel):
     shared_state: bool = True
 
 
+class HttpSettings(BaseModel):
+    """What the HTTP edge accepts and shows."""
+
+    max_body_bytes: int = 1_000_000
+    introspection: bool = True
+    graphiql: bool = True
+    # Browser origins allowed to call the API (CORS); empty: no cross-origin browser calls.
+    cors_origins: list[str] = Field(default_factory=list)
+
+
 class CacheSettings(BaseModel):
     enabled: bool = True
 
@@ -143,6 +153,7 @@ class Settings(BaseSettings):
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     upstream: UpstreamSettings = Field(default_factory=UpstreamSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
 
     @classmethod
     def settings_customise_sources(

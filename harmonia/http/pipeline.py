@@ -19,7 +19,16 @@ from dataclasses import dataclass, field
 from inspect import isawaitable
 from typing import Any
 
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, execute, parse, validate
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    NoSchemaIntrospectionCustomRule,
+    execute,
+    parse,
+    specified_rules,
+    validate,
+)
 from graphql.error import GraphQLSyntaxError
 
 from harmonia.auth.principal import Principal
@@ -78,6 +87,11 @@ class GraphQLPipeline:
         self.budget = CostBudget(settings.limits.budget_maximum, settings.limits.budget_restore_rate)
         self._documents = _LRU(1024)
         self._validated = _LRU(1024)
+        # Outside development, "Did you mean ...?" would map the schema for anyone probing it.
+        self.hide_suggestions = not settings.dev_mode
+        self.rules = list(specified_rules)
+        if not settings.http.introspection:
+            self.rules.append(NoSchemaIntrospectionCustomRule)
 
     def cost_extension(self, principal: Principal | None, requested: int = 0, actual: int = 0) -> dict[str, Any]:
         available = self.budget.available(principal.sub) if principal else self.limits.budget_maximum
@@ -127,7 +141,8 @@ class GraphQLPipeline:
 
         problems = self._validated.get_or(query)
         if problems is None:
-            problems = [e.message for e in validate(self.schema, document)]
+            problems = [e.message for e in validate(self.schema, document, self.rules,
+                                                    hide_suggestions=self.hide_suggestions)]
             self._validated.put(query, problems)
         if problems:
             return self.reject(request_error, principal,
@@ -157,7 +172,7 @@ class GraphQLPipeline:
         # One deadline for every upstream call of this operation, retries and pacing waits included.
         with operation_deadline(self.settings.upstream.operation_deadline):
             outcome = execute(self.schema, document, context_value=ctx, variable_values=variables,
-                              operation_name=operation_name)
+                              operation_name=operation_name, hide_suggestions=self.hide_suggestions)
             # graphql-core answers synchronously when no resolver is async (introspection, __typename).
             result = await outcome if isawaitable(outcome) else outcome
         body: dict[str, Any] = {}
