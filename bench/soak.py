@@ -128,7 +128,8 @@ def main() -> None:
                 "HARMONIA_SOURCES__GOOGLEADS__REQUESTS_PER_SECOND": "1000000",
                 "HARMONIA_LIMITS__BUDGET_MAXIMUM": "1000000000", "HARMONIA_LIMITS__BUDGET_RESTORE_RATE": "1000000000"})
     procs = [subprocess.Popen([harmonia, "simulate", "--port", str(sim_port), "--latency-ms", str(args.latency_ms),
-                               "--no-rate-limits"], env=env, stdout=subprocess.DEVNULL),
+                               "--no-rate-limits"], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL),  # each injected reset logs a traceback there
              subprocess.Popen([harmonia, "serve", "--port", str(gw_port)], env=env, stdout=subprocess.DEVNULL)]
     try:
         wait_up(f"{sim}/__stats")
