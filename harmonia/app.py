@@ -7,12 +7,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -41,11 +43,8 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
     verifier = TokenVerifier(settings.auth)
     metrics = Metrics()
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await cache.start()  # hear other instances' evictions from the start
-        writes.start()  # resumes the erasure jobs a previous process left unfinished
-        yield
+    async def close_all() -> None:
+        """Everything the app opened: also for tests that drive the app without its lifespan."""
         await writes.aclose()
         await cache.aclose()
         if shared is not None:
@@ -53,8 +52,21 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
         await sources.aclose()
         await pipeline.meter.aclose()
 
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await cache.start()  # hear other instances' evictions from the start
+        writes.start()  # resumes the erasure jobs a previous process left unfinished
+        yield
+        await close_all()
+
     app = FastAPI(title="Harmonia", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    if settings.http.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.http.cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type", "Accept"], max_age=600)
+    # httpx logs every upstream URL at INFO, and those URLs carry customers' emails: keep it to warnings.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     app.state.settings = settings
+    app.state.aclose = close_all
     app.state.sources = sources
     app.state.cache = cache
     app.state.redis = shared

@@ -83,6 +83,8 @@ class GoogleAdsSettings(SourceSettings):
     login_customer_id: str | None = None
     api_version: str = "v17"
     currency_code: str = "USD"
+    # Google Ads publishes no fixed rate: it throttles per customer with a token bucket; stay well under.
+    requests_per_second: float = 8.0
 
 
 class SourcesSettings(BaseModel):
@@ -148,6 +150,27 @@ class CachePolicy(BaseModel):
     stale_if_error: float = 3600.0         # past ttl: served (and listed in extensions.stale) if the source fails
 
 
+class UpstreamSettings(BaseModel):
+    """Discipline shared by every source: the operation deadline and the circuit breakers."""
+
+    operation_deadline: float = 10.0
+    circuit_failure_threshold: int = 5
+    circuit_failure_window: float = 30.0
+    circuit_reset_seconds: float = 5.0
+    # With redis_url set, pacing and circuit state are shared by every gateway instance.
+    shared_state: bool = True
+
+
+class HttpSettings(BaseModel):
+    """What the HTTP edge accepts and shows."""
+
+    max_body_bytes: int = 1_000_000
+    introspection: bool = True
+    graphiql: bool = True
+    # Browser origins allowed to call the API (CORS); empty: no cross-origin browser calls.
+    cors_origins: list[str] = Field(default_factory=list)
+
+
 class CacheSettings(BaseModel):
     enabled: bool = True
     max_entries: int = 20_000              # in-process tier (LRU)
@@ -199,6 +222,8 @@ class Settings(BaseSettings):
     persisted_queries: PersistedQuerySettings = Field(default_factory=PersistedQuerySettings)
     idempotency: IdempotencySettings = Field(default_factory=IdempotencySettings)
     erasure: ErasureSettings = Field(default_factory=ErasureSettings)
+    upstream: UpstreamSettings = Field(default_factory=UpstreamSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
 
     @classmethod
     def settings_customise_sources(
