@@ -28,6 +28,8 @@ from harmonia.cache.persisted import PersistedQueries
 from harmonia.errors import HarmoniaError
 from harmonia.limits.analysis import Analysis, analyze, select_operation
 from harmonia.limits.budget import CostBudget
+from harmonia.observability.operation import note_operation
+from harmonia.observability.resolver_spans import resolver_middleware
 from harmonia.resolvers.context import RequestContext, Sources
 from harmonia.resolvers.write_services import WriteServices
 from harmonia.settings import Settings
@@ -154,6 +156,7 @@ class GraphQLPipeline:
                                                      "BAD_USER_INPUT"), headers={"Allow": "POST"})
 
         analysis = analyze(document, operation, variables or {})
+        note_operation(self.schema, document, operation)  # span name, log line, field usage
         rejected = self._check_limits(analysis, principal, request_error)
         if rejected is not None:
             return rejected
@@ -167,7 +170,8 @@ class GraphQLPipeline:
         ctx = RequestContext(self.sources, principal, self.settings, cache=self.cache, writes=self.writes,
                              idempotency_key=idempotency_key)
         outcome = execute(self.schema, document, context_value=ctx, variable_values=variables,
-                          operation_name=operation_name)
+                          operation_name=operation_name,
+                          middleware=resolver_middleware(self.settings.observability.resolver_spans))
         # graphql-core answers synchronously when no resolver is async (introspection, __typename).
         result = await outcome if isawaitable(outcome) else outcome
         body: dict[str, Any] = {}

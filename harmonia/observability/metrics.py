@@ -1,41 +1,157 @@
-"""Process metrics in Prometheus text: operations by outcome and their latency.
+"""The process's OpenTelemetry metrics: operations, upstream calls, cache outcomes, cost and circuits.
 
-    metrics.operation("OK", 0.012)
-    metrics.render()   # text for GET /metrics
+    record_operation("GetOrders", "OK", 0.012)
+    record_upstream("shopify", "GET", "/admin/api/2024-04/orders.json", "200", 0.004)
+    record_cache("hubspot", "memory", hits=3, misses=1)
+    collect()      # the SDK's cumulative MetricsData, for /metrics (see prometheus.py)
+
+One MeterProvider per process, built on first use, like a Prometheus registry: every app in the
+process records into it. It always has an in-memory reader (rendered at ``/metrics``) and, when
+``OTEL_METRICS_EXPORTER=otlp``, a periodic OTLP exporter as well.
+
+Labels that clients control (operation names, token subjects) are capped: past ``MAX_LABEL_VALUES``
+distinct values, new ones are counted as ``other``, so a client cannot grow the series without bound.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import os
+import threading
+from collections.abc import Callable, Iterable
 
-BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricReader, MetricsData
+
+# The bounds /metrics always had for operations; upstream calls are faster, so they start lower.
+OPERATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+UPSTREAM_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+MAX_LABEL_VALUES = 200
+# How series of one gauge from several workers combine (counters and histograms always add up).
+GAUGE_MERGE = {"harmonia_budget_available_points": "min", "harmonia_circuit_open": "max"}
+
+
+class _Capped:
+    """Label values as they come, until there are too many distinct ones."""
+
+    def __init__(self, limit: int = MAX_LABEL_VALUES) -> None:
+        self.limit = limit
+        self.seen: set[str] = set()
+
+    def __call__(self, value: str) -> str:
+        if value in self.seen:
+            return value
+        if len(self.seen) >= self.limit:
+            return "other"
+        self.seen.add(value)
+        return value
 
 
 class Metrics:
-    def __init__(self) -> None:
-        self.operations: Counter[str] = Counter()
-        self.buckets = [0] * len(BUCKETS)
-        self.count = 0
-        self.total_seconds = 0.0
+    def __init__(self, readers: Iterable[MetricReader] = ()) -> None:
+        self.reader = InMemoryMetricReader()
+        self.provider = MeterProvider(metric_readers=[self.reader, *readers])
+        self.circuits: dict[str, Callable[[], bool]] = {}
+        self.operation_names = _Capped()
+        self.clients = _Capped()
+        m = self.provider.get_meter("harmonia")
+        self.operations = m.create_counter(
+            "harmonia_operations", description="GraphQL operations by name and outcome (error codes, or OK).")
+        self.operation_seconds = m.create_histogram(
+            "harmonia_operation_duration_seconds", unit="s", description="Time to answer a GraphQL operation.",
+            explicit_bucket_boundaries_advisory=OPERATION_BUCKETS)
+        self.upstream_requests = m.create_counter(
+            "harmonia_upstream_requests", description="HTTP calls to the sources by source, route and status.")
+        self.upstream_seconds = m.create_histogram(
+            "harmonia_upstream_duration_seconds", unit="s", description="Time a source took to answer a call.",
+            explicit_bucket_boundaries_advisory=UPSTREAM_BUCKETS)
+        self.upstream_errors = m.create_counter(
+            "harmonia_upstream_errors", description="Failed calls to the sources (status >= 400, timeouts, "
+                                                    "transport errors) by source, route and error.")
+        self.cache_lookups = m.create_counter(
+            "harmonia_cache_lookups", description="Entity cache lookups by source, tier and outcome "
+                                                  "(hit, miss, stale: served past its TTL).")
+        self.cost_rejections = m.create_counter(
+            "harmonia_cost_rejections", description="Operations refused before running, by reason "
+                                                    "(COST_LIMIT_EXCEEDED, DEPTH_LIMIT_EXCEEDED, THROTTLED, ...).")
+        self.cost_points = m.create_counter(
+            "harmonia_cost_points", description="Cost points spent, by client (token subject).")
+        self.budget_available = m.create_gauge(
+            "harmonia_budget_available_points", description="Points left in a client's cost budget after its "
+                                                            "last operation.")
+        m.create_observable_gauge("harmonia_circuit_open", callbacks=[self._observe_circuits],
+                                  description="1 while a circuit is open (the dependency is being skipped).")
 
-    def operation(self, outcome: str, seconds: float) -> None:
-        self.operations[outcome] += 1
-        self.count += 1
-        self.total_seconds += seconds
-        for i, bound in enumerate(BUCKETS):
-            if seconds <= bound:
-                self.buckets[i] += 1
+    def _observe_circuits(self, _: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(1 if is_open() else 0, {"circuit": name}) for name, is_open in self.circuits.items()]
 
-    def render(self) -> str:
-        lines = ["# HELP harmonia_operations_total GraphQL operations by outcome (error codes, or OK).",
-                 "# TYPE harmonia_operations_total counter"]
-        for outcome, n in sorted(self.operations.items()):
-            lines.append(f'harmonia_operations_total{{outcome="{outcome}"}} {n}')
-        lines += ["# HELP harmonia_operation_duration_seconds Time to answer a GraphQL operation.",
-                  "# TYPE harmonia_operation_duration_seconds histogram"]
-        for bound, n in zip(BUCKETS, self.buckets, strict=True):
-            lines.append(f'harmonia_operation_duration_seconds_bucket{{le="{bound}"}} {n}')
-        lines.append(f'harmonia_operation_duration_seconds_bucket{{le="+Inf"}} {self.count}')
-        lines.append(f"harmonia_operation_duration_seconds_sum {self.total_seconds}")
-        lines.append(f"harmonia_operation_duration_seconds_count {self.count}")
-        return "\n".join(lines) + "\n"
+    def collect(self) -> MetricsData | None:
+        return self.reader.get_metrics_data()
+
+
+_lock = threading.Lock()
+_metrics: Metrics | None = None
+
+
+def _otlp_readers() -> list[MetricReader]:
+    if os.environ.get("OTEL_METRICS_EXPORTER", "none").strip().lower() != "otlp":
+        return []
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+    return [PeriodicExportingMetricReader(OTLPMetricExporter())]
+
+
+def metrics() -> Metrics:
+    """The process's metrics, built on first use."""
+    global _metrics
+    if _metrics is None:
+        with _lock:
+            if _metrics is None:
+                _metrics = Metrics(_otlp_readers())
+    return _metrics
+
+
+def collect() -> MetricsData | None:
+    return metrics().collect()
+
+
+def record_operation(name: str, outcome: str, seconds: float) -> None:
+    m = metrics()
+    labels = {"operation": m.operation_names(name), "outcome": outcome}
+    m.operations.add(1, labels)
+    m.operation_seconds.record(seconds, {"operation": labels["operation"]})
+
+
+def record_cost(client: str, *, actual: int, available: float | None, rejected: Iterable[str] = ()) -> None:
+    m = metrics()
+    label = {"client": m.clients(client)}
+    if actual:
+        m.cost_points.add(actual, label)
+    if available is not None:
+        m.budget_available.set(available, label)
+    for reason in rejected:
+        m.cost_rejections.add(1, {"reason": reason})
+
+
+def record_upstream(source: str, method: str, route: str, status: str, seconds: float, error: str | None) -> None:
+    m = metrics()
+    labels = {"source": source, "method": method, "route": route}
+    m.upstream_requests.add(1, {**labels, "status": status})
+    m.upstream_seconds.record(seconds, {"source": source, "route": route})
+    if error is not None:
+        m.upstream_errors.add(1, {**labels, "error": error})
+
+
+def record_cache(source: str, tier: str, *, hits: int = 0, misses: int = 0, stale: int = 0) -> None:
+    m = metrics()
+    for outcome, n in (("hit", hits), ("miss", misses), ("stale", stale)):
+        if n:
+            m.cache_lookups.add(n, {"source": source, "tier": tier, "outcome": outcome})
+
+
+def register_circuit(name: str, is_open: Callable[[], bool]) -> None:
+    """Report a circuit's state as ``harmonia_circuit_open{circuit=name}`` (read at every collection)."""
+    metrics().circuits[name] = is_open
+
+

@@ -29,6 +29,7 @@ from harmonia.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from harmonia.observability.upstream import traced_request
 from harmonia.settings import SourceSettings
 from harmonia.sources.pacing import Pacer
 
@@ -159,11 +160,13 @@ class SourceHttp:
     ) -> httpx.Response:
         async with self._in_flight:
             if self.pacer is None:
-                return await self.client.request(method, path, params=params, json=json, headers=headers)
+                return await traced_request(self.client, self.source, method, path, params=params, json=json,
+                                            headers=headers)
             await self.pacer.acquire()
             response: httpx.Response | None = None
             try:
-                response = await self.client.request(method, path, params=params, json=json, headers=headers)
+                response = await traced_request(self.client, self.source, method, path, params=params, json=json,
+                                                headers=headers)
                 return response
             finally:
                 self.pacer.release(response)
