@@ -21,7 +21,6 @@ from harmonia.cache.persisted import PersistedQueries
 from harmonia.http.graphiql import STATIC_DIR, STATIC_PREFIX
 from harmonia.http.pipeline import GraphQLPipeline
 from harmonia.http.routes import build_graphql_router
-from harmonia.observability.metrics import register_circuit
 from harmonia.observability.telemetry import Telemetry
 from harmonia.resolvers.cached import build_entity_cache, build_redis_tier, shared_invalidation
 from harmonia.resolvers.context import Sources, Transports
@@ -42,7 +41,7 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
     verifier = TokenVerifier(settings.auth)
     telemetry = Telemetry(settings)
     if shared is not None:
-        register_circuit("redis", lambda: shared.circuit.is_open)
+        telemetry.watch_circuit("redis", lambda: shared.circuit.is_open)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

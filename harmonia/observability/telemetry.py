@@ -19,7 +19,7 @@ import os
 from collections.abc import Awaitable, Callable, Mapping
 
 from harmonia.observability import tracing
-from harmonia.observability.metrics import collect
+from harmonia.observability.metrics import collect, metrics, register_circuit
 from harmonia.observability.operation import OperationScope
 from harmonia.observability.oplog import OperationLog
 from harmonia.observability.prometheus import WorkerBoard, merge, render, snapshot
@@ -41,6 +41,12 @@ class Telemetry:
         directory = os.environ.get(METRICS_DIR_ENV)
         self.board = WorkerBoard(directory) if directory else None
         self._tasks: list[asyncio.Task[None]] = []
+        self._circuits: list[str] = []
+
+    def watch_circuit(self, name: str, is_open: Callable[[], bool]) -> None:
+        """Report a circuit as ``harmonia_circuit_open{circuit=name}`` while this app runs."""
+        register_circuit(name, is_open)
+        self._circuits.append(name)
 
     def operation(self, headers: Mapping[str, str]) -> OperationScope:
         return OperationScope(self, headers)
@@ -88,6 +94,8 @@ class Telemetry:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        for name in self._circuits:
+            metrics().circuits.pop(name, None)
         if self.usage is not None:
             await self.usage.aclose()
         with contextlib.suppress(OSError):
