@@ -47,6 +47,24 @@ class _Capped:
         return value
 
 
+class _Tally:
+    """Cumulative counts by label values, reported by an OpenTelemetry observable counter.
+
+    Adding to a dict costs a fraction of a synchronous instrument's ``add`` (which builds and
+    hashes an attribute set under a lock every time); the SDK reads the totals when it collects.
+    """
+
+    def __init__(self, labels: tuple[str, ...]) -> None:
+        self.labels = labels
+        self.counts: dict[tuple[str, ...], float] = {}
+
+    def add(self, key: tuple[str, ...], n: float = 1) -> None:
+        self.counts[key] = self.counts.get(key, 0) + n
+
+    def observe(self, _: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(n, dict(zip(self.labels, key, strict=True))) for key, n in list(self.counts.items())]
+
+
 class Metrics:
     def __init__(self, readers: Iterable[MetricReader] = ()) -> None:
         self.reader = InMemoryMetricReader()
@@ -55,32 +73,40 @@ class Metrics:
         self.operation_names = _Capped()
         self.clients = _Capped()
         m = self.provider.get_meter("harmonia")
-        self.operations = m.create_counter(
-            "harmonia_operations", description="GraphQL operations by name and outcome (error codes, or OK).")
+
+        def counter(name: str, labels: tuple[str, ...], description: str) -> _Tally:
+            tally = _Tally(labels)
+            m.create_observable_counter(name, callbacks=[tally.observe], description=description)
+            return tally
+
+        self.operations = counter("harmonia_operations", ("operation", "outcome"),
+                                  "GraphQL operations by name and outcome (error codes, or OK).")
         self.operation_seconds = m.create_histogram(
             "harmonia_operation_duration_seconds", unit="s", description="Time to answer a GraphQL operation.",
             explicit_bucket_boundaries_advisory=OPERATION_BUCKETS)
-        self.upstream_requests = m.create_counter(
-            "harmonia_upstream_requests", description="HTTP calls to the sources by source, route and status.")
+        self.upstream_requests = counter("harmonia_upstream_requests", ("source", "method", "route", "status"),
+                                         "HTTP calls to the sources by source, route and status.")
         self.upstream_seconds = m.create_histogram(
             "harmonia_upstream_duration_seconds", unit="s", description="Time a source took to answer a call.",
             explicit_bucket_boundaries_advisory=UPSTREAM_BUCKETS)
-        self.upstream_errors = m.create_counter(
-            "harmonia_upstream_errors", description="Failed calls to the sources (status >= 400, timeouts, "
-                                                    "transport errors) by source, route and error.")
-        self.cache_lookups = m.create_counter(
-            "harmonia_cache_lookups", description="Entity cache lookups by source, tier and outcome "
-                                                  "(hit, miss, stale: served past its TTL).")
-        self.cost_rejections = m.create_counter(
-            "harmonia_cost_rejections", description="Operations refused before running, by reason "
-                                                    "(COST_LIMIT_EXCEEDED, DEPTH_LIMIT_EXCEEDED, THROTTLED, ...).")
-        self.cost_points = m.create_counter(
-            "harmonia_cost_points", description="Cost points spent, by client (token subject).")
-        self.budget_available = m.create_gauge(
-            "harmonia_budget_available_points", description="Points left in a client's cost budget after its "
-                                                            "last operation.")
+        self.upstream_errors = counter("harmonia_upstream_errors", ("source", "method", "route", "error"),
+                                       "Failed calls to the sources (status >= 400, timeouts, transport errors) "
+                                       "by source, route and error.")
+        self.cache_lookups = counter("harmonia_cache_lookups", ("source", "tier", "outcome"),
+                                     "Entity cache lookups by source, tier and outcome (hit, miss, stale: "
+                                     "served past its TTL).")
+        self.cost_rejections = counter("harmonia_cost_rejections", ("reason",),
+                                       "Operations refused before running, by reason (COST_LIMIT_EXCEEDED, "
+                                       "DEPTH_LIMIT_EXCEEDED, THROTTLED, ...).")
+        self.cost_points = counter("harmonia_cost_points", ("client",), "Cost points spent, by client (token subject).")
+        self.budget: dict[str, float] = {}
+        m.create_observable_gauge("harmonia_budget_available_points", callbacks=[self._observe_budget],
+                                  description="Points left in a client's cost budget after its last operation.")
         m.create_observable_gauge("harmonia_circuit_open", callbacks=[self._observe_circuits],
                                   description="1 while a circuit is open (the dependency is being skipped).")
+
+    def _observe_budget(self, _: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(level, {"client": client}) for client, level in list(self.budget.items())]
 
     def _observe_circuits(self, _: CallbackOptions) -> Iterable[Observation]:
         return [Observation(1 if is_open() else 0, {"circuit": name}) for name, is_open in self.circuits.items()]
@@ -117,37 +143,39 @@ def collect() -> MetricsData | None:
 
 
 def record_operation(name: str, outcome: str, seconds: float) -> None:
-    m = metrics()
-    labels = {"operation": m.operation_names(name), "outcome": outcome}
-    m.operations.add(1, labels)
-    m.operation_seconds.record(seconds, {"operation": labels["operation"]})
+    m = _metrics or metrics()
+    operation = m.operation_names(name)
+    m.operations.add((operation, outcome))
+    m.operation_seconds.record(seconds, {"operation": operation})
 
 
 def record_cost(client: str, *, actual: int, available: float | None, rejected: Iterable[str] = ()) -> None:
-    m = metrics()
-    label = {"client": m.clients(client)}
+    m = _metrics or metrics()
+    label = m.clients(client)
     if actual:
-        m.cost_points.add(actual, label)
+        m.cost_points.add((label,), actual)
     if available is not None:
-        m.budget_available.set(available, label)
+        m.budget[label] = available
     for reason in rejected:
-        m.cost_rejections.add(1, {"reason": reason})
+        m.cost_rejections.add((reason,))
 
 
 def record_upstream(source: str, method: str, route: str, status: str, seconds: float, error: str | None) -> None:
-    m = metrics()
-    labels = {"source": source, "method": method, "route": route}
-    m.upstream_requests.add(1, {**labels, "status": status})
+    m = _metrics or metrics()
+    m.upstream_requests.add((source, method, route, status))
     m.upstream_seconds.record(seconds, {"source": source, "route": route})
     if error is not None:
-        m.upstream_errors.add(1, {**labels, "error": error})
+        m.upstream_errors.add((source, method, route, error))
 
 
 def record_cache(source: str, tier: str, *, hits: int = 0, misses: int = 0, stale: int = 0) -> None:
-    m = metrics()
-    for outcome, n in (("hit", hits), ("miss", misses), ("stale", stale)):
-        if n:
-            m.cache_lookups.add(n, {"source": source, "tier": tier, "outcome": outcome})
+    tally = (_metrics or metrics()).cache_lookups
+    if hits:
+        tally.add((source, tier, "hit"), hits)
+    if misses:
+        tally.add((source, tier, "miss"), misses)
+    if stale:
+        tally.add((source, tier, "stale"), stale)
 
 
 def register_circuit(name: str, is_open: Callable[[], bool]) -> None:

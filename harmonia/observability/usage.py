@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -65,7 +64,9 @@ class FieldUsage:
                  retention_days: int = 30, timeout: float = 1.0) -> None:
         self.prefix = prefix
         self.retention = retention_days * 24 * HOUR
-        self.pending: Counter[tuple[int, str, str]] = Counter()   # (hour, client, coordinate) -> uses
+        # (hour, client, the operation's coordinates) -> operations: one increment per operation,
+        # spread over the coordinates only when flushed.
+        self.pending: Counter[tuple[int, str, frozenset[str]]] = Counter()
         self.local: Counter[tuple[int, str, str]] = Counter()     # without Redis: everything, here
         self._redis = redis.Redis.from_url(redis_url, socket_timeout=timeout, socket_connect_timeout=timeout) \
             if redis_url else None
@@ -92,16 +93,18 @@ class FieldUsage:
             self._documents.popitem(last=False)
         return coords
 
-    def record(self, client: str, coordinates: Iterable[str], now: float | None = None) -> None:
-        hour = _hour(time.time() if now is None else now)
-        for coordinate in coordinates:
-            self.pending[(hour, client, coordinate)] += 1
+    def record(self, client: str, coordinates: frozenset[str], now: float | None = None) -> None:
+        self.pending[(_hour(time.time() if now is None else now), client, coordinates)] += 1
 
     async def flush(self) -> None:
         """Everything pending into Redis in one pipeline (or into the process's own counts)."""
         if not self.pending:
             return
-        batch, self.pending = self.pending, Counter()
+        pending, self.pending = self.pending, Counter()
+        batch: Counter[tuple[int, str, str]] = Counter()
+        for (hour, client, coordinates), n in pending.items():
+            for coordinate in coordinates:
+                batch[(hour, client, coordinate)] += n
         if self._redis is None:
             self.local.update(batch)
             return
@@ -115,7 +118,7 @@ class FieldUsage:
         try:
             await pipe.execute()
         except (redis.RedisError, OSError) as exc:
-            self.pending.update(batch)  # kept for the next flush; counts are never lost to a Redis blip
+            self.pending.update(pending)  # kept for the next flush; counts are never lost to a Redis blip
             log.warning("field usage not written to Redis (%s); will retry", type(exc).__name__)
 
     # --- reading --------------------------------------------------------------------------------

@@ -139,9 +139,9 @@ def test_coordinates_follow_fragments_and_leave_out_introspection() -> None:
 async def test_report_windows_by_hour() -> None:
     usage = FieldUsage()
     now = 1_800_000_000.0
-    usage.record("a", ["User.name"], now=now - 3 * 3600)
-    usage.record("a", ["User.name", "User.id"], now=now)
-    usage.record("b", ["User.name"], now=now)
+    usage.record("a", frozenset({"User.name"}), now=now - 3 * 3600)
+    usage.record("a", frozenset({"User.name", "User.id"}), now=now)
+    usage.record("b", frozenset({"User.name"}), now=now)
 
     recent = await usage.report(1, now=now)
     assert [(r.coordinate, r.client, r.count) for r in recent] == [
