@@ -54,10 +54,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.config:
         os.environ[CONFIG_ENV] = args.config
     load_settings(args.config)  # fail now, with the reason, rather than in every worker
+    _check_tracing_env()
     with _metrics_dir(args.workers):
         uvicorn.run("harmonia.cli:create_app_from_env", factory=True, host=args.host, port=args.port,
                     workers=args.workers, log_level="warning", **_uvicorn_options())  # type: ignore[arg-type]
     return 0
+
+
+def _check_tracing_env() -> None:
+    """A bad OTEL_TRACES_EXPORTER fails here, with the reason, rather than in every worker."""
+    from harmonia.observability.tracing import exporter_from_env
+
+    exporter = exporter_from_env()
+    if exporter is not None:
+        exporter.shutdown()
 
 
 @contextlib.contextmanager

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterable
 
 from opentelemetry.metrics import CallbackOptions, Observation
-from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricReader, MetricsData
 
 # The bounds /metrics always had for operations; upstream calls are faster, so they start lower.
@@ -68,7 +68,9 @@ class _Tally:
 class Metrics:
     def __init__(self, readers: Iterable[MetricReader] = ()) -> None:
         self.reader = InMemoryMetricReader()
-        self.provider = MeterProvider(metric_readers=[self.reader, *readers])
+        # No exemplars: /metrics does not show them, and the default filter looks up the current
+        # span on every histogram record.
+        self.provider = MeterProvider(metric_readers=[self.reader, *readers], exemplar_filter=AlwaysOffExemplarFilter())
         self.circuits: dict[str, Callable[[], bool]] = {}
         self.operation_names = _Capped()
         self.clients = _Capped()

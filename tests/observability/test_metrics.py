@@ -102,3 +102,23 @@ async def test_metrics_answer_without_a_token_and_name_no_secret(gateway: Gatewa
     text = (await gateway.client.get("/metrics")).text
     assert token not in text and "ana@example.com" not in text
     assert 'client="sha256:' in text, "a subject that is an email is hashed"
+
+
+async def test_redis_tier_hits_are_counted(fast_sim_state: SimulatorState, redis_url: str) -> None:
+    first, close_first = await open_gateway(fast_sim_state, redis_url=redis_url)
+    second, close_second = await open_gateway(fast_sim_state, redis_url=redis_url)
+    try:
+        assert "errors" not in await first.query(ORDERS)  # fetched, and written to Redis
+        before = samples((await second.client.get("/metrics")).text)
+        calls = sum(second.upstream_calls().values())
+        assert "errors" not in await second.query(ORDERS)
+        after = samples((await second.client.get("/metrics")).text)
+    finally:
+        await close_first()
+        await close_second()
+    assert sum(second.upstream_calls().values()) == calls, "the second instance answered from Redis"
+    hits = value(after, "harmonia_cache_lookups_total", tier="redis", outcome="hit") - \
+        value(before, "harmonia_cache_lookups_total", tier="redis", outcome="hit")
+    misses = value(after, "harmonia_cache_lookups_total", tier="memory", outcome="miss") - \
+        value(before, "harmonia_cache_lookups_total", tier="memory", outcome="miss")
+    assert hits >= 2 and misses == hits, "every tier-1 miss was a Redis hit"

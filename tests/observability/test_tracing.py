@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -186,3 +190,13 @@ def test_the_standard_otel_variables_choose_the_exporter(env: dict[str, str], ex
 def test_an_unknown_exporter_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="use otlp, console or none"):
         tracing.exporter_from_env({"OTEL_TRACES_EXPORTER": "zipkin"})
+    with pytest.raises(ValueError, match="http/protobuf"):
+        tracing.exporter_from_env({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"})
+
+
+def test_serve_refuses_a_bad_exporter_before_starting() -> None:
+    env = {**os.environ, "OTEL_TRACES_EXPORTER": "zipkin"}
+    done = subprocess.run([sys.executable, "-m", "harmonia.cli", "serve", "--port", "1"], env=env,
+                          capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 2
+    assert "OTEL_TRACES_EXPORTER='zipkin': use otlp, console or none" in done.stderr
