@@ -23,7 +23,7 @@ from harmonia.cache.persisted import PersistedQueries
 from harmonia.http.graphiql import STATIC_DIR, STATIC_PREFIX
 from harmonia.http.pipeline import GraphQLPipeline
 from harmonia.http.routes import build_graphql_router
-from harmonia.observability.metrics import Metrics
+from harmonia.observability.telemetry import Telemetry
 from harmonia.resolvers.cached import build_entity_cache, build_redis_tier, shared_invalidation
 from harmonia.resolvers.context import Sources, Transports
 from harmonia.resolvers.write_services import WriteServices
@@ -41,10 +41,13 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
     persisted = PersistedQueries(settings.persisted_queries, shared=shared)
     pipeline = GraphQLPipeline(schema._schema, settings, sources, cache=cache, persisted=persisted, writes=writes)
     verifier = TokenVerifier(settings.auth)
-    metrics = Metrics()
+    telemetry = Telemetry(settings)
+    if shared is not None:
+        telemetry.watch_circuit("redis", lambda: shared.circuit.is_open)
 
     async def close_all() -> None:
         """Everything the app opened: also for tests that drive the app without its lifespan."""
+        await telemetry.aclose()
         await writes.aclose()
         await cache.aclose()
         if shared is not None:
@@ -56,6 +59,7 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await cache.start()  # hear other instances' evictions from the start
         writes.start()  # resumes the erasure jobs a previous process left unfinished
+        await telemetry.start()
         yield
         await close_all()
 
@@ -73,7 +77,8 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
     app.state.writes = writes
     app.state.pipeline = pipeline
     app.state.schema = schema
-    app.include_router(build_graphql_router(pipeline, verifier, metrics))
+    app.state.telemetry = telemetry
+    app.include_router(build_graphql_router(pipeline, verifier, telemetry))
     if STATIC_DIR.is_dir():
         app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="graphiql-static")
 
@@ -93,7 +98,7 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
 
     @app.get("/metrics")
     async def prometheus() -> PlainTextResponse:
-        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+        return PlainTextResponse(telemetry.render_metrics(), media_type="text/plain; version=0.0.4")
 
     return app
 

@@ -206,6 +206,18 @@ class ErasureSettings(BaseModel):
     key_prefix: str = "harmonia:erasure:"
 
 
+class ObservabilitySettings(BaseModel):
+    """Logs, metrics and field usage; tracing itself is configured by the standard OTEL_* variables."""
+
+    operation_log: bool = True             # one JSON line per operation on the harmonia.operations logger
+    resolver_spans: bool = False           # a span per resolved field (with tracing on): costly, for debugging
+    field_usage: bool = True               # count Type.field per client, for fieldUsage
+    field_usage_flush_seconds: float = 5.0     # batched writes to Redis
+    field_usage_retention_days: int = 30
+    field_usage_key_prefix: str = "harmonia:usage:"
+    metrics_publish_seconds: float = 1.0   # with several workers: how often each shares its figures
+
+
 class Settings(BaseSettings):
     """Everything the gateway reads at start; built once per ``create_app``."""
 
@@ -224,6 +236,7 @@ class Settings(BaseSettings):
     erasure: ErasureSettings = Field(default_factory=ErasureSettings)
     upstream: UpstreamSettings = Field(default_factory=UpstreamSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
 
     @classmethod
     def settings_customise_sources(

@@ -41,6 +41,8 @@ from harmonia.limits.budget import BucketState
 from harmonia.limits.check import Pricing
 from harmonia.limits.meter import CostMeter, CostOptions
 from harmonia.limits.plan import select_operation
+from harmonia.observability.operation import note_operation
+from harmonia.observability.resolver_spans import resolver_middleware
 from harmonia.resolvers.context import RequestContext, Sources
 from harmonia.resolvers.write_services import WriteServices
 from harmonia.settings import Settings
@@ -172,6 +174,7 @@ class GraphQLPipeline:
                                                            "BAD_USER_INPUT"), headers={"Allow": "POST"})
 
         options = CostOptions.of(params.extensions)
+        note_operation(self.schema, document, operation)  # span name, log line, field usage
         pricing = self.meter.check(document, operation, variables or {}, principal, query)
         extra: dict[str, Any] = {"breakdown": pricing.breakdown()} if options.breakdown else {}
         if pricing.errors:
@@ -199,7 +202,8 @@ class GraphQLPipeline:
             # One deadline for every upstream call of this operation, retries and pacing waits included.
             with operation_deadline(self.settings.upstream.operation_deadline):
                 outcome = execute(self.schema, document, context_value=ctx, variable_values=variables,
-                                  operation_name=operation_name, hide_suggestions=self.hide_suggestions)
+                                  operation_name=operation_name, hide_suggestions=self.hide_suggestions,
+                                  middleware=resolver_middleware(self.settings.observability.resolver_spans))
                 # graphql-core answers synchronously when no resolver is async (introspection, __typename).
                 executed = await outcome if isawaitable(outcome) else outcome
         except Exception:

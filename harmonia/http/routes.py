@@ -11,7 +11,6 @@ a cross-site page can make a browser send nothing that runs. Bodies are capped b
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from typing import Any
 
@@ -24,7 +23,7 @@ from harmonia.auth.tokens import TokenVerifier
 from harmonia.errors import Unauthenticated
 from harmonia.http.graphiql import graphiql_page
 from harmonia.http.pipeline import GraphQLParams, GraphQLPipeline, PipelineResult, error
-from harmonia.observability.metrics import Metrics
+from harmonia.observability.telemetry import Telemetry
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 COST_HEADER = "harmonia-cost"
@@ -68,7 +67,7 @@ def _media_type(accept: str) -> tuple[str, bool]:
     return "application/json", False
 
 
-def build_graphql_router(pipeline: GraphQLPipeline, verifier: TokenVerifier, metrics: Metrics) -> APIRouter:
+def build_graphql_router(pipeline: GraphQLPipeline, verifier: TokenVerifier, telemetry: Telemetry) -> APIRouter:
     router = APIRouter()
     max_body = pipeline.settings.http.max_body_bytes
     graphiql = pipeline.settings.http.graphiql
@@ -89,22 +88,24 @@ def build_graphql_router(pipeline: GraphQLPipeline, verifier: TokenVerifier, met
 
     async def handle(request: Request, params: GraphQLParams | None, media_type: str, strict: bool,
                      problem: str | None = None) -> Response:
-        started = time.perf_counter()
-        try:
-            principal = authenticate(request)
-        except Unauthenticated as exc:
-            metrics.operation("UNAUTHENTICATED", time.perf_counter() - started)
-            return unauthorized(exc, media_type)
-        if params is not None and (asked := request.headers.get(COST_HEADER)):
-            params = _with_cost_options(params, asked)
-        if problem is not None or params is None:
-            result = await pipeline.refuse(400, principal, error(problem or "Bad request", "BAD_USER_INPUT"))
-        else:
-            result = await pipeline.run(params, principal, method=request.method, strict_status=strict,
-                                        idempotency_key=request.headers.get("idempotency-key"))
-        codes = {e["extensions"]["code"] for e in result.body.get("errors", ())}
-        metrics.operation(",".join(sorted(codes)) or "OK", time.perf_counter() - started)
-        return _json(result, media_type)
+        # Span, metrics, log line and field usage of this operation (harmonia/observability).
+        with telemetry.operation(request.headers) as op:
+            try:
+                principal = authenticate(request)
+            except Unauthenticated as exc:
+                response = unauthorized(exc, media_type)
+                op.finish(401, {"errors": [{"extensions": {"code": "UNAUTHENTICATED"}}]})
+                return response
+            op.authenticated(principal)
+            if params is not None and (asked := request.headers.get(COST_HEADER)):
+                params = _with_cost_options(params, asked)
+            if problem is not None or params is None:
+                result = await pipeline.refuse(400, principal, error(problem or "Bad request", "BAD_USER_INPUT"))
+            else:
+                result = await pipeline.run(params, principal, method=request.method, strict_status=strict,
+                                            idempotency_key=request.headers.get("idempotency-key"))
+            op.finish(result.status, result.body)
+            return _json(result, media_type)
 
     @router.get("/graphql", response_model=None)
     async def graphql_get(request: Request) -> Response:

@@ -32,6 +32,7 @@ from harmonia.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from harmonia.observability.upstream import traced_request
 from harmonia.settings import SourceSettings
 from harmonia.sources.circuit import Circuit
 from harmonia.sources.deadline import bounded
@@ -215,7 +216,8 @@ class SourceHttp:
             response: httpx.Response | None = None
             try:
                 async with asyncio.timeout(min(self.attempt_timeout, left - (time.monotonic() - slot_started))):
-                    response = await self.client.request(method, path, params=params, json=json, headers=headers)
+                    response = await traced_request(self.client, self.source, method, path, params=params,
+                                                    json=json, headers=headers)
                 return response
             finally:
                 if self.pacer is not None:
