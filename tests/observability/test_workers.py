@@ -60,6 +60,7 @@ def test_metrics_add_up_both_workers(tmp_path: Path) -> None:
                         time.monotonic() > deadline:
                     break
                 time.sleep(0.2)
+            time.sleep(2.5)  # past every worker's next publish (each second): no snapshot predates the run's end
             for _ in range(6):
                 found = samples(httpx.get(f"{url}/metrics", timeout=5).text)
                 assert value(found, "harmonia_operations_total", operation="Workers", outcome="OK") == RUNS
