@@ -7,12 +7,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -26,12 +28,11 @@ from harmonia.http.admin_page import admin_page
 from harmonia.http.graphiql import STATIC_DIR, STATIC_PREFIX
 from harmonia.http.pipeline import GraphQLPipeline
 from harmonia.http.routes import build_graphql_router
-from harmonia.observability.metrics import Metrics
+from harmonia.observability.telemetry import Telemetry
 from harmonia.resolvers.cached import build_entity_cache, build_redis_tier, shared_invalidation
 from harmonia.resolvers.context import Sources, Transports
 from harmonia.resolvers.write_services import WriteServices
-from harmonia.schema import build_schema
-from harmonia.schema.admin import ADMIN_TYPES
+from harmonia.schema import ADMINS_ONLY_TYPES, build_schema
 from harmonia.schema.catalog import catalog_of
 from harmonia.schema.dry_run import RecentOperations, replay_under
 from harmonia.settings import Settings
@@ -44,7 +45,7 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
     catalog = catalog_of(schema._schema)
     policies = PolicyStore(load_policy(settings.auth.policy_file, catalog), overlays_for(settings.redis_url))
     recent = RecentOperations()
-    admin = AdminPlane(policies, {t: f for t, f in catalog.items() if t not in ADMIN_TYPES},
+    admin = AdminPlane(policies, {t: f for t, f in catalog.items() if t not in ADMINS_ONLY_TYPES},
                        replay_under(schema._schema, recent))
     shared = build_redis_tier(settings)
     cache = build_entity_cache(settings, shared)
@@ -53,14 +54,13 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
     pipeline = GraphQLPipeline(schema._schema, settings, sources, cache=cache, persisted=persisted, writes=writes,
                                policies=policies, admin=admin, recent=recent)
     verifier = TokenVerifier(settings.auth)
-    metrics = Metrics()
+    telemetry = Telemetry(settings)
+    if shared is not None:
+        telemetry.watch_circuit("redis", lambda: shared.circuit.is_open)
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await policies.start()
-        await cache.start()  # hear other instances' evictions from the start
-        writes.start()  # resumes the erasure jobs a previous process left unfinished
-        yield
+    async def close_all() -> None:
+        """Everything the app opened: also for tests that drive the app without its lifespan."""
+        await telemetry.aclose()
         await writes.aclose()
         await policies.stop()
         await cache.aclose()
@@ -70,8 +70,23 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
         await verifier.aclose()
         await pipeline.meter.aclose()
 
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await policies.start()  # the admins' overlays, and other instances' changes from now on
+        await cache.start()  # hear other instances' evictions from the start
+        writes.start()  # resumes the erasure jobs a previous process left unfinished
+        await telemetry.start()
+        yield
+        await close_all()
+
     app = FastAPI(title="Harmonia", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    if settings.http.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.http.cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type", "Accept"], max_age=600)
+    # httpx logs every upstream URL at INFO, and those URLs carry customers' emails: keep it to warnings.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     app.state.settings = settings
+    app.state.aclose = close_all
     app.state.sources = sources
     app.state.cache = cache
     app.state.redis = shared
@@ -80,7 +95,8 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
     app.state.schema = schema
     app.state.verifier = verifier
     app.state.policies = policies
-    app.include_router(build_graphql_router(pipeline, verifier, metrics))
+    app.state.telemetry = telemetry
+    app.include_router(build_graphql_router(pipeline, verifier, telemetry))
     if STATIC_DIR.is_dir():
         app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="graphiql-static")
 
@@ -105,7 +121,7 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
 
     @app.get("/metrics")
     async def prometheus() -> PlainTextResponse:
-        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+        return PlainTextResponse(telemetry.render_metrics(), media_type="text/plain; version=0.0.4")
 
     return app
 

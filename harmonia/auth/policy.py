@@ -23,10 +23,11 @@ from typing import Any
 
 from harmonia.auth.rules import ALLOW, EVERYONE, NOBODY, Decision, FieldRule, Rule, TypeRule
 
-# Only admins use the admin plane (and the cache operator's eviction), whatever a policy file or overlay says.
+# Only admins use the admin plane (and the operators' cache eviction and field-usage report), whatever
+# a policy file or overlay says.
 ADMIN_PLANE_FIELDS = frozenset({("Query", "fieldPolicies"), ("Query", "policyAudit"), ("Query", "dryRunPolicy"),
                                 ("Mutation", "setFieldPolicy"), ("Mutation", "removeFieldPolicy"),
-                                ("Mutation", "evictCache")})
+                                ("Mutation", "evictCache"), ("Query", "fieldUsage")})
 ADMIN_PLANE_TYPES: frozenset[str] = frozenset()  # types wholly the admin plane's (none: it shares Mutation)
 RELAY_SUFFIXES = ("Connection", "Edge")
 DEMO_SOURCE = "built-in demo policy (harmonia/auth/demo_policy.yaml)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.schema.config import StrawberryConfig
 
-from harmonia.schema.admin import AdminQuery
+from harmonia.schema.admin import ADMIN_TYPES, AdminQuery
 from harmonia.schema.admin import Mutation as AdminMutation
 from harmonia.schema.mutation import Mutation as CacheMutation
 from harmonia.schema.mutations import Mutation as WriteMutation
@@ -21,13 +21,14 @@ from harmonia.schema.types import (
     Order,
     OrderConnection,
 )
+from harmonia.schema.usage import UsageQuery
 
 
 @strawberry.type(name="Query", description="Read customers, orders, campaigns and web analytics across every "
-                                           "source, and the progress of erasures; admins also manage field "
-                                           "policies here.")
-class Query(ReadQuery, PrivacyQuery, AdminQuery):
-    """The reads, the privacy reads (``erasureStatus``) and the admin plane's queries (admins only)."""
+                                           "source, the progress of erasures, and field usage; admins also "
+                                           "manage field policies here.")
+class Query(ReadQuery, PrivacyQuery, UsageQuery, AdminQuery):
+    """The reads, the privacy reads (``erasureStatus``), and the admins' ``fieldUsage`` and admin plane."""
 
 
 @strawberry.type(name="Mutation", description="Changes written through to the sources, authorized per field, "
@@ -35,6 +36,12 @@ class Query(ReadQuery, PrivacyQuery, AdminQuery):
                                               "and operator actions: cache eviction, field policies (admins only).")
 class Mutation(WriteMutation, CacheMutation, AdminMutation):
     """The writes plus the operators' actions: the cache's eviction and the admin plane's policy changes."""
+
+
+# Output types only the admins' own fields (admin plane, evictCache, fieldUsage) lead to: not rows of
+# the policy matrix, since no policy can open those fields to anyone else.
+ADMINS_ONLY_TYPES = ADMIN_TYPES | {"CacheEviction", "FieldUsageReport", "FieldUsage", "UsageCount",
+                                   "DeprecatedFieldUsage", "ClientUsage"}
 
 
 def build_schema() -> strawberry.Schema:

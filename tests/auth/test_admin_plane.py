@@ -129,3 +129,12 @@ async def test_evicting_the_cache_is_the_policy_admins_alone(gateway: Gateway) -
     rows = (await gateway.query("{ fieldPolicies(typeName: \"Mutation\") { fieldName } }"))["data"]["fieldPolicies"]
     assert {"updateCustomer", "eraseCustomer"} <= {r["fieldName"] for r in rows}
     assert "evictCache" not in {r["fieldName"] for r in rows}  # not the policy's to give away
+
+
+async def test_the_operators_types_are_not_rows_of_the_policy_matrix(gateway: Gateway) -> None:
+    rows = (await gateway.query("{ fieldPolicies { typeName fieldName } }"))["data"]["fieldPolicies"]
+    types = {r["typeName"] for r in rows}
+    assert not types & {"CacheEviction", "FieldUsageReport", "FieldUsage"}
+    assert ("Query", "fieldUsage") not in {(r["typeName"], r["fieldName"]) for r in rows}
+    body = await gateway.query("{ fieldUsage(hours: 1) { hours } }", role="marketer")
+    assert codes(body) == {"FORBIDDEN"} and body["errors"][0]["extensions"]["requiredRoles"] == ["admin"]
