@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.schema.config import StrawberryConfig
 
+from harmonia.schema.lean import make_lean
 from harmonia.schema.mutation import Mutation as CacheMutation
 from harmonia.schema.mutations import Mutation as WriteMutation
 from harmonia.schema.mutations import PrivacyQuery
@@ -36,9 +37,11 @@ class Mutation(WriteMutation, CacheMutation):
 
 def build_schema() -> strawberry.Schema:
     track_staleness(Query, Customer, Order, Campaign, OrderConnection, CampaignConnection)
-    return strawberry.Schema(
+    schema = strawberry.Schema(
         query=Query,
         mutation=Mutation,
         types=[Customer, Order, Campaign],
         config=StrawberryConfig(scalar_map={DateTime: DATETIME_SCALAR}),
     )
+    make_lean(schema)  # the same resolvers, without strawberry's per-call wrapping (see lean.py)
+    return schema

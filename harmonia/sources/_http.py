@@ -19,6 +19,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 import httpx
+import orjson
 from httpx_aiohttp import AiohttpTransport
 
 from harmonia.cache.hints import report_cache_control
@@ -54,6 +55,12 @@ def build_client(
         transport = AiohttpTransport(limits=limits)
     return httpx.AsyncClient(base_url=settings.base_url.rstrip("/"), headers=dict(headers or {}), auth=auth,
                              timeout=timeout, limits=limits, transport=transport)
+
+
+def read_json(response: httpx.Response) -> Any:
+    """The body as JSON, through orjson: several times cheaper than ``response.json()`` (stdlib json)
+    on a 50-order Shopify page. Raises ValueError (``orjson.JSONDecodeError``) as ``json()`` does."""
+    return orjson.loads(response.content)
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -157,13 +164,18 @@ class SourceHttp:
         json: Any,
         headers: Mapping[str, str] | None,
     ) -> httpx.Response:
+        content: bytes | None = None
+        if json is not None:  # orjson encodes request bodies too (httpx's encoder is stdlib json)
+            content = orjson.dumps(json)
+            headers = {**(headers or {}), "Content-Type": "application/json"}
         async with self._in_flight:
             if self.pacer is None:
-                return await self.client.request(method, path, params=params, json=json, headers=headers)
+                return await self.client.request(method, path, params=params, content=content, headers=headers)
             await self.pacer.acquire()
             response: httpx.Response | None = None
             try:
-                response = await self.client.request(method, path, params=params, json=json, headers=headers)
+                response = await self.client.request(method, path, params=params, content=content,
+                                                     headers=headers)
                 return response
             finally:
                 self.pacer.release(response)
