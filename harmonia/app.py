@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 
 from harmonia.auth.tokens import TokenVerifier
 from harmonia.cache.persisted import PersistedQueries
+from harmonia.cache.responses import ResponseCache
 from harmonia.http.graphiql import STATIC_DIR, STATIC_PREFIX
 from harmonia.http.pipeline import GraphQLPipeline
 from harmonia.http.routes import build_graphql_router
@@ -37,7 +38,9 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
     cache = build_entity_cache(settings, shared)
     writes.shared_invalidation = shared_invalidation(cache)  # writes evict both tiers, every instance
     persisted = PersistedQueries(settings.persisted_queries, shared=shared)
-    pipeline = GraphQLPipeline(schema._schema, settings, sources, cache=cache, persisted=persisted, writes=writes)
+    responses = ResponseCache(cache, max_entries=settings.cache.max_responses, enabled=settings.cache.responses)
+    pipeline = GraphQLPipeline(schema._schema, settings, sources, cache=cache, persisted=persisted, writes=writes,
+                               responses=responses)
     verifier = TokenVerifier(settings.auth)
     metrics = Metrics()
 
@@ -60,6 +63,7 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
     app.state.redis = shared
     app.state.writes = writes
     app.state.pipeline = pipeline
+    app.state.responses = responses
     app.state.schema = schema
     app.include_router(build_graphql_router(pipeline, verifier, metrics))
     if STATIC_DIR.is_dir():

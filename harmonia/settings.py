@@ -153,6 +153,8 @@ class CacheSettings(BaseModel):
     max_entries: int = 20_000              # in-process tier (LRU)
     redis_timeout: float = 0.25            # per Redis command; a slow Redis must not slow queries down
     redis_retry_after: float = 5.0         # after a Redis failure, tier 1 alone for this long
+    responses: bool = True                 # whole answers for warm repeats (harmonia/cache/responses.py)
+    max_responses: int = 2_000             # answers kept in process (LRU)
     contacts: CachePolicy = Field(default_factory=lambda: CachePolicy(ttl=60))    # HubSpot contacts, pages
     customers: CachePolicy = Field(default_factory=lambda: CachePolicy(ttl=60))   # Shopify customers
     orders: CachePolicy = Field(default_factory=lambda: CachePolicy(ttl=60))      # Shopify orders, pages, count

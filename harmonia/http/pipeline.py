@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from inspect import isawaitable
 from typing import Any
@@ -23,10 +24,13 @@ from typing import Any
 from graphql import DocumentNode, GraphQLError, GraphQLSchema, execute, parse, validate
 from graphql.error import GraphQLSyntaxError
 
+from harmonia.auth.fingerprint import policy_fingerprint
 from harmonia.auth.principal import Principal
 from harmonia.cache.entity import EntityCache
 from harmonia.cache.persisted import PersistedQueries
+from harmonia.cache.responses import ResponseCache
 from harmonia.errors import HarmoniaError
+from harmonia.http.answers import cacheable
 from harmonia.limits.actual import actual_cost
 from harmonia.limits.budget import BucketState
 from harmonia.limits.check import Pricing
@@ -78,13 +82,14 @@ def error(message: str, code: str, **extensions: Any) -> dict[str, Any]:
 class GraphQLPipeline:
     def __init__(self, schema: GraphQLSchema, settings: Settings, sources: Sources, *,
                  cache: EntityCache | None = None, persisted: PersistedQueries | None = None,
-                 writes: WriteServices | None = None) -> None:
+                 writes: WriteServices | None = None, responses: ResponseCache | None = None) -> None:
         self.schema = schema
         self.settings = settings
         self.sources = sources
         self.cache = cache
         self.persisted = persisted or PersistedQueries(settings.persisted_queries)
         self.writes = writes
+        self.responses = responses if responses is not None and responses.enabled else None
         self.meter = CostMeter.from_settings(schema, settings)
         self._documents = _LRU(1024)
         self._validated = _LRU(1024)
@@ -174,17 +179,31 @@ class GraphQLPipeline:
                 f"available; retry in {wait} s", "THROTTLED", cost=pricing.cost, retryAfterSeconds=wait),
                 pricing=pricing, headers={"Retry-After": str(wait)})
 
+        answer_key = None
+        if self.responses is not None and cacheable(pricing.plan):
+            answer_key = self.responses.key(query, operation_name, variables, policy_fingerprint(principal))
+            if (hit := self.responses.get(answer_key)) is not None:  # a warm repeat: no execution at all
+                state = await self.meter.settle(principal, pricing.cost, hit.actual_cost)
+                return PipelineResult(200, {"data": hit.data, "extensions": self.meter.extension(
+                    state, pricing.cost, hit.actual_cost, pricing.upstream_calls, **extra)})
+
         ctx = RequestContext(self.sources, principal, self.settings, cache=self.cache, writes=self.writes,
                              idempotency_key=idempotency_key)
+        responses = self.responses if answer_key is not None else None
+        recording = responses.recording() if responses is not None else nullcontext()
         try:
-            outcome = execute(self.schema, document, context_value=ctx, variable_values=variables,
-                              operation_name=operation_name)
-            # graphql-core answers synchronously when no resolver is async (introspection, __typename).
-            executed = await outcome if isawaitable(outcome) else outcome
+            with recording as reads:
+                outcome = execute(self.schema, document, context_value=ctx, variable_values=variables,
+                                  operation_name=operation_name)
+                # graphql-core answers synchronously when no resolver is async (introspection, __typename).
+                executed = await outcome if isawaitable(outcome) else outcome
         except Exception:
             await self.meter.settle(principal, pricing.cost, 0)  # nothing answered: nothing spent
             raise
         actual = actual_cost(pricing.plan, self.meter.model, executed.data)
+        if responses is not None and answer_key is not None and reads is not None \
+                and not executed.errors and not ctx.extensions:  # no errors, nothing stale
+            responses.store(answer_key, executed.data, actual, reads)
         state = await self.meter.settle(principal, pricing.cost, actual)
         body: dict[str, Any] = {}
         if executed.errors:
