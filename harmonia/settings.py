@@ -185,6 +185,12 @@ class ErasureSettings(BaseModel):
     key_prefix: str = "harmonia:erasure:"
 
 
+class ExecutionSettings(BaseModel):
+    # Run each validated document as a plan compiled once (harmonia/execution/), graphql-core's
+    # semantics at a fraction of its per-field cost; false: graphql-core's executor for everything.
+    compiled: bool = True
+
+
 class Settings(BaseSettings):
     """Everything the gateway reads at start; built once per ``create_app``."""
 
@@ -201,6 +207,7 @@ class Settings(BaseSettings):
     persisted_queries: PersistedQuerySettings = Field(default_factory=PersistedQuerySettings)
     idempotency: IdempotencySettings = Field(default_factory=IdempotencySettings)
     erasure: ErasureSettings = Field(default_factory=ErasureSettings)
+    execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -30,6 +30,7 @@ from harmonia.cache.entity import EntityCache
 from harmonia.cache.persisted import PersistedQueries
 from harmonia.cache.responses import ResponseCache
 from harmonia.errors import HarmoniaError
+from harmonia.execution.compiled import CompiledExecutor
 from harmonia.http.answers import cacheable
 from harmonia.limits.actual import actual_cost
 from harmonia.limits.budget import BucketState
@@ -91,6 +92,7 @@ class GraphQLPipeline:
         self.writes = writes
         self.responses = responses if responses is not None and responses.enabled else None
         self.meter = CostMeter.from_settings(schema, settings)
+        self.compiled = CompiledExecutor(schema) if settings.execution.compiled else None
         self._documents = _LRU(1024)
         self._validated = _LRU(1024)
 
@@ -193,8 +195,11 @@ class GraphQLPipeline:
         recording = responses.recording() if responses is not None else nullcontext()
         try:
             with recording as reads:
-                outcome = execute(self.schema, document, context_value=ctx, variable_values=variables,
-                                  operation_name=operation_name)
+                if self.compiled is not None:
+                    outcome = self.compiled.execute(document, query, ctx, variables, operation_name)
+                else:
+                    outcome = execute(self.schema, document, context_value=ctx, variable_values=variables,
+                                      operation_name=operation_name)
                 # graphql-core answers synchronously when no resolver is async (introspection, __typename).
                 executed = await outcome if isawaitable(outcome) else outcome
         except Exception:

@@ -32,7 +32,7 @@ from graphql import GraphQLObjectType, GraphQLResolveInfo
 from strawberry.schema.schema_converter import GraphQLCoreConverter, get_arguments
 from strawberry.types.field import StrawberryField
 
-from harmonia.cache.stale import collecting
+from harmonia.cache.stale import begin, collecting, end
 from harmonia.schema.staleness import StaleFields
 
 BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
@@ -116,6 +116,25 @@ def _lean(field: StrawberryField, converter: GraphQLCoreConverter, info_class: t
         return _mark(with_info, Lean("info", fn=fn, field=field, info_name=info_name))
     if not stale:
         return None
+    if not field.arguments:
+        # Nothing to convert (Order.customer, Customer.totalSpent...): strawberry's get_arguments would
+        # hand the function exactly (source, info=Info(...)).
+        info_kw = info_parameter.name if info_parameter is not None else None
+
+        async def resolve_plain_async(source: Any, info: Raw) -> Any:
+            notes, token = begin()  # collecting(), without a generator per call
+            try:
+                if info_kw is None:
+                    result = await fn(source)
+                else:
+                    result = await fn(source, **{info_kw: info_class(_raw_info=info, _field=field)})
+            finally:
+                end(token)
+            if notes:
+                info.context.note_stale(info.path.as_list(), notes)
+            return result
+
+        return _mark(resolve_plain_async, Lean("async", fn=fn, field=field, stale=True))
     config = converter.config
     registry = converter.scalar_registry
 
