@@ -28,6 +28,7 @@ import orjson
 
 from bench.run import SOURCES, WORKLOADS, free_port, wait_up
 from harmonia.auth.tokens import mint_token
+from harmonia.gc_tuning import tune_garbage_collector
 from harmonia.settings import DEMO_JWT_SECRET, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,6 +90,8 @@ async def session(args: argparse.Namespace, sim_url: str) -> None:
         limits={"budget_maximum": 1_000_000_000, "budget_restore_rate": 1e9},
         cache={"enabled": args.cache == "warm"})
     app = create_app(settings)
+    if not args.default_gc:
+        tune_garbage_collector()  # as `harmonia serve` does
     token = mint_token(DEMO_JWT_SECRET, roles=[args.role], sub="profile", ttl=3600)
     async with app.router.lifespan_context(app):
         _, first = await call(app, orjson.dumps({"query": "{ customers(first: 1) { edges { node { id } } } }"}),
@@ -131,6 +134,7 @@ def main() -> None:
     parser.add_argument("--profiler", default="none", choices=("none", "pyinstrument", "cprofile"))
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--top", type=int, default=35)
+    parser.add_argument("--default-gc", action="store_true", help="keep CPython's GC thresholds")
     parser.add_argument("--sim-url", help="use simulators already running here instead of starting them")
     args = parser.parse_args()
     sim = None
