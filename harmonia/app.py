@@ -7,12 +7,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -22,7 +24,7 @@ from harmonia.cache.responses import ResponseCache
 from harmonia.http.graphiql import STATIC_DIR, STATIC_PREFIX
 from harmonia.http.pipeline import GraphQLPipeline
 from harmonia.http.routes import build_graphql_router
-from harmonia.observability.metrics import Metrics
+from harmonia.observability.telemetry import Telemetry
 from harmonia.resolvers.cached import build_entity_cache, build_redis_tier, shared_invalidation
 from harmonia.resolvers.context import Sources, Transports
 from harmonia.resolvers.write_services import WriteServices
@@ -42,13 +44,13 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
     pipeline = GraphQLPipeline(schema._schema, settings, sources, cache=cache, persisted=persisted, writes=writes,
                                responses=responses)
     verifier = TokenVerifier(settings.auth)
-    metrics = Metrics()
+    telemetry = Telemetry(settings)
+    if shared is not None:
+        telemetry.watch_circuit("redis", lambda: shared.circuit.is_open)
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await cache.start()  # hear other instances' evictions from the start
-        writes.start()  # resumes the erasure jobs a previous process left unfinished
-        yield
+    async def close_all() -> None:
+        """Everything the app opened: also for tests that drive the app without its lifespan."""
+        await telemetry.aclose()
         await writes.aclose()
         await cache.aclose()
         if shared is not None:
@@ -56,8 +58,22 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
         await sources.aclose()
         await pipeline.meter.aclose()
 
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await cache.start()  # hear other instances' evictions from the start
+        writes.start()  # resumes the erasure jobs a previous process left unfinished
+        await telemetry.start()
+        yield
+        await close_all()
+
     app = FastAPI(title="Harmonia", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    if settings.http.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.http.cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type", "Accept"], max_age=600)
+    # httpx logs every upstream URL at INFO, and those URLs carry customers' emails: keep it to warnings.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     app.state.settings = settings
+    app.state.aclose = close_all
     app.state.sources = sources
     app.state.cache = cache
     app.state.redis = shared
@@ -65,7 +81,8 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
     app.state.pipeline = pipeline
     app.state.responses = responses
     app.state.schema = schema
-    app.include_router(build_graphql_router(pipeline, verifier, metrics))
+    app.state.telemetry = telemetry
+    app.include_router(build_graphql_router(pipeline, verifier, telemetry))
     if STATIC_DIR.is_dir():
         app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="graphiql-static")
 
@@ -85,7 +102,7 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
 
     @app.get("/metrics")
     async def prometheus() -> PlainTextResponse:
-        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+        return PlainTextResponse(telemetry.render_metrics(), media_type="text/plain; version=0.0.4")
 
     return app
 

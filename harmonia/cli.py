@@ -12,8 +12,10 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 
 DEMO_ROLES = ("admin", "marketer", "analyst", "support")
 CONFIG_ENV = "HARMONIA_CONFIG_FILE"
@@ -55,9 +57,37 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.config:
         os.environ[CONFIG_ENV] = args.config
     load_settings(args.config)  # fail now, with the reason, rather than in every worker
-    uvicorn.run("harmonia.cli:create_app_from_env", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level="warning", **_uvicorn_options())  # type: ignore[arg-type]
+    _check_tracing_env()
+    with _metrics_dir(args.workers):
+        uvicorn.run("harmonia.cli:create_app_from_env", factory=True, host=args.host, port=args.port,
+                    workers=args.workers, log_level="warning", **_uvicorn_options())  # type: ignore[arg-type]
     return 0
+
+
+def _check_tracing_env() -> None:
+    """A bad OTEL_TRACES_EXPORTER fails here, with the reason, rather than in every worker."""
+    from harmonia.observability.tracing import exporter_from_env
+
+    exporter = exporter_from_env()
+    if exporter is not None:
+        exporter.shutdown()
+
+
+@contextlib.contextmanager
+def _metrics_dir(workers: int) -> Iterator[None]:
+    """With several workers, a directory where each leaves its metrics for /metrics to add up."""
+    from harmonia.observability.telemetry import METRICS_DIR_ENV
+
+    if workers <= 1 or os.environ.get(METRICS_DIR_ENV):
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="harmonia-metrics-")
+    os.environ[METRICS_DIR_ENV] = directory  # the workers inherit it
+    try:
+        yield
+    finally:
+        del os.environ[METRICS_DIR_ENV]
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _simulator_app(args: argparse.Namespace) -> object:

@@ -83,6 +83,8 @@ class GoogleAdsSettings(SourceSettings):
     login_customer_id: str | None = None
     api_version: str = "v17"
     currency_code: str = "USD"
+    # Google Ads publishes no fixed rate: it throttles per customer with a token bucket; stay well under.
+    requests_per_second: float = 8.0
 
 
 class SourcesSettings(BaseModel):
@@ -148,6 +150,27 @@ class CachePolicy(BaseModel):
     stale_if_error: float = 3600.0         # past ttl: served (and listed in extensions.stale) if the source fails
 
 
+class UpstreamSettings(BaseModel):
+    """Discipline shared by every source: the operation deadline and the circuit breakers."""
+
+    operation_deadline: float = 10.0
+    circuit_failure_threshold: int = 5
+    circuit_failure_window: float = 30.0
+    circuit_reset_seconds: float = 5.0
+    # With redis_url set, pacing and circuit state are shared by every gateway instance.
+    shared_state: bool = True
+
+
+class HttpSettings(BaseModel):
+    """What the HTTP edge accepts and shows."""
+
+    max_body_bytes: int = 1_000_000
+    introspection: bool = True
+    graphiql: bool = True
+    # Browser origins allowed to call the API (CORS); empty: no cross-origin browser calls.
+    cors_origins: list[str] = Field(default_factory=list)
+
+
 class CacheSettings(BaseModel):
     enabled: bool = True
     max_entries: int = 20_000              # in-process tier (LRU)
@@ -191,6 +214,18 @@ class ExecutionSettings(BaseModel):
     compiled: bool = True
 
 
+class ObservabilitySettings(BaseModel):
+    """Logs, metrics and field usage; tracing itself is configured by the standard OTEL_* variables."""
+
+    operation_log: bool = True             # one JSON line per operation on the harmonia.operations logger
+    resolver_spans: bool = False           # a span per resolved field (with tracing on): costly, for debugging
+    field_usage: bool = True               # count Type.field per client, for fieldUsage
+    field_usage_flush_seconds: float = 5.0     # batched writes to Redis
+    field_usage_retention_days: int = 30
+    field_usage_key_prefix: str = "harmonia:usage:"
+    metrics_publish_seconds: float = 1.0   # with several workers: how often each shares its figures
+
+
 class Settings(BaseSettings):
     """Everything the gateway reads at start; built once per ``create_app``."""
 
@@ -208,6 +243,9 @@ class Settings(BaseSettings):
     idempotency: IdempotencySettings = Field(default_factory=IdempotencySettings)
     erasure: ErasureSettings = Field(default_factory=ErasureSettings)
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
+    upstream: UpstreamSettings = Field(default_factory=UpstreamSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
 
     @classmethod
     def settings_customise_sources(

@@ -32,6 +32,7 @@ from harmonia.cache.hints import freshness_hints
 from harmonia.cache.memory import MemoryTier
 from harmonia.cache.reads import current as current_reads
 from harmonia.cache.shared import RedisTier
+from harmonia.observability.lookups import note_lookup
 from harmonia.settings import CachePolicy, CacheSettings
 
 log = logging.getLogger("harmonia.cache")
@@ -157,6 +158,8 @@ class EntityCache:
                 waits[ck] = flight
             else:
                 mine.append(ck)
+        note_lookup(kind.source, "memory", hits=len(ready) - len(revalidate), stale=len(revalidate),
+                    misses=len(mine) + len(waits))
         if mine:
             waits.update(self._start(kind, {ck: by_cache_key[ck] for ck in mine}, fetch, fallbacks))
         if revalidate:
@@ -217,6 +220,9 @@ class EntityCache:
                         fallbacks[ck] = entry
                     elif state is Freshness.STALE:
                         fallbacks.setdefault(ck, entry)
+                note_lookup(kind.source, "redis", hits=len(wanted) - len(pending),
+                            stale=sum(futures[ck].done() for ck in pending),
+                            misses=sum(not futures[ck].done() for ck in pending))
             if pending:
                 await self._fetch(kind, pending, fetch, futures, fallbacks, generation)
         except BaseException as exc:  # every waiter must hear how the flight ended, cancellation too
@@ -226,6 +232,7 @@ class EntityCache:
                 fallback = fallbacks.get(ck)
                 if fallback is not None and isinstance(exc, self.fallback_on):
                     future.set_result(_Outcome(fallback, stale=True))
+                    note_lookup(kind.source, "fallback", stale=1)
                 elif isinstance(exc, Exception):
                     future.set_exception(exc)
                 else:

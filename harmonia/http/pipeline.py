@@ -21,7 +21,16 @@ from dataclasses import dataclass, field
 from inspect import isawaitable
 from typing import Any
 
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, execute, parse, validate
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    NoSchemaIntrospectionCustomRule,
+    execute,
+    parse,
+    specified_rules,
+    validate,
+)
 from graphql.error import GraphQLSyntaxError
 
 from harmonia.auth.fingerprint import policy_fingerprint
@@ -37,9 +46,12 @@ from harmonia.limits.budget import BucketState
 from harmonia.limits.check import Pricing
 from harmonia.limits.meter import CostMeter, CostOptions
 from harmonia.limits.plan import select_operation
+from harmonia.observability.operation import note_operation
+from harmonia.observability.resolver_spans import resolver_middleware
 from harmonia.resolvers.context import RequestContext, Sources
 from harmonia.resolvers.write_services import WriteServices
 from harmonia.settings import Settings
+from harmonia.sources.deadline import operation_deadline
 
 log = logging.getLogger("harmonia.graphql")
 
@@ -95,6 +107,11 @@ class GraphQLPipeline:
         self.compiled = CompiledExecutor(schema) if settings.execution.compiled else None
         self._documents = _LRU(1024)
         self._validated = _LRU(1024)
+        # Outside development, "Did you mean ...?" would map the schema for anyone probing it.
+        self.hide_suggestions = not settings.dev_mode
+        self.rules = list(specified_rules)
+        if not settings.http.introspection:
+            self.rules.append(NoSchemaIntrospectionCustomRule)
 
     def reject(self, status: int, state: BucketState | None, *errors: dict[str, Any],
                pricing: Pricing | None = None, headers: dict[str, str] | None = None) -> PipelineResult:
@@ -126,6 +143,8 @@ class GraphQLPipeline:
             return await self.refuse(400, principal, error("`variables` must be a JSON object", "BAD_USER_INPUT"))
         if operation_name is not None and not isinstance(operation_name, str):
             return await self.refuse(400, principal, error("`operationName` must be a string", "BAD_USER_INPUT"))
+        if params.extensions is not None and not isinstance(params.extensions, dict):
+            return await self.refuse(400, principal, error("`extensions` must be a JSON object", "BAD_USER_INPUT"))
 
         max_tokens = self.meter.limits(principal).max_tokens
         key = f"{max_tokens}:{query}"  # a document parsed under one role's token limit is not another's
@@ -137,14 +156,16 @@ class GraphQLPipeline:
                 if "tokens" in exc.message and "more than" in exc.message:
                     return await self.refuse(request_error, principal, error(
                         f"The operation has more than {max_tokens} tokens", "BAD_USER_INPUT", limit=max_tokens))
-                return await self.refuse(400, principal, error(exc.message, "GRAPHQL_PARSE_FAILED",
-                                                               locations=_locations(exc)))
+                # 400 for graphql-response+json; 200 for application/json, as GraphQL over HTTP asks.
+                return await self.refuse(request_error, principal, error(exc.message, "GRAPHQL_PARSE_FAILED",
+                                                                         locations=_locations(exc)))
             self._documents.put(key, document)
         assert isinstance(document, DocumentNode)
 
         problems = self._validated.get_or(query)
         if problems is None:
-            problems = [e.message for e in validate(self.schema, document)]
+            problems = [e.message for e in validate(self.schema, document, self.rules,
+                                                    hide_suggestions=self.hide_suggestions)]
             self._validated.put(query, problems)
         if problems:
             return await self.refuse(request_error, principal,
@@ -160,6 +181,7 @@ class GraphQLPipeline:
                                                            "BAD_USER_INPUT"), headers={"Allow": "POST"})
 
         options = CostOptions.of(params.extensions)
+        note_operation(self.schema, document, operation)  # span name, log line, field usage
         pricing = self.meter.check(document, operation, variables or {}, principal, query)
         extra: dict[str, Any] = {"breakdown": pricing.breakdown()} if options.breakdown else {}
         if pricing.errors:
@@ -194,12 +216,14 @@ class GraphQLPipeline:
         responses = self.responses if answer_key is not None else None
         recording = responses.recording() if responses is not None else nullcontext()
         try:
-            with recording as reads:
+            # One deadline for every upstream call of this operation, retries and pacing waits included.
+            with recording as reads, operation_deadline(self.settings.upstream.operation_deadline):
                 if self.compiled is not None:
                     outcome = self.compiled.execute(document, query, ctx, variables, operation_name)
                 else:
                     outcome = execute(self.schema, document, context_value=ctx, variable_values=variables,
-                                      operation_name=operation_name)
+                                      operation_name=operation_name, hide_suggestions=self.hide_suggestions,
+                                      middleware=resolver_middleware(self.settings.observability.resolver_spans))
                 # graphql-core answers synchronously when no resolver is async (introspection, __typename).
                 executed = await outcome if isawaitable(outcome) else outcome
         except Exception:

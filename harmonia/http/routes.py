@@ -2,11 +2,15 @@
 
 ``POST /graphql`` and ``GET /graphql`` follow GraphQL over HTTP; a browser's GET gets GraphiQL.
 Every operation needs a bearer token; a missing or bad one answers 401 before any GraphQL work.
+
+CSRF: a browser attaches no bearer token on its own (we use no cookies), a POST must be
+``application/json`` (never a form's or ``text/plain``'s simple request) and a GET may only query:
+a cross-site page can make a browser send nothing that runs. Bodies are capped before parsing
+(``http.max_body_bytes``), and a batch (a JSON array) is refused.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from typing import Any
 
@@ -19,11 +23,25 @@ from harmonia.auth.tokens import TokenVerifier
 from harmonia.errors import Unauthenticated
 from harmonia.http.graphiql import graphiql_page
 from harmonia.http.pipeline import GraphQLParams, GraphQLPipeline, PipelineResult, error
-from harmonia.observability.metrics import Metrics
+from harmonia.observability.telemetry import Telemetry
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
-MAX_BODY_BYTES = 1_000_000
 COST_HEADER = "harmonia-cost"
+
+
+async def _read_capped(request: Request, limit: int) -> bytes | None:
+    """The body, or None past ``limit`` bytes: refused by Content-Length, or while streaming (chunked)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _json(result: PipelineResult, media_type: str) -> Response:
@@ -49,8 +67,10 @@ def _media_type(accept: str) -> tuple[str, bool]:
     return "application/json", False
 
 
-def build_graphql_router(pipeline: GraphQLPipeline, verifier: TokenVerifier, metrics: Metrics) -> APIRouter:
+def build_graphql_router(pipeline: GraphQLPipeline, verifier: TokenVerifier, telemetry: Telemetry) -> APIRouter:
     router = APIRouter()
+    max_body = pipeline.settings.http.max_body_bytes
+    graphiql = pipeline.settings.http.graphiql
 
     def authenticate(request: Request) -> Principal:
         header = request.headers.get("authorization", "")
@@ -68,28 +88,30 @@ def build_graphql_router(pipeline: GraphQLPipeline, verifier: TokenVerifier, met
 
     async def handle(request: Request, params: GraphQLParams | None, media_type: str, strict: bool,
                      problem: str | None = None) -> Response:
-        started = time.perf_counter()
-        try:
-            principal = authenticate(request)
-        except Unauthenticated as exc:
-            metrics.operation("UNAUTHENTICATED", time.perf_counter() - started)
-            return unauthorized(exc, media_type)
-        if params is not None and (asked := request.headers.get(COST_HEADER)):
-            params = _with_cost_options(params, asked)
-        if problem is not None or params is None:
-            result = await pipeline.refuse(400, principal, error(problem or "Bad request", "BAD_USER_INPUT"))
-        else:
-            result = await pipeline.run(params, principal, method=request.method, strict_status=strict,
-                                        idempotency_key=request.headers.get("idempotency-key"))
-        codes = {e["extensions"]["code"] for e in result.body.get("errors", ())}
-        metrics.operation(",".join(sorted(codes)) or "OK", time.perf_counter() - started)
-        return _json(result, media_type)
+        # Span, metrics, log line and field usage of this operation (harmonia/observability).
+        with telemetry.operation(request.headers) as op:
+            try:
+                principal = authenticate(request)
+            except Unauthenticated as exc:
+                response = unauthorized(exc, media_type)
+                op.finish(401, {"errors": [{"extensions": {"code": "UNAUTHENTICATED"}}]})
+                return response
+            op.authenticated(principal)
+            if params is not None and (asked := request.headers.get(COST_HEADER)):
+                params = _with_cost_options(params, asked)
+            if problem is not None or params is None:
+                result = await pipeline.refuse(400, principal, error(problem or "Bad request", "BAD_USER_INPUT"))
+            else:
+                result = await pipeline.run(params, principal, method=request.method, strict_status=strict,
+                                            idempotency_key=request.headers.get("idempotency-key"))
+            op.finish(result.status, result.body)
+            return _json(result, media_type)
 
     @router.get("/graphql", response_model=None)
     async def graphql_get(request: Request) -> Response:
         accept = request.headers.get("accept", "")
         query = request.query_params.get("query")
-        if query is None and "text/html" in accept:
+        if query is None and "text/html" in accept and graphiql:
             return HTMLResponse(graphiql_page())
         media_type, strict = _media_type(accept)
         problem = None
@@ -113,10 +135,10 @@ def build_graphql_router(pipeline: GraphQLPipeline, verifier: TokenVerifier, met
         if content_type != "application/json":
             result = pipeline.reject(415, None, error("Send application/json", "BAD_USER_INPUT"))
             return _json(result, media_type)
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            return _json(pipeline.reject(413, None, error("The request body is too large", "BAD_USER_INPUT")),
-                         media_type)
+        body = await _read_capped(request, max_body)
+        if body is None:
+            return _json(pipeline.reject(413, None, error(
+                f"The request body is larger than {max_body} bytes", "BAD_USER_INPUT", limit=max_body)), media_type)
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError:

@@ -1,41 +1,187 @@
-"""Process metrics in Prometheus text: operations by outcome and their latency.
+"""The process's OpenTelemetry metrics: operations, upstream calls, cache outcomes, cost and circuits.
 
-    metrics.operation("OK", 0.012)
-    metrics.render()   # text for GET /metrics
+    record_operation("GetOrders", "OK", 0.012)
+    record_upstream("shopify", "GET", "/admin/api/2024-04/orders.json", "200", 0.004)
+    record_cache("hubspot", "memory", hits=3, misses=1)
+    collect()      # the SDK's cumulative MetricsData, for /metrics (see prometheus.py)
+
+One MeterProvider per process, built on first use, like a Prometheus registry: every app in the
+process records into it. It always has an in-memory reader (rendered at ``/metrics``) and, when
+``OTEL_METRICS_EXPORTER=otlp``, a periodic OTLP exporter as well.
+
+Labels that clients control (operation names, token subjects) are capped: past ``MAX_LABEL_VALUES``
+distinct values, new ones are counted as ``other``, so a client cannot grow the series without bound.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import os
+import threading
+from collections.abc import Callable, Iterable
 
-BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricReader, MetricsData
+
+# The bounds /metrics always had for operations; upstream calls are faster, so they start lower.
+OPERATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+UPSTREAM_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+MAX_LABEL_VALUES = 200
+# How series of one gauge from several workers combine (counters and histograms always add up).
+GAUGE_MERGE = {"harmonia_budget_available_points": "min", "harmonia_circuit_open": "max"}
+
+
+class _Capped:
+    """Label values as they come, until there are too many distinct ones."""
+
+    def __init__(self, limit: int = MAX_LABEL_VALUES) -> None:
+        self.limit = limit
+        self.seen: set[str] = set()
+
+    def __call__(self, value: str) -> str:
+        if value in self.seen:
+            return value
+        if len(self.seen) >= self.limit:
+            return "other"
+        self.seen.add(value)
+        return value
+
+
+class _Tally:
+    """Cumulative counts by label values, reported by an OpenTelemetry observable counter.
+
+    Adding to a dict costs a fraction of a synchronous instrument's ``add`` (which builds and
+    hashes an attribute set under a lock every time); the SDK reads the totals when it collects.
+    """
+
+    def __init__(self, labels: tuple[str, ...]) -> None:
+        self.labels = labels
+        self.counts: dict[tuple[str, ...], float] = {}
+
+    def add(self, key: tuple[str, ...], n: float = 1) -> None:
+        self.counts[key] = self.counts.get(key, 0) + n
+
+    def observe(self, _: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(n, dict(zip(self.labels, key, strict=True))) for key, n in list(self.counts.items())]
 
 
 class Metrics:
-    def __init__(self) -> None:
-        self.operations: Counter[str] = Counter()
-        self.buckets = [0] * len(BUCKETS)
-        self.count = 0
-        self.total_seconds = 0.0
+    def __init__(self, readers: Iterable[MetricReader] = ()) -> None:
+        self.reader = InMemoryMetricReader()
+        # No exemplars: /metrics does not show them, and the default filter looks up the current
+        # span on every histogram record.
+        self.provider = MeterProvider(metric_readers=[self.reader, *readers], exemplar_filter=AlwaysOffExemplarFilter())
+        self.circuits: dict[str, Callable[[], bool]] = {}
+        self.operation_names = _Capped()
+        self.clients = _Capped()
+        m = self.provider.get_meter("harmonia")
 
-    def operation(self, outcome: str, seconds: float) -> None:
-        self.operations[outcome] += 1
-        self.count += 1
-        self.total_seconds += seconds
-        for i, bound in enumerate(BUCKETS):
-            if seconds <= bound:
-                self.buckets[i] += 1
+        def counter(name: str, labels: tuple[str, ...], description: str) -> _Tally:
+            tally = _Tally(labels)
+            m.create_observable_counter(name, callbacks=[tally.observe], description=description)
+            return tally
 
-    def render(self) -> str:
-        lines = ["# HELP harmonia_operations_total GraphQL operations by outcome (error codes, or OK).",
-                 "# TYPE harmonia_operations_total counter"]
-        for outcome, n in sorted(self.operations.items()):
-            lines.append(f'harmonia_operations_total{{outcome="{outcome}"}} {n}')
-        lines += ["# HELP harmonia_operation_duration_seconds Time to answer a GraphQL operation.",
-                  "# TYPE harmonia_operation_duration_seconds histogram"]
-        for bound, n in zip(BUCKETS, self.buckets, strict=True):
-            lines.append(f'harmonia_operation_duration_seconds_bucket{{le="{bound}"}} {n}')
-        lines.append(f'harmonia_operation_duration_seconds_bucket{{le="+Inf"}} {self.count}')
-        lines.append(f"harmonia_operation_duration_seconds_sum {self.total_seconds}")
-        lines.append(f"harmonia_operation_duration_seconds_count {self.count}")
-        return "\n".join(lines) + "\n"
+        self.operations = counter("harmonia_operations", ("operation", "outcome"),
+                                  "GraphQL operations by name and outcome (error codes, or OK).")
+        self.operation_seconds = m.create_histogram(
+            "harmonia_operation_duration_seconds", unit="s", description="Time to answer a GraphQL operation.",
+            explicit_bucket_boundaries_advisory=OPERATION_BUCKETS)
+        self.upstream_requests = counter("harmonia_upstream_requests", ("source", "method", "route", "status"),
+                                         "HTTP calls to the sources by source, route and status.")
+        self.upstream_seconds = m.create_histogram(
+            "harmonia_upstream_duration_seconds", unit="s", description="Time a source took to answer a call.",
+            explicit_bucket_boundaries_advisory=UPSTREAM_BUCKETS)
+        self.upstream_errors = counter("harmonia_upstream_errors", ("source", "method", "route", "error"),
+                                       "Failed calls to the sources (status >= 400, timeouts, transport errors) "
+                                       "by source, route and error.")
+        self.cache_lookups = counter("harmonia_cache_lookups", ("source", "tier", "outcome"),
+                                     "Entity cache lookups by source, tier and outcome (hit, miss, stale: "
+                                     "served past its TTL).")
+        self.cost_rejections = counter("harmonia_cost_rejections", ("reason",),
+                                       "Operations refused before running, by reason (COST_LIMIT_EXCEEDED, "
+                                       "DEPTH_LIMIT_EXCEEDED, THROTTLED, ...).")
+        self.cost_points = counter("harmonia_cost_points", ("client",), "Cost points spent, by client (token subject).")
+        self.budget: dict[str, float] = {}
+        m.create_observable_gauge("harmonia_budget_available_points", callbacks=[self._observe_budget],
+                                  description="Points left in a client's cost budget after its last operation.")
+        m.create_observable_gauge("harmonia_circuit_open", callbacks=[self._observe_circuits],
+                                  description="1 while a circuit is open (the dependency is being skipped).")
+
+    def _observe_budget(self, _: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(level, {"client": client}) for client, level in list(self.budget.items())]
+
+    def _observe_circuits(self, _: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(1 if is_open() else 0, {"circuit": name}) for name, is_open in self.circuits.items()]
+
+    def collect(self) -> MetricsData | None:
+        return self.reader.get_metrics_data()
+
+
+_lock = threading.Lock()
+_metrics: Metrics | None = None
+
+
+def _otlp_readers() -> list[MetricReader]:
+    if os.environ.get("OTEL_METRICS_EXPORTER", "none").strip().lower() != "otlp":
+        return []
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+    return [PeriodicExportingMetricReader(OTLPMetricExporter())]
+
+
+def metrics() -> Metrics:
+    """The process's metrics, built on first use."""
+    global _metrics
+    if _metrics is None:
+        with _lock:
+            if _metrics is None:
+                _metrics = Metrics(_otlp_readers())
+    return _metrics
+
+
+def collect() -> MetricsData | None:
+    return metrics().collect()
+
+
+def record_operation(name: str, outcome: str, seconds: float) -> None:
+    m = _metrics or metrics()
+    operation = m.operation_names(name)
+    m.operations.add((operation, outcome))
+    m.operation_seconds.record(seconds, {"operation": operation})
+
+
+def record_cost(client: str, *, actual: int, available: float | None, rejected: Iterable[str] = ()) -> None:
+    m = _metrics or metrics()
+    label = m.clients(client)
+    if actual:
+        m.cost_points.add((label,), actual)
+    if available is not None:
+        m.budget[label] = available
+    for reason in rejected:
+        m.cost_rejections.add((reason,))
+
+
+def record_upstream(source: str, method: str, route: str, status: str, seconds: float, error: str | None) -> None:
+    m = _metrics or metrics()
+    m.upstream_requests.add((source, method, route, status))
+    m.upstream_seconds.record(seconds, {"source": source, "route": route})
+    if error is not None:
+        m.upstream_errors.add((source, method, route, error))
+
+
+def record_cache(source: str, tier: str, *, hits: int = 0, misses: int = 0, stale: int = 0) -> None:
+    tally = (_metrics or metrics()).cache_lookups
+    if hits:
+        tally.add((source, tier, "hit"), hits)
+    if misses:
+        tally.add((source, tier, "miss"), misses)
+    if stale:
+        tally.add((source, tier, "stale"), stale)
+
+
+def register_circuit(name: str, is_open: Callable[[], bool]) -> None:
+    """Report a circuit's state as ``harmonia_circuit_open{circuit=name}`` (read at every collection)."""
+    metrics().circuits[name] = is_open
+
+

@@ -25,6 +25,7 @@ from harmonia.cache.entity import EntityCache, Fetch, Hit, Kind
 from harmonia.cache.shared import RedisTier
 from harmonia.cache.stale import StaleNote, report
 from harmonia.errors import UpstreamError
+from harmonia.observability.tracing import loader_span, span
 from harmonia.settings import Settings
 from harmonia.sources import records
 
@@ -145,14 +146,16 @@ class CachedLoader(HitLoader[K, V]):
 
     def __init__(self, cache: EntityCache, kind: Kind, fetch: Fetch[K]) -> None:
         async def batch(keys: list[K]) -> list[Hit[V] | BaseException]:
-            return await cache.lookup_many(kind, keys, ident, fetch)
+            with loader_span(kind.source, kind.entity, len(keys)):
+                return await cache.lookup_many(kind, keys, ident, fetch)
 
         super().__init__(batch)
 
 
 async def cached_call(cache: EntityCache, kind: Kind, key: K, fetch_one: Callable[[K], Awaitable[V]]) -> V:
     """One upstream call through the cache (pages, lists, counts, reports)."""
-    hit: Hit[V] = await cache.lookup(kind, key, ident, fetch_one)
+    with span(f"cache {kind.source}.{kind.entity}", {"harmonia.source": kind.source, "harmonia.entity": kind.entity}):
+        hit: Hit[V] = await cache.lookup(kind, key, ident, fetch_one)
     note(hit)
     return hit.value
 

@@ -24,10 +24,12 @@ from harmonia.resolvers.cached import build_entity_cache
 from harmonia.resolvers.loaders import Loaders
 from harmonia.resolvers.write_services import WriteServices
 from harmonia.settings import Settings
+from harmonia.sources.discipline import install as install_discipline
 from harmonia.sources.ga4 import GA4Property
 from harmonia.sources.googleads import GoogleAdsAccount
 from harmonia.sources.hubspot import HubSpotContacts
 from harmonia.sources.mailchimp import MailchimpAccount
+from harmonia.sources.shared import SharedRedis
 from harmonia.sources.shopify import ShopifyStore
 
 Transports = Mapping[str, httpx.AsyncBaseTransport]
@@ -42,19 +44,22 @@ class Sources:
     mailchimp: MailchimpAccount
     ga4: GA4Property
     googleads: GoogleAdsAccount
+    shared: SharedRedis | None = None  # circuit and pacing state shared with other instances
 
     @classmethod
     def from_settings(cls, settings: Settings, transports: Transports | None = None) -> Sources:
         """``transports`` maps a source name to a transport (tests hand in the simulators' ASGI app)."""
         t = dict(transports or {})
         s = settings.sources
-        return cls(
+        sources = cls(
             hubspot=HubSpotContacts.from_settings(s.hubspot, transport=t.get("hubspot")),
             shopify=ShopifyStore.from_settings(s.shopify, transport=t.get("shopify")),
             mailchimp=MailchimpAccount.from_settings(s.mailchimp, transport=t.get("mailchimp")),
             ga4=GA4Property.from_settings(s.ga4, transport=t.get("ga4")),
             googleads=GoogleAdsAccount.from_settings(s.googleads, transport=t.get("googleads")),
         )
+        sources.shared = install_discipline(sources.items(), settings)
+        return sources
 
     def items(self) -> list[tuple[str, Any]]:
         return [("hubspot", self.hubspot), ("shopify", self.shopify), ("mailchimp", self.mailchimp),
@@ -62,6 +67,8 @@ class Sources:
 
     async def aclose(self) -> None:
         await asyncio.gather(*(connector.aclose() for _, connector in self.items()))
+        if self.shared is not None:
+            await self.shared.aclose()
 
 
 @dataclass

@@ -20,12 +20,13 @@ from harmonia.schema.types import (
     Order,
     OrderConnection,
 )
+from harmonia.schema.usage import UsageQuery
 
 
 @strawberry.type(name="Query", description="Read customers, orders, campaigns and web analytics across every "
-                                           "source, and the progress of erasures.")
-class Query(ReadQuery, PrivacyQuery):
-    """The reads plus the privacy reads (``erasureStatus``)."""
+                                           "source, the progress of erasures, and field usage.")
+class Query(ReadQuery, PrivacyQuery, UsageQuery):
+    """The reads plus the privacy reads (``erasureStatus``) and the admins' ``fieldUsage``."""
 
 
 @strawberry.type(name="Mutation", description="Changes written through to the sources, authorized per field, "

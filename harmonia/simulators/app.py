@@ -2,7 +2,8 @@
 
     app = create_simulator_app(SimulatorConfig(seed=7, latency_ms=5, rate_limits=False))
 
-``GET /__stats``, ``POST /__reset``, ``POST /__faults`` are the contract's; ``GET /__requests``
+``GET /__stats``, ``POST /__reset``, ``POST /__faults`` are the contract's (faults grow a ``kind``:
+``status`` by default, ``reset`` or ``timeout``); ``GET /__requests``
 (the request log, filterable by ``source``) lets tests check that no key was asked for twice.
 """
 
@@ -15,7 +16,16 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from harmonia.simulators import ga4, googleads, hubspot, mailchimp, shopify
-from harmonia.simulators.core import SOURCES, Fault, InjectedFault, SimulatorConfig, SimulatorState
+from harmonia.simulators.core import (
+    FAULT_KINDS,
+    SOURCES,
+    Fault,
+    InjectedFault,
+    InjectedReset,
+    SimulatorConfig,
+    SimulatorState,
+)
+from harmonia.simulators.reset import ConnectionDropper, StatusCounter
 
 
 def create_simulator_app(config: SimulatorConfig | None = None, state: SimulatorState | None = None) -> FastAPI:
@@ -26,6 +36,9 @@ def create_simulator_app(config: SimulatorConfig | None = None, state: Simulator
     for module in (hubspot, shopify, mailchimp, ga4, googleads):
         app.include_router(module.build_router(state), prefix=f"/{module.SOURCE}")
         state.error_renderers[module.SOURCE] = module.render_error
+
+    app.add_middleware(ConnectionDropper, exception=InjectedReset)
+    app.add_middleware(StatusCounter, state=state)
 
     @app.exception_handler(InjectedFault)
     async def injected(_: Request, exc: InjectedFault) -> Response:
@@ -55,9 +68,12 @@ def create_simulator_app(config: SimulatorConfig | None = None, state: Simulator
             rate = float(body.get("rate", 1.0))
             if not 0.0 <= rate <= 1.0:
                 raise ValueError("rate must be within 0..1")
+            kind = body.get("kind", "status")
+            if kind not in FAULT_KINDS:
+                raise ValueError(f"kind must be one of {', '.join(FAULT_KINDS)}")
             fault = Fault(status=int(body.get("status", 503)), rate=rate,
                           latency_ms=float(body.get("latency_ms", 0)),
-                          until=time.monotonic() + float(body.get("seconds", 30)))
+                          until=time.monotonic() + float(body.get("seconds", 30)), kind=kind)
         except (KeyError, ValueError, TypeError) as exc:
             return JSONResponse({"error": f"bad fault: {exc}"}, status_code=400)
         state.faults[source] = fault

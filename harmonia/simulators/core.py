@@ -34,12 +34,20 @@ class SimulatorConfig:
     credentials: dict[str, str] = field(default_factory=lambda: dict(DEMO_CREDENTIALS))
 
 
+FAULT_KINDS = ("status", "reset", "timeout")
+
+
 @dataclass
 class Fault:
+    """``status``: answer ``status`` (>= 400) at ``rate``, after ``latency_ms`` more latency (a spike
+    alone when ``status`` < 400); ``reset``: drop the connection mid-answer; ``timeout``: hang until
+    the fault ends (each at ``rate``)."""
+
     status: int
     rate: float
     latency_ms: float
     until: float
+    kind: str = "status"
 
 
 class InjectedFault(Exception):
@@ -47,6 +55,14 @@ class InjectedFault(Exception):
         super().__init__(f"injected {status} on {source}")
         self.source = source
         self.status = status
+
+
+class InjectedReset(Exception):
+    """Drop the connection: the app starts an answer and dies, so a real server closes the socket."""
+
+    def __init__(self, source: str) -> None:
+        super().__init__(f"injected reset on {source}")
+        self.source = source
 
 
 class SimulatorState:
@@ -57,6 +73,8 @@ class SimulatorState:
         self.world = world if world is not None else build_world(config.seed)
         self.requests: dict[str, int] = dict.fromkeys(SOURCES, 0)
         self.by_route: dict[str, Counter[str]] = {s: Counter() for s in SOURCES}
+        # Statuses answered per source ("429": N): how a load test proves the gateway kept under quota.
+        self.statuses: dict[str, Counter[str]] = {s: Counter() for s in SOURCES}
         self.log: deque[dict[str, Any]] = deque(maxlen=20000)
         self.faults: dict[str, Fault] = {}
         self.error_renderers: dict[str, ErrorRenderer] = {}
@@ -68,10 +86,12 @@ class SimulatorState:
         for source in SOURCES:
             self.requests[source] = 0
             self.by_route[source].clear()
+            self.statuses[source].clear()
         self.log.clear()
 
     def stats(self) -> dict[str, Any]:
-        return {s: {"requests": self.requests[s], "by_route": dict(self.by_route[s])} for s in SOURCES}
+        return {s: {"requests": self.requests[s], "by_route": dict(self.by_route[s]),
+                    "statuses": dict(self.statuses[s])} for s in SOURCES}
 
     def tracked(self, source: str) -> Callable[[Request], Awaitable[None]]:
         """A router dependency: count, log, delay and maybe fail every request to ``source``."""
@@ -103,7 +123,15 @@ class SimulatorState:
                 delay += fault.latency_ms
             if delay > 0:
                 await asyncio.sleep(delay / 1000.0)
-            if fault is not None and fault.status and self.rng.random() < fault.rate:
+            if fault is None or self.rng.random() >= fault.rate:
+                return
+            if fault.kind == "timeout":
+                # Bounded by the fault's own end (at most a minute): a hung upstream, never a hung test.
+                await asyncio.sleep(max(0.0, min(60.0, fault.until - time.monotonic())))
+                raise InjectedFault(source, 504)
+            if fault.kind == "reset":
+                raise InjectedReset(source)
+            if fault.status >= 400:
                 raise InjectedFault(source, fault.status)
 
         return track

@@ -6,8 +6,10 @@
 ``request`` returns the response for success (2xx, HubSpot's 207) and for the statuses a
 connector wants to interpret itself (``passthrough``, 404 by default); everything else becomes
 an ``UpstreamError`` from ``harmonia.errors``. Reads are retried on timeouts, transport errors,
-5xx and 429 with jittered backoff, honouring ``Retry-After``, within ``deadline`` seconds;
-writes (``idempotent=False``) are never retried.
+5xx and 429 with jittered backoff, honouring ``Retry-After``, within the operation's deadline
+(``harmonia.sources.deadline``; ``deadline`` seconds outside any operation); writes
+(``idempotent=False``) are never retried. Waiting for a pacer slot counts against the deadline too
+(``UPSTREAM_RATE_LIMITED`` when none comes in time), and an open ``circuit`` refuses at once.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import time
 from collections.abc import Collection, Mapping
 from typing import Any
 
+import aiohttp
 import httpx
 import orjson
 from httpx_aiohttp import AiohttpTransport
@@ -30,7 +33,10 @@ from harmonia.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from harmonia.observability.upstream import traced_request
 from harmonia.settings import SourceSettings
+from harmonia.sources.circuit import Circuit
+from harmonia.sources.deadline import bounded
 from harmonia.sources.pacing import Pacer
 
 SUCCESS = frozenset({200, 201, 202, 204, 207})
@@ -72,6 +78,10 @@ def parse_retry_after(value: str | None) -> float | None:
         return None  # an HTTP-date: rare from these APIs; fall back to our own backoff
 
 
+class _PacingTimeout(Exception):
+    """No call slot under the quota within what the operation has left."""
+
+
 class SourceHttp:
     """One source's requests; the only place that touches ``httpx`` exceptions."""
 
@@ -85,6 +95,8 @@ class SourceHttp:
         deadline: float = 20.0,
         backoff_base: float = 0.1,
         max_in_flight: int = 20,
+        circuit: Circuit | None = None,
+        attempt_timeout: float | None = None,
     ) -> None:
         self.source = source
         # Queue here, not in the connection pool: httpcore's pool rescans every waiting request
@@ -93,8 +105,12 @@ class SourceHttp:
         self.client = client
         self.pacer = pacer
         self.max_retries = max_retries
+        # Used only outside an operation deadline (``harmonia.sources.deadline``), e.g. a script.
         self.deadline = deadline
         self.backoff_base = backoff_base
+        self.circuit = circuit
+        # One attempt's whole time; httpx's own timeouts are per read, and an ASGI transport has none.
+        self.attempt_timeout = attempt_timeout if attempt_timeout is not None else _attempt_timeout(client)
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -111,22 +127,43 @@ class SourceHttp:
         passthrough: Collection[int] = (404,),
     ) -> httpx.Response:
         retryable = idempotent if idempotent is not None else method in ("GET", "HEAD")
-        started = time.monotonic()
+        ends = time.monotonic() + bounded(self.deadline)
         attempt = 0
+        error: UpstreamError | None = None
         while True:
             attempt += 1
-            error: UpstreamError
+            left = ends - time.monotonic()
+            if left <= 0:
+                raise error or UpstreamTimeout(self.source, f"{self.source} did not answer in time")
+            if self.circuit is not None:
+                try:
+                    await self.circuit.allow()
+                except UpstreamUnavailable:
+                    # Opened while this call retried: what happened to this call says more.
+                    if error is not None:
+                        raise error from None
+                    raise
             wait: float | None = None
             try:
-                response = await self._send(method, path, params=params, json=json, headers=headers)
+                response = await self._send(method, path, params=params, json=json, headers=headers, left=left)
+            except _PacingTimeout:
+                raise UpstreamRateLimited(self.source, f"{self.source} quota: no call slot within the "
+                                          "operation's time limit") from None
             except httpx.PoolTimeout:
                 raise UpstreamTimeout(self.source, f"Too many requests queued for {self.source}") from None
-            except httpx.TimeoutException:
-                error = UpstreamTimeout(self.source, f"{self.source} did not answer in time")
-            except (httpx.TransportError, httpx.DecodingError):
+            except (httpx.TimeoutException, TimeoutError) as exc:
+                error = (UpstreamUnavailable(self.source, f"{self.source} dropped the connection")
+                         if _dropped(exc) else UpstreamTimeout(self.source, f"{self.source} did not answer in time"))
+                await self._record(outage=True)
+            except (httpx.TransportError, httpx.DecodingError, OSError):
+                # OSError: a reset surfacing from a transport that does not wrap it (ASGI, aiohttp internals).
                 error = UpstreamUnavailable(self.source, f"{self.source} could not be reached")
+                await self._record(outage=True)
             else:
                 status = response.status_code
+                outage = status >= 500
+                # Any answer but a 5xx shows the API is up (a 429 too: that is pacing, not an outage).
+                await self._record(outage)
                 if status in SUCCESS or status in passthrough:
                     # The entity cache (if it is fetching) honours what the API says about freshness.
                     report_cache_control(response.headers.get("cache-control"))
@@ -138,7 +175,7 @@ class SourceHttp:
                     if wait is None and self.pacer is not None:
                         wait = self.pacer.retry_hint()
                     error = UpstreamRateLimited(self.source, f"{self.source} rate limit reached", retry_after=wait)
-                elif status >= 500:
+                elif outage:
                     error = UpstreamUnavailable(self.source, f"{self.source} answered {status}")
                 else:
                     raise UpstreamUnavailable(self.source, f"{self.source} rejected the request ({status})")
@@ -147,9 +184,13 @@ class SourceHttp:
             if not retryable or attempt > self.max_retries:
                 raise error
             delay = wait if wait is not None else self._backoff(attempt)
-            if time.monotonic() - started + delay > self.deadline:
+            if time.monotonic() + delay > ends:
                 raise error
             await asyncio.sleep(delay)
+
+    async def _record(self, outage: bool) -> None:
+        if self.circuit is not None:
+            await self.circuit.record(ok=not outage)
 
     def _backoff(self, attempt: int) -> float:
         cap = min(2.0, self.backoff_base * (2 ** (attempt - 1)))
@@ -163,19 +204,40 @@ class SourceHttp:
         params: Mapping[str, Any] | None,
         json: Any,
         headers: Mapping[str, str] | None,
+        left: float,
     ) -> httpx.Response:
-        content: bytes | None = None
-        if json is not None:  # orjson encodes request bodies too (httpx's encoder is stdlib json)
-            content = orjson.dumps(json)
-            headers = {**(headers or {}), "Content-Type": "application/json"}
-        async with self._in_flight:
-            if self.pacer is None:
-                return await self.client.request(method, path, params=params, content=content, headers=headers)
-            await self.pacer.acquire()
+        slot_started = time.monotonic()
+        try:
+            async with asyncio.timeout(left):
+                await self._in_flight.acquire()
+        except TimeoutError:
+            raise _PacingTimeout from None
+        try:
+            lease: object = None
+            if self.pacer is not None:
+                try:
+                    async with asyncio.timeout(left - (time.monotonic() - slot_started)):
+                        lease = await self.pacer.acquire()
+                except TimeoutError:
+                    raise _PacingTimeout from None
             response: httpx.Response | None = None
             try:
-                response = await self.client.request(method, path, params=params, content=content,
-                                                     headers=headers)
+                async with asyncio.timeout(min(self.attempt_timeout, left - (time.monotonic() - slot_started))):
+                    response = await traced_request(self.client, self.source, method, path, params=params,
+                                                    json=json, headers=headers)
                 return response
             finally:
-                self.pacer.release(response)
+                if self.pacer is not None:
+                    await self.pacer.release(response, lease)
+        finally:
+            self._in_flight.release()
+
+
+def _dropped(exc: BaseException) -> bool:
+    """httpx-aiohttp reports a server closing the connection as a ConnectTimeout: tell them apart."""
+    return isinstance(exc.__cause__, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError | ConnectionError)
+
+
+def _attempt_timeout(client: httpx.AsyncClient) -> float:
+    timeout = client.timeout
+    return (timeout.connect or 0.0) + (timeout.read or 0.0) or 30.0

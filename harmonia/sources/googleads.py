@@ -32,6 +32,7 @@ from harmonia.errors import (
 )
 from harmonia.settings import GoogleAdsSettings
 from harmonia.sources._http import SourceHttp, build_client, read_json
+from harmonia.sources.pacing import TokenBucketPacer
 from harmonia.sources.records import AdsCampaign, AdsMetrics
 
 SOURCE = "googleads"
@@ -109,16 +110,14 @@ def stream_rows(body: Any) -> list[dict[str, Any]]:
     return rows
 
 
-class QuotaRetryHint:
-    """A pacer that paces nothing but remembers the ``retryDelay`` of the last 429 for the retry."""
+class QuotaRetryHint(TokenBucketPacer):
+    """A token bucket per customer that remembers the ``retryDelay`` of the last 429 for the retry."""
 
-    def __init__(self) -> None:
+    def __init__(self, requests_per_second: float = 8.0) -> None:
+        super().__init__(capacity=requests_per_second, rate=requests_per_second)
         self._delay: float | None = None
 
-    async def acquire(self) -> None:
-        return None
-
-    def release(self, response: httpx.Response | None) -> None:
+    async def release(self, response: httpx.Response | None, lease: object = None) -> None:
         if response is None or response.status_code != 429:
             return
         try:
@@ -147,7 +146,8 @@ class GoogleAdsAccount:
         if settings.login_customer_id:
             headers["login-customer-id"] = re.sub(r"\D", "", settings.login_customer_id)
         client = build_client(settings, headers=headers, transport=transport)
-        http = SourceHttp(SOURCE, client, pacer=QuotaRetryHint(), max_retries=settings.max_retries)
+        http = SourceHttp(SOURCE, client, pacer=QuotaRetryHint(settings.requests_per_second),
+                          max_retries=settings.max_retries)
         return cls(http, settings.customer_id, settings.api_version)
 
     async def aclose(self) -> None:

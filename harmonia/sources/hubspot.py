@@ -122,7 +122,7 @@ class HubSpotContacts:
                                                idempotent=True, passthrough=())
         finally:
             # None: the search window is fixed at 1 s; the 10-second headers belong to the main pacer.
-            self._search_pacer.release(None)
+            await self._search_pacer.release(None)
         results = _results(_body(response))
         return _contact(results[0]) if results else None
 

@@ -1,11 +1,15 @@
 """Outbound pacing: stay under each SaaS quota, trusting the API's own headers when it sends them.
 
     pacer = LeakyBucketPacer(size=40, leak_per_second=2.0)    # Shopify
-    await pacer.acquire(); response = ...; pacer.release(response)
+    lease = await pacer.acquire(); response = ...; await pacer.release(response, lease)
 
-Three shapes cover the five APIs: a leaky bucket (Shopify, refilled from
-``X-Shopify-Shop-Api-Call-Limit``), a fixed window (HubSpot's 10-second window, corrected by
-``X-HubSpot-RateLimit-*``) and a concurrency cap (Mailchimp's 10 connections, GA4's 10 concurrent).
+Four shapes cover the five APIs: a token bucket (Google Ads' per-customer requests), a leaky
+bucket (Shopify, refilled from ``X-Shopify-Shop-Api-Call-Limit``), a fixed window (HubSpot's
+10-second window, corrected by ``X-HubSpot-RateLimit-*``) and a concurrency cap (Mailchimp's 10
+connections, GA4's 10 concurrent).
+These are per process; ``shared_pacing`` holds the Redis-backed pacers that every gateway instance
+shares, which fall back to these when Redis is absent or down. ``acquire`` may return a lease that
+``release`` hands back (a shared semaphore needs to know which slot to free).
 """
 
 from __future__ import annotations
@@ -18,9 +22,9 @@ import httpx
 
 
 class Pacer(Protocol):
-    async def acquire(self) -> None: ...
+    async def acquire(self) -> object: ...
 
-    def release(self, response: httpx.Response | None) -> None: ...
+    async def release(self, response: httpx.Response | None, lease: object = None) -> None: ...
 
     def retry_hint(self) -> float | None: ...
 
@@ -34,7 +38,7 @@ class ConcurrencyPacer:
     async def acquire(self) -> None:
         await self._semaphore.acquire()
 
-    def release(self, response: httpx.Response | None) -> None:
+    async def release(self, response: httpx.Response | None, lease: object = None) -> None:
         self._semaphore.release()
 
     def retry_hint(self) -> float | None:
@@ -66,7 +70,7 @@ class LeakyBucketPacer:
                     return
                 await asyncio.sleep((self._level + 1 - (self.size - self.headroom)) / self.leak)
 
-    def release(self, response: httpx.Response | None) -> None:
+    async def release(self, response: httpx.Response | None, lease: object = None) -> None:
         if response is None:
             return
         header = response.headers.get("X-Shopify-Shop-Api-Call-Limit")
@@ -108,7 +112,7 @@ class WindowPacer:
                     return
                 await asyncio.sleep(self._window_start + self.window - now)
 
-    def release(self, response: httpx.Response | None) -> None:
+    async def release(self, response: httpx.Response | None, lease: object = None) -> None:
         if response is None:
             return
         headers = response.headers
@@ -124,3 +128,31 @@ class WindowPacer:
 
     def retry_hint(self) -> float | None:
         return max(0.1, self._window_start + self.window - time.monotonic())
+
+
+class TokenBucketPacer:
+    """``capacity`` requests at once, refilled at ``rate`` per second (Google Ads' per-customer bucket)."""
+
+    def __init__(self, capacity: float, rate: float) -> None:
+        self.capacity = capacity
+        self.rate = rate
+        self._tokens = capacity
+        self._stamp = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> object:
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
+                self._stamp = now
+                if self._tokens >= 1.0:
+                    self._tokens -= 1.0
+                    return None
+                await asyncio.sleep((1.0 - self._tokens) / self.rate)
+
+    async def release(self, response: httpx.Response | None, lease: object = None) -> None:
+        return None
+
+    def retry_hint(self) -> float | None:
+        return 1.0 / self.rate

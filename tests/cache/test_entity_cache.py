@@ -12,7 +12,9 @@ from tests.cache.conftest import MakeGateway
 NESTED = """
 { customers(first: 50) { edges { cursor node { email orders(first: 5) { edges { node { name } } } } } } }
 """
-SHORT = {"ttl": 0.5, "stale_while_revalidate": 0, "stale_if_error": 3600}
+# Long enough that a slow first query (55 upstream calls on a busy machine) does not outlive it.
+SHORT = {"ttl": 3.0, "stale_while_revalidate": 0, "stale_if_error": 3600}
+PAST_TTL = 3.2
 
 
 def errors(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -29,7 +31,7 @@ async def test_nested_query_twice_within_ttl_makes_no_upstream_call_then_refetch
     gw.reset_counts()
     second = await gw.query(NESTED)
     warm = gw.calls()
-    await asyncio.sleep(0.6)
+    await asyncio.sleep(PAST_TTL)
     gw.reset_counts()
     third = await gw.query(NESTED)
 
@@ -59,7 +61,7 @@ async def test_shopify_down_with_a_stale_entry_answers_the_old_data_and_says_how
 ) -> None:
     gw = await make_gateway(cache={"customers": SHORT, "orders": SHORT})
     before = await gw.query(NESTED)
-    await asyncio.sleep(0.6)  # past the TTL: the next read must refetch, and may fall back
+    await asyncio.sleep(PAST_TTL)  # past the TTL: the next read must refetch, and may fall back
     await gw.fault("shopify", 503)
 
     during = await gw.query(NESTED)

@@ -142,9 +142,23 @@ async def test_refused_credentials_are_upstream_auth_failures(transport: httpx.A
     assert raised.value.source == "googleads"
 
 
-async def test_a_burst_past_the_qps_limit_waits_out_the_retry_delay(account: GoogleAdsAccount, world: World,
-                                                                    sim_client: httpx.AsyncClient) -> None:
+async def test_a_burst_past_the_qps_limit_is_paced_without_a_single_429(account: GoogleAdsAccount, world: World,
+                                                                        sim_client: httpx.AsyncClient) -> None:
     results = await asyncio.gather(*(account.get_campaigns([c["id"]]) for c in world.ads_campaigns))
+    assert [set(r) for r in results] == [{c["id"]} for c in world.ads_campaigns]
+    # Twelve answers from exactly twelve requests: the pacer held the burst under the customer's bucket.
+    assert len(await logged(sim_client)) == len(world.ads_campaigns)
+
+
+async def test_a_burst_past_the_qps_limit_waits_out_the_retry_delay(transport: httpx.ASGITransport, world: World,
+                                                                    sim_client: httpx.AsyncClient) -> None:
+    # A pacer set above the simulator's 10/s: the refused requests must be retried after retryDelay.
+    settings = GoogleAdsSettings(base_url=BASE, requests_per_second=100.0)
+    account = GoogleAdsAccount.from_settings(settings, transport=transport)
+    try:
+        results = await asyncio.gather(*(account.get_campaigns([c["id"]]) for c in world.ads_campaigns))
+    finally:
+        await account.aclose()
     assert [set(r) for r in results] == [{c["id"]} for c in world.ads_campaigns]
     # Twelve answers from more than twelve requests: the refused ones were retried after the delay.
     assert len(await logged(sim_client)) > len(world.ads_campaigns)

@@ -1,0 +1,190 @@
+"""A circuit breaker per source: after repeated failures, answer at once instead of waiting on a dead API.
+
+    circuit = Circuit("shopify", CircuitPolicy(failure_threshold=5, reset_seconds=5.0), shared)
+    await circuit.allow()            # raises UpstreamUnavailable at once while the circuit is open
+    ...                              # the request
+    await circuit.record(ok=True)    # a success closes a half-open circuit; failures open a closed one
+
+    await is_open(circuit)           # for a cache deciding to serve stale data instead of asking
+
+States: closed (calls pass; ``failure_threshold`` failures within ``failure_window`` seconds open it),
+open (calls fail at once for ``reset_seconds``), half-open (one probe call at a time passes; its
+success closes the circuit, its failure opens it again). With Redis (``SharedRedis``) the state is
+one hash per source that every gateway instance reads and writes atomically in Lua, so one
+instance's failures spare the others the wait; without Redis, or while it is down, each process
+keeps its own state with the same rules.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import cast
+
+import redis.asyncio as redis
+
+from harmonia.errors import UpstreamUnavailable
+from harmonia.sources.shared import SharedRedis, SharedUnavailable
+
+KEY = "harmonia:circuit:{source}"
+
+# Returns 0 (closed: pass), -1 (half-open: this call is the probe) or the milliseconds to wait (open).
+_ALLOW = """
+local v = redis.call('HMGET', KEYS[1], 'open_until', 'probe_until')
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local open_until = tonumber(v[1]) or 0
+if open_until == 0 then return 0 end
+if now < open_until then return open_until - now end
+local probe_until = tonumber(v[2]) or 0
+if probe_until > now then return probe_until - now end
+redis.call('HSET', KEYS[1], 'probe_until', now + tonumber(ARGV[1]))
+return -1
+"""
+
+# ARGV: ok (1/0), threshold, reset_ms, failure_window_ms. Returns 1 when the circuit is (now) open.
+_RECORD = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local open_until = tonumber(redis.call('HGET', KEYS[1], 'open_until')) or 0
+local reset = tonumber(ARGV[3])
+if ARGV[1] == '1' then
+  if open_until ~= 0 and now >= open_until then redis.call('DEL', KEYS[1]) end
+  if open_until == 0 then redis.call('HDEL', KEYS[1], 'failures') end
+  return 0
+end
+if open_until ~= 0 then
+  if now >= open_until then
+    redis.call('HSET', KEYS[1], 'open_until', now + reset, 'probe_until', 0)
+    redis.call('PEXPIRE', KEYS[1], reset * 10)
+  end
+  return 1
+end
+local failures = redis.call('HINCRBY', KEYS[1], 'failures', 1)
+if failures >= tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], 'open_until', now + reset, 'probe_until', 0, 'failures', 0)
+  redis.call('PEXPIRE', KEYS[1], reset * 10)
+  return 1
+end
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[4]))
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class CircuitPolicy:
+    failure_threshold: int = 5
+    failure_window: float = 30.0
+    reset_seconds: float = 5.0
+    probe_seconds: float = 10.0  # a probe slower than this lets another call probe
+
+
+class _LocalState:
+    """The same rules as the Lua scripts, for one process (no Redis, or Redis down)."""
+
+    def __init__(self) -> None:
+        self.failures = 0
+        self.last_failure = 0.0
+        self.open_until = 0.0
+        self.probe_until = 0.0
+
+    def allow(self, now: float, probe_seconds: float) -> float:
+        if self.open_until == 0.0:
+            return 0.0
+        if now < self.open_until:
+            return self.open_until - now
+        if self.probe_until > now:
+            return self.probe_until - now
+        self.probe_until = now + probe_seconds
+        return -1.0
+
+    def record(self, ok: bool, now: float, policy: CircuitPolicy) -> None:
+        if ok:
+            if self.open_until == 0.0 or now >= self.open_until:
+                self.failures, self.open_until, self.probe_until = 0, 0.0, 0.0
+            return
+        if self.open_until != 0.0:
+            if now >= self.open_until:
+                self.open_until, self.probe_until = now + policy.reset_seconds, 0.0
+            return
+        if now - self.last_failure > policy.failure_window:
+            self.failures = 0
+        self.failures += 1
+        self.last_failure = now
+        if self.failures >= policy.failure_threshold:
+            self.failures, self.open_until, self.probe_until = 0, now + policy.reset_seconds, 0.0
+
+
+class Circuit:
+    """One source's breaker; its state lives in Redis when ``shared`` is given and up."""
+
+    def __init__(self, source: str, policy: CircuitPolicy | None = None, shared: SharedRedis | None = None,
+                 *, account: str = "") -> None:
+        self.source = source
+        self.policy = policy or CircuitPolicy()
+        self.shared = shared
+        # ``account`` tells apart two deployments on one Redis that reach different accounts of one SaaS.
+        self.key = KEY.format(source=f"{source}:{account}" if account else source)
+        self._local = _LocalState()
+        # Successes are written to Redis only while this process has reason to think the circuit is not
+        # plainly closed (it saw a failure, or Redis said open/half-open): one round trip per call, not two.
+        self._suspect_until = 0.0
+
+    async def _allow_wait(self) -> float:
+        """0: pass; -1: pass as the half-open probe; > 0: open, seconds until a probe may pass."""
+        if self.shared is not None:
+            try:
+                result = await self.shared.run(_ALLOW, [self.key], [int(self.policy.probe_seconds * 1000)])
+                value = float(cast(int, result))
+                if value != 0:
+                    self._suspect_until = time.monotonic() + self.policy.failure_window
+                return value / 1000.0 if value > 0 else value
+            except SharedUnavailable:
+                pass
+        return self._local.allow(time.monotonic(), self.policy.probe_seconds)
+
+    async def allow(self) -> None:
+        wait = await self._allow_wait()
+        if wait > 0:
+            raise UpstreamUnavailable(self.source, f"{self.source} is unavailable; Harmonia stopped calling it "
+                                      "for a few seconds after repeated failures", circuit="open",
+                                      retryAfterSeconds=max(1, round(wait)))
+
+    async def record(self, ok: bool) -> None:
+        now = time.monotonic()
+        if not ok:
+            self._suspect_until = now + self.policy.failure_window
+        elif now >= self._suspect_until:
+            self._local.record(ok, now, self.policy)
+            return
+        if self.shared is not None:
+            p = self.policy
+            try:
+                await self.shared.run(_RECORD, [self.key], [
+                    "1" if ok else "0", p.failure_threshold, int(p.reset_seconds * 1000),
+                    int(p.failure_window * 1000)])
+                return
+            except SharedUnavailable:
+                pass
+        self._local.record(ok, time.monotonic(), self.policy)
+
+    async def state(self) -> str:
+        """``closed``, ``open`` or ``half_open``, without taking a half-open probe slot."""
+        if self.shared is not None and self.shared.up:
+            try:
+                raw = await self.shared.client.hmget(self.key, ["open_until"])
+                t_sec, t_usec = await self.shared.client.time()
+                open_until = int(raw[0] or 0)
+                now_ms = t_sec * 1000 + t_usec // 1000
+                return "closed" if open_until == 0 else ("open" if now_ms < open_until else "half_open")
+            except (redis.RedisError, OSError, TimeoutError):
+                pass  # report what this process knows
+        local = self._local
+        if local.open_until == 0.0:
+            return "closed"
+        return "open" if time.monotonic() < local.open_until else "half_open"
+
+
+async def is_open(circuit: Circuit) -> bool:
+    """Whether calls to this source would be refused right now (a cache may then serve stale data)."""
+    return await circuit.state() == "open"

@@ -1,0 +1,92 @@
+"""Fit every source's HTTP layer with its circuit breaker and its pacing, shared through Redis when set.
+
+    shared = install(sources.items(), settings)     # once, at startup; None without Redis
+    await circuit_of(sources.shopify).state()       # "closed" | "open" | "half_open"
+
+Pacing sized to each SaaS's documented quota, minus a little headroom for other clients:
+Shopify's bucket (40, leaking 2/s), HubSpot's 100 per 10 s (as a bucket whose burst plus a window's
+refill stays under 100), Google Ads' per-customer bucket, and the concurrency caps of Mailchimp (10
+connections) and GA4 (10 concurrent requests). Each connector's own in-process pacer stays as the
+fallback when Redis is absent or down. State keys carry a digest of the base URL and credentials:
+quotas belong to an account, and two gateways on one Redis may serve different accounts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any, Protocol
+
+import httpx
+
+from harmonia.settings import Settings, SourceSettings
+from harmonia.sources._http import SourceHttp
+from harmonia.sources.circuit import Circuit, CircuitPolicy
+from harmonia.sources.pacing import Pacer
+from harmonia.sources.shared import SharedRedis
+from harmonia.sources.shared_pacing import SharedSemaphore, SharedTokenBucket
+
+HEADROOM = 2
+
+
+class Connector(Protocol):
+    http: SourceHttp
+
+
+def install(connectors: Iterable[tuple[str, Connector]], settings: Settings) -> SharedRedis | None:
+    up = settings.upstream
+    shared = SharedRedis.connect(settings.redis_url) if up.shared_state else None
+    policy = CircuitPolicy(failure_threshold=up.circuit_failure_threshold, failure_window=up.circuit_failure_window,
+                           reset_seconds=up.circuit_reset_seconds)
+    for name, connector in connectors:
+        http = connector.http
+        source_settings: SourceSettings = getattr(settings.sources, name)
+        account = _account(source_settings)
+        # A probe slower than one attempt may be given up: let another call probe then.
+        http.circuit = Circuit(name, replace(policy, probe_seconds=http.attempt_timeout), shared, account=account)
+        if shared is not None and http.pacer is not None:
+            http.pacer = _shared_pacer(name, f"{name}:{account}", source_settings, http, shared)
+    return shared
+
+
+def circuit_of(connector: Connector) -> Circuit | None:
+    return connector.http.circuit
+
+
+def _account(settings: SourceSettings) -> str:
+    identity = "|".join(f"{k}={v}" for k, v in sorted(settings.model_dump().items()) if isinstance(v, str))
+    return hashlib.sha256(identity.encode()).hexdigest()[:12]
+
+
+def _shared_pacer(name: str, key: str, s: Any, http: SourceHttp, shared: SharedRedis) -> Pacer:
+    fallback = http.pacer
+    assert fallback is not None
+    lease_seconds = http.attempt_timeout + 5.0
+    if name == "shopify":
+        return SharedTokenBucket(shared, key, capacity=s.bucket_size - HEADROOM, rate=s.leak_per_second,
+                                 fallback=fallback, correction=_shopify_left)
+    if name == "hubspot":
+        burst = max(1, s.requests_per_window // 5)
+        rate = max(0.1, (s.requests_per_window - HEADROOM - burst) / s.window_seconds)
+        return SharedTokenBucket(shared, key, capacity=burst, rate=rate, fallback=fallback,
+                                 correction=_hubspot_left)
+    if name == "googleads":
+        return SharedTokenBucket(shared, key, capacity=s.requests_per_second, rate=s.requests_per_second,
+                                 fallback=fallback)
+    return SharedSemaphore(shared, key, limit=s.max_concurrency, lease_seconds=lease_seconds, fallback=fallback)
+
+
+def _shopify_left(response: httpx.Response) -> float | None:
+    used, _, size = response.headers.get("X-Shopify-Shop-Api-Call-Limit", "").partition("/")
+    try:
+        return int(size) - int(used) - HEADROOM
+    except ValueError:
+        return None
+
+
+def _hubspot_left(response: httpx.Response) -> float | None:
+    try:
+        return int(response.headers["X-HubSpot-RateLimit-Remaining"]) - HEADROOM
+    except (KeyError, ValueError):
+        return None
