@@ -218,7 +218,8 @@ class GraphQLPipeline:
         try:
             # One deadline for every upstream call of this operation, retries and pacing waits included.
             with recording as reads, operation_deadline(self.settings.upstream.operation_deadline):
-                if self.compiled is not None:
+                # The compiled plan has no resolver middleware: per-resolver spans need graphql-core's path.
+                if self.compiled is not None and not self.settings.observability.resolver_spans:
                     outcome = self.compiled.execute(document, query, ctx, variables, operation_name)
                 else:
                     outcome = execute(self.schema, document, context_value=ctx, variable_values=variables,
