@@ -24,6 +24,7 @@ from harmonia.auth.policy_file import load_policy
 from harmonia.auth.store import PolicyStore
 from harmonia.auth.tokens import TokenVerifier
 from harmonia.cache.persisted import PersistedQueries
+from harmonia.cache.responses import ResponseCache
 from harmonia.http.admin_page import admin_page
 from harmonia.http.graphiql import STATIC_DIR, STATIC_PREFIX
 from harmonia.http.pipeline import GraphQLPipeline
@@ -51,8 +52,9 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
     cache = build_entity_cache(settings, shared)
     writes.shared_invalidation = shared_invalidation(cache)  # writes evict both tiers, every instance
     persisted = PersistedQueries(settings.persisted_queries, shared=shared)
+    responses = ResponseCache(cache, max_entries=settings.cache.max_responses, enabled=settings.cache.responses)
     pipeline = GraphQLPipeline(schema._schema, settings, sources, cache=cache, persisted=persisted, writes=writes,
-                               policies=policies, admin=admin, recent=recent)
+                               responses=responses, policies=policies, admin=admin, recent=recent)
     verifier = TokenVerifier(settings.auth)
     telemetry = Telemetry(settings)
     if shared is not None:
@@ -92,6 +94,7 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
     app.state.redis = shared
     app.state.writes = writes
     app.state.pipeline = pipeline
+    app.state.responses = responses
     app.state.schema = schema
     app.state.verifier = verifier
     app.state.policies = policies

@@ -25,9 +25,12 @@ CONFIG_ENV = "HARMONIA_CONFIG_FILE"
 def create_app_from_env() -> object:
     """uvicorn factory (``--workers`` needs an import string): settings from the file named in the env."""
     from harmonia.app import create_app
+    from harmonia.gc_tuning import tune_garbage_collector
     from harmonia.settings import load_settings
 
-    return create_app(load_settings(os.environ.get(CONFIG_ENV) or None))
+    app = create_app(load_settings(os.environ.get(CONFIG_ENV) or None))
+    tune_garbage_collector()  # a serving process: see harmonia/gc_tuning.py
+    return app
 
 
 def check_policy(path: str | None) -> None:

@@ -181,6 +181,8 @@ class CacheSettings(BaseModel):
     max_entries: int = 20_000              # in-process tier (LRU)
     redis_timeout: float = 0.25            # per Redis command; a slow Redis must not slow queries down
     redis_retry_after: float = 5.0         # after a Redis failure, tier 1 alone for this long
+    responses: bool = True                 # whole answers for warm repeats (harmonia/cache/responses.py)
+    max_responses: int = 2_000             # answers kept in process (LRU)
     contacts: CachePolicy = Field(default_factory=lambda: CachePolicy(ttl=60))    # HubSpot contacts, pages
     customers: CachePolicy = Field(default_factory=lambda: CachePolicy(ttl=60))   # Shopify customers
     orders: CachePolicy = Field(default_factory=lambda: CachePolicy(ttl=60))      # Shopify orders, pages, count
@@ -211,6 +213,12 @@ class ErasureSettings(BaseModel):
     key_prefix: str = "harmonia:erasure:"
 
 
+class ExecutionSettings(BaseModel):
+    # Run each validated document as a plan compiled once (harmonia/execution/), graphql-core's
+    # semantics at a fraction of its per-field cost; false: graphql-core's executor for everything.
+    compiled: bool = True
+
+
 class ObservabilitySettings(BaseModel):
     """Logs, metrics and field usage; tracing itself is configured by the standard OTEL_* variables."""
 
@@ -239,6 +247,7 @@ class Settings(BaseSettings):
     persisted_queries: PersistedQuerySettings = Field(default_factory=PersistedQuerySettings)
     idempotency: IdempotencySettings = Field(default_factory=IdempotencySettings)
     erasure: ErasureSettings = Field(default_factory=ErasureSettings)
+    execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
     upstream: UpstreamSettings = Field(default_factory=UpstreamSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)

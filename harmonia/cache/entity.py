@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
@@ -29,6 +30,7 @@ from harmonia.cache.codec import CodecError, RecordCodec
 from harmonia.cache.entry import Entry, Freshness
 from harmonia.cache.hints import freshness_hints
 from harmonia.cache.memory import MemoryTier
+from harmonia.cache.reads import current as current_reads
 from harmonia.cache.shared import RedisTier
 from harmonia.observability.lookups import note_lookup
 from harmonia.settings import CachePolicy, CacheSettings
@@ -63,6 +65,7 @@ class Hit(Generic[V]):
 class _Outcome:
     entry: Entry
     stale: bool
+    stored: bool = True  # False: not kept (no-store, or an eviction landed while it was fetched)
 
 
 def short_hash(text: str) -> str:
@@ -93,6 +96,8 @@ class EntityCache:
         self._generation = 0
         self._listener: asyncio.Task[None] | None = None
         self.subscribed = asyncio.Event()
+        # Told (keys, prefixes) on every eviction here or from another instance: the response cache.
+        self.eviction_listeners: list[Callable[[list[str], list[str]], None]] = []
 
     # --- keys -----------------------------------------------------------------------------------
 
@@ -128,6 +133,8 @@ class EntityCache:
         cache_keys = {k: self.key(kind, ident(k)) for k in keys}
         by_cache_key = {ck: k for k, ck in cache_keys.items()}
         ready: dict[str, Hit[Any] | BaseException] = {}
+        reads = current_reads()
+        fresh_until = math.inf
         waits: dict[str, asyncio.Future[_Outcome]] = {}
         mine: list[str] = []
         revalidate: dict[str, Entry] = {}
@@ -137,10 +144,12 @@ class EntityCache:
             state = entry.state(now) if entry is not None else Freshness.EXPIRED
             if entry is not None and state is Freshness.FRESH:
                 ready[ck] = Hit(entry.value)
+                fresh_until = min(fresh_until, entry.stored_at + entry.ttl)
                 continue
             if entry is not None and state is Freshness.REVALIDATE:
                 ready[ck] = Hit(entry.value)
                 revalidate[ck] = entry
+                fresh_until = now  # past its TTL: no answer built on it may be kept
                 continue
             if entry is not None and state is Freshness.STALE:
                 fallbacks[ck] = entry
@@ -165,6 +174,10 @@ class EntityCache:
             entry = outcome.entry
             ready[ck] = Hit(entry.value, time.time() - entry.stored_at, kind.source) if outcome.stale \
                 else Hit(entry.value)
+            kept = outcome.stored and not outcome.stale
+            fresh_until = min(fresh_until, entry.stored_at + entry.ttl if kept else now)
+        if reads is not None:
+            reads.note(by_cache_key, fresh_until)
         return [ready[cache_keys[k]] for k in keys]
 
     def _start(self, kind: Kind, wanted: dict[str, K], fetch: Fetch[K],
@@ -247,7 +260,7 @@ class EntityCache:
                 self.memory.put(ck, entry)
         for ck, entry in entries.items():
             if not futures[ck].done():
-                futures[ck].set_result(_Outcome(entry, stale=False))
+                futures[ck].set_result(_Outcome(entry, stale=False, stored=storing))
             if self._flights.get(ck) is futures[ck]:
                 del self._flights[ck]  # landed: later readers go to tier 1, not to this flight
         if storing and self.shared is not None:
@@ -308,7 +321,14 @@ class EntityCache:
         removed = self.memory.delete(keys)
         for prefix in prefixes:
             removed += self.memory.delete_prefix(prefix)
+        for listener in self.eviction_listeners:
+            listener(keys, prefixes)
         return removed
+
+    @property
+    def generation(self) -> int:
+        """Bumped by every eviction: what was read before one may hold what it removed."""
+        return self._generation
 
     def _on_evict_message(self, data: bytes) -> None:
         try:

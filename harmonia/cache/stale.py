@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
 
@@ -27,12 +27,22 @@ _sink: ContextVar[list[StaleNote] | None] = ContextVar("harmonia_stale_sink", de
 
 @contextmanager
 def collecting() -> Iterator[list[StaleNote]]:
-    notes: list[StaleNote] = []
-    token = _sink.set(notes)
+    notes, token = begin()
     try:
         yield notes
     finally:
-        _sink.reset(token)
+        end(token)
+
+
+def begin() -> tuple[list[StaleNote], Token[list[StaleNote] | None]]:
+    """``collecting()`` without a generator context manager, for the per-field hot path:
+    ``notes, token = begin()`` ... ``end(token)`` in a ``finally``."""
+    notes: list[StaleNote] = []
+    return notes, _sink.set(notes)
+
+
+def end(token: Token[list[StaleNote] | None]) -> None:
+    _sink.reset(token)
 
 
 def report(note: StaleNote) -> None:

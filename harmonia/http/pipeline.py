@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from inspect import isawaitable
 from typing import Any
 
 from graphql import (
     DocumentNode,
+    ExecutionResult,
     GraphQLError,
     GraphQLSchema,
     NoSchemaIntrospectionCustomRule,
@@ -36,13 +39,17 @@ from graphql import (
 from graphql.error import GraphQLSyntaxError
 
 from harmonia.auth.admin import AdminPlane
+from harmonia.auth.fingerprint import policy_fingerprint
 from harmonia.auth.policy import FieldAccess
 from harmonia.auth.policy_file import DEMO_POLICY
 from harmonia.auth.principal import Principal
 from harmonia.auth.store import PolicyStore
 from harmonia.cache.entity import EntityCache
 from harmonia.cache.persisted import PersistedQueries
+from harmonia.cache.responses import ResponseCache
 from harmonia.errors import HarmoniaError
+from harmonia.execution.compiled import CompiledExecutor
+from harmonia.http.answers import cacheable
 from harmonia.limits.actual import actual_cost
 from harmonia.limits.budget import BucketState
 from harmonia.limits.check import Pricing
@@ -101,15 +108,18 @@ def error(message: str, code: str, **extensions: Any) -> dict[str, Any]:
 class GraphQLPipeline:
     def __init__(self, schema: GraphQLSchema, settings: Settings, sources: Sources, *,
                  cache: EntityCache | None = None, persisted: PersistedQueries | None = None,
-                 writes: WriteServices | None = None, policies: PolicyStore | None = None,
-                 admin: AdminPlane | None = None, recent: RecentOperations | None = None) -> None:
+                 writes: WriteServices | None = None, responses: ResponseCache | None = None,
+                 policies: PolicyStore | None = None, admin: AdminPlane | None = None,
+                 recent: RecentOperations | None = None) -> None:
         self.schema = schema
         self.settings = settings
         self.sources = sources
         self.cache = cache
         self.persisted = persisted or PersistedQueries(settings.persisted_queries)
         self.writes = writes
+        self.responses = responses if responses is not None and responses.enabled else None
         self.meter = CostMeter.from_settings(schema, settings)
+        self.compiled = CompiledExecutor(schema) if settings.execution.compiled else None
         self.policies = policies or PolicyStore(DEMO_POLICY)
         self.admin = admin
         self.recent = recent
@@ -232,18 +242,34 @@ class GraphQLPipeline:
                 f"available; retry in {wait} s", "THROTTLED", cost=pricing.cost, retryAfterSeconds=wait),
                 pricing=pricing, headers={"Retry-After": str(wait)})
 
+        # Whole answers are keyed by who may see what: the role set and scopes under this version of
+        # the effective policy, so an admin's change is never answered from before it. What is kept is
+        # what the client got (masks applied, denied fields null with their FORBIDDEN errors).
+        answer_key = None
+        if self.responses is not None and cacheable(pricing.plan):
+            answer_key = self.responses.key(query, operation_name, variables,
+                                            policy_fingerprint(principal, access.policy))
+            if (hit := self.responses.get(answer_key)) is not None:  # a warm repeat: no execution at all
+                state = await self.meter.settle(principal, pricing.cost, hit.actual_cost)
+                answer: dict[str, Any] = {"errors": list(hit.errors)} if hit.errors else {}
+                answer["data"] = hit.data
+                answer["extensions"] = self.meter.extension(state, pricing.cost, hit.actual_cost,
+                                                            pricing.upstream_calls, **extra)
+                return PipelineResult(200, answer)
+
         ctx = RequestContext(self.sources, principal, self.settings, policy=access.policy, admin=self.admin,
                              cache=self.cache, writes=self.writes, idempotency_key=idempotency_key)
+        responses = self.responses if answer_key is not None else None
+        recording = responses.recording() if responses is not None else nullcontext()
+        reads = None
         data: dict[str, Any] | None = {}
         errors: list[dict[str, Any]] = []
         coercion_failed = False
         if not plan.empty:  # every root field denied: nothing to run
             try:
                 # One deadline for every upstream call of this operation, retries and pacing waits included.
-                with operation_deadline(self.settings.upstream.operation_deadline):
-                    outcome = execute(schema, plan.document, context_value=ctx, variable_values=variables,
-                                      operation_name=operation_name, hide_suggestions=self.hide_suggestions,
-                                      middleware=resolver_middleware(self.settings.observability.resolver_spans))
+                with recording as reads, operation_deadline(self.settings.upstream.operation_deadline):
+                    outcome = self._execute(schema, plan, document, query, ctx, variables, operation_name)
                     # graphql-core answers synchronously when no resolver is async (introspection, __typename).
                     executed = await outcome if isawaitable(outcome) else outcome
             except Exception:
@@ -259,6 +285,9 @@ class GraphQLPipeline:
         # and the plan's own additions (the typename it may inject) are gone. Nothing ran when the
         # whole operation was denied, so nothing is spent (not even a mutation's base cost).
         actual = 0 if plan.empty else actual_cost(pricing.plan, self.meter.model, data)
+        if responses is not None and answer_key is not None and reads is not None \
+                and not errors and not ctx.extensions:  # no execution errors, nothing stale
+            responses.store(answer_key, data, actual, reads, errors=denied)
         state = await self.meter.settle(principal, pricing.cost, actual)
         body: dict[str, Any] = {}
         if errors or denied:
@@ -267,6 +296,22 @@ class GraphQLPipeline:
         body["extensions"] = {**self.meter.extension(state, pricing.cost, actual, pricing.upstream_calls, **extra),
                               **ctx.extensions}
         return PipelineResult(request_error if coercion_failed else 200, body)
+
+    def _execute(self, schema: GraphQLSchema, plan: AccessPlan, document: DocumentNode, query: str,
+                 ctx: RequestContext, variables: dict[str, Any] | None,
+                 operation_name: str | None) -> ExecutionResult | Awaitable[ExecutionResult]:
+        """The plan's document: compiled when it can be, else graphql-core (resolver spans, role schemas)."""
+        # The compiled plan has no resolver middleware (per-resolver spans need graphql-core's path), and
+        # it is built on the full schema: introspection under a role's schema runs on graphql-core.
+        if self.compiled is not None and schema is self.schema and not self.settings.observability.resolver_spans:
+            # Compiled plans are kept per text and checked against the document's identity: an access
+            # plan's rewritten document gets a text of its own, so roles that see one query differently
+            # do not keep replacing each other's compiled plan.
+            text = query if plan.document is document else f"{query}\n# access plan {id(plan.document)}"
+            return self.compiled.execute(plan.document, text, ctx, variables, operation_name)
+        return execute(schema, plan.document, context_value=ctx, variable_values=variables,
+                       operation_name=operation_name, hide_suggestions=self.hide_suggestions,
+                       middleware=resolver_middleware(self.settings.observability.resolver_spans))
 
     def _access_plan(self, query: str, operation_name: str | None, document: DocumentNode,
                      operation: OperationDefinitionNode, access: FieldAccess) -> AccessPlan:

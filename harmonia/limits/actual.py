@@ -19,22 +19,32 @@ def actual_cost(plan: Plan | None, model: CostModel, data: Any) -> int:
     if plan is None or not isinstance(data, dict):
         return 0
     base = model.mutation_cost if plan.operation_type == "mutation" else 0
-    return base + _fields(plan.fields, model, data)
+    return base + _fields(plan.fields, model, data, {})
 
 
-def _fields(fields: list[PlannedField], model: CostModel, data: dict[str, Any]) -> int:
+def _costly(fields: list[PlannedField], model: CostModel,
+            memo: dict[int, list[tuple[PlannedField, int]]]) -> list[tuple[PlannedField, int]]:
+    """The fields that can cost anything, with their weights: a free leaf (most of an answer) is skipped
+    without a lookup for each of the objects that hold it."""
+    found = memo.get(id(fields))
+    if found is None:
+        found = memo[id(fields)] = [(f, w) for f in fields if (w := model.weight(f)) or not f.leaf]
+    return found
+
+
+def _fields(fields: list[PlannedField], model: CostModel, data: dict[str, Any],
+            memo: dict[int, list[tuple[PlannedField, int]]]) -> int:
     total = 0
-    for planned in fields:
+    for planned, own in _costly(fields, model, memo):
         value = data.get(planned.key)
         if value is None:
             continue
-        own = model.weight(planned)
         if planned.leaf:
             total += own
             continue
         for item in value if isinstance(value, list) else (value,):
             if isinstance(item, dict):
-                total += own + _fields(_children_for(planned, item), model, item)
+                total += own + _fields(_children_for(planned, item), model, item, memo)
     return total
 
 

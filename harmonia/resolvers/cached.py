@@ -111,8 +111,17 @@ class HitLoader(Generic[K, V]):
     """
 
     def __init__(self, batch: HitBatch[K, V]) -> None:
-        # aiodataloader rejects a key's load() when its batch answers an exception for it.
-        self._loader: DataLoader[K, Any] = DataLoader(batch)
+        self._batch = batch
+        self._made: DataLoader[K, Any] | None = None
+
+    @property
+    def _loader(self) -> DataLoader[K, Any]:
+        # Built on first use: a request builds fourteen loaders and uses two or three, and
+        # DataLoader's constructor inspects its batch function (measurable per request).
+        if self._made is None:
+            # aiodataloader rejects a key's load() when its batch answers an exception for it.
+            self._made = DataLoader(self._batch)
+        return self._made
 
     async def load(self, key: K) -> V:
         hit: Hit[V] = await self._loader.load(key)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -29,6 +30,7 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+@lru_cache(maxsize=65_536)  # pure; every page wraps its records again, and ids repeat across requests
 def encode_id(type_name: str, *parts: str) -> str:
     return _b64(":".join((type_name, *parts)).encode())
 

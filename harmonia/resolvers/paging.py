@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Generic, TypeVar
 
 from harmonia.errors import BadUserInput
@@ -59,6 +60,7 @@ def read_cursor(after: str | None, kind: str) -> tuple[str | None, int]:
     return source_cursor, offset
 
 
+@lru_cache(maxsize=65_536)  # pure; a page's fifty edge cursors come back with every read of that page
 def make_cursor(kind: str, source_cursor: str | None, offset: int) -> str:
     return encode_cursor({"k": kind, "a": source_cursor, "o": offset})
 

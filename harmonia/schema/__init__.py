@@ -7,6 +7,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from harmonia.schema.admin import ADMIN_TYPES, AdminQuery
 from harmonia.schema.admin import Mutation as AdminMutation
+from harmonia.schema.lean import make_lean
 from harmonia.schema.mutation import Mutation as CacheMutation
 from harmonia.schema.mutations import Mutation as WriteMutation
 from harmonia.schema.mutations import PrivacyQuery
@@ -46,9 +47,11 @@ ADMINS_ONLY_TYPES = ADMIN_TYPES | {"CacheEviction", "FieldUsageReport", "FieldUs
 
 def build_schema() -> strawberry.Schema:
     track_staleness(Query, Customer, Order, Campaign, OrderConnection, CampaignConnection)
-    return strawberry.Schema(
+    schema = strawberry.Schema(
         query=Query,
         mutation=Mutation,
         types=[Customer, Order, Campaign],
         config=StrawberryConfig(scalar_map={DateTime: DATETIME_SCALAR}),
     )
+    make_lean(schema)  # the same resolvers, without strawberry's per-call wrapping (see lean.py)
+    return schema

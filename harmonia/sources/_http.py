@@ -22,6 +22,7 @@ from typing import Any
 
 import aiohttp
 import httpx
+import orjson
 from httpx_aiohttp import AiohttpTransport
 
 from harmonia.cache.hints import report_cache_control
@@ -60,6 +61,12 @@ def build_client(
         transport = AiohttpTransport(limits=limits)
     return httpx.AsyncClient(base_url=settings.base_url.rstrip("/"), headers=dict(headers or {}), auth=auth,
                              timeout=timeout, limits=limits, transport=transport)
+
+
+def read_json(response: httpx.Response) -> Any:
+    """The body as JSON, through orjson: several times cheaper than ``response.json()`` (stdlib json)
+    on a 50-order Shopify page. Raises ValueError (``orjson.JSONDecodeError``) as ``json()`` does."""
+    return orjson.loads(response.content)
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -23,7 +23,7 @@ import httpx
 
 from harmonia.errors import BadUserInput, UpstreamUnavailable
 from harmonia.settings import GA4Settings
-from harmonia.sources._http import SourceHttp, build_client
+from harmonia.sources._http import SourceHttp, build_client, read_json
 from harmonia.sources.pacing import ConcurrencyPacer
 from harmonia.sources.records import MetricHeader, Report, ReportRequest, ReportRow
 
@@ -156,7 +156,7 @@ class GA4Property:
         if response.status_code == 400:
             raise _rejection(response, sent)
         try:
-            return response.json()
+            return read_json(response)
         except ValueError:
             raise UpstreamUnavailable(SOURCE, "ga4 answered with a body Harmonia could not read") from None
 
@@ -164,7 +164,7 @@ class GA4Property:
 def _rejection(response: httpx.Response, sent: Sequence[ReportRequest]) -> BadUserInput:
     """BadUserInput in our words: only names we sent are echoed, never GA4's own text."""
     try:
-        upstream = str(response.json()["error"]["message"])
+        upstream = str(read_json(response)["error"]["message"])
     except (ValueError, KeyError, TypeError):
         upstream = ""
     ours = dict.fromkeys(n for r in sent for n in (*r.dimensions, *r.metrics))

@@ -31,7 +31,7 @@ from harmonia.errors import (
     UpstreamUnavailable,
 )
 from harmonia.settings import GoogleAdsSettings
-from harmonia.sources._http import SourceHttp, build_client
+from harmonia.sources._http import SourceHttp, build_client, read_json
 from harmonia.sources.pacing import TokenBucketPacer
 from harmonia.sources.records import AdsCampaign, AdsMetrics
 
@@ -121,7 +121,7 @@ class QuotaRetryHint(TokenBucketPacer):
         if response is None or response.status_code != 429:
             return
         try:
-            error = _error_of(response.json())
+            error = _error_of(read_json(response))
         except ValueError:
             error = None
         self._delay = retry_delay(error) if error is not None else None
@@ -160,7 +160,7 @@ class GoogleAdsAccount:
         response = await self.http.request("POST", path, json={"query": query}, idempotent=True,
                                            passthrough=(400,))
         try:
-            body = response.json()
+            body = read_json(response)
         except ValueError as exc:
             raise UpstreamUnavailable(SOURCE, "googleads sent a response Harmonia could not read") from exc
         if response.status_code == 400:

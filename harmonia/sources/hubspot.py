@@ -22,7 +22,7 @@ import httpx
 
 from harmonia.errors import UpstreamUnavailable
 from harmonia.settings import HubSpotSettings
-from harmonia.sources._http import SourceHttp, build_client
+from harmonia.sources._http import SourceHttp, build_client, read_json
 from harmonia.sources.normalize import normalize_datetime, normalize_email, normalize_phone
 from harmonia.sources.pacing import WindowPacer
 from harmonia.sources.records import Contact, Page
@@ -154,7 +154,7 @@ def _is_id(value: str) -> bool:
 
 def _body(response: httpx.Response) -> dict[str, Any]:
     try:
-        body = response.json()
+        body = read_json(response)
     except ValueError as exc:
         raise UpstreamUnavailable(SOURCE, "hubspot sent an unreadable answer") from exc
     if not isinstance(body, dict):

@@ -22,7 +22,7 @@ import httpx
 
 from harmonia.errors import UpstreamUnavailable
 from harmonia.settings import MailchimpSettings
-from harmonia.sources._http import SourceHttp, build_client
+from harmonia.sources._http import SourceHttp, build_client, read_json
 from harmonia.sources.normalize import normalize_datetime, normalize_email
 from harmonia.sources.pacing import ConcurrencyPacer
 from harmonia.sources.records import (
@@ -147,7 +147,7 @@ class MailchimpAccount:
         if response.status_code == 404:
             return None
         try:
-            body = response.json()
+            body = read_json(response)
         except ValueError as exc:
             raise _unreadable() from exc
         if not isinstance(body, dict):

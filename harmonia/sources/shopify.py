@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,8 +25,14 @@ import httpx
 
 from harmonia.errors import UpstreamUnavailable
 from harmonia.settings import ShopifySettings
-from harmonia.sources._http import SourceHttp, build_client
-from harmonia.sources.normalize import normalize_datetime, normalize_email, normalize_money, normalize_phone
+from harmonia.sources._http import SourceHttp, build_client, read_json
+from harmonia.sources.normalize import (
+    MEMO_SIZE,
+    normalize_datetime,
+    normalize_email,
+    normalize_money,
+    normalize_phone,
+)
 from harmonia.sources.pacing import LeakyBucketPacer
 from harmonia.sources.records import LineItem, Page, ShopifyCustomer, ShopifyOrder
 
@@ -45,6 +52,7 @@ def next_page_info(link_header: str | None) -> str | None:
     return None
 
 
+@lru_cache(maxsize=MEMO_SIZE)  # pure, and landing URLs repeat across orders (one per campaign link)
 def utm_campaign(landing_site: str | None) -> str | None:
     """``utm_campaign`` from a landing URL's query, URL-decoded with ``+`` as a space."""
     if not landing_site or "?" not in landing_site:
@@ -152,7 +160,7 @@ class ShopifyStore:
         if response.status_code == 404:
             return None, response.headers
         try:
-            body = response.json()
+            body = read_json(response)
         except ValueError:
             raise UpstreamUnavailable(SOURCE, "shopify sent a body that is not JSON") from None
         if not isinstance(body, dict):

@@ -62,6 +62,18 @@ async def test_rotation_to_a_new_key_is_accepted_after_the_refresh(
     assert await _status(gateway_client, first_key.sign(claims())) == 401
 
 
+async def test_a_remembered_token_stops_working_once_its_key_is_withdrawn(
+    gateway_client: httpx.AsyncClient, jwks_server: JwksServer, first_key: SigningKey
+) -> None:
+    token = first_key.sign(claims())
+    assert await _status(gateway_client, token) == 200
+    assert await _status(gateway_client, token) == 200  # remembered: no second signature check
+    jwks_server.keys = [rsa_key("key-2")]  # the issuer withdraws key-1 (say, it leaked)
+    await asyncio.sleep(0.6)  # past the TTL: the next use refreshes the set
+
+    assert await _status(gateway_client, token) == 401
+
+
 async def test_the_key_server_going_down_keeps_the_cached_keys_working(
     gateway_client: httpx.AsyncClient, jwks_server: JwksServer, first_key: SigningKey
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
@@ -40,6 +41,22 @@ async def test_expired_and_forged_tokens_are_401(gateway: Gateway) -> None:
         response = await gateway.post(QUERY, token=token)
         assert response.status_code == 401
         assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_a_token_accepted_before_is_refused_once_it_expires(gateway: Gateway) -> None:
+    # Verified tokens are remembered (the signature is not checked again), but only until their exp
+    # (plus the clock-skew leeway every check allows): a token one second from its last valid moment.
+    leeway = gateway.app.state.settings.auth.leeway_seconds
+    expires = int(time.time()) + 1 - leeway
+    token = jwt.encode({"sub": "x", "roles": ["admin"], "exp": expires}, DEMO_JWT_SECRET, "HS256")
+    first = await gateway.post("{ __typename }", token=token)
+    await asyncio.sleep(max(0.0, expires + leeway - time.time()) + 0.05)
+
+    later = await gateway.post("{ __typename }", token=token)
+
+    assert first.status_code == 200
+    assert later.status_code == 401
+    assert later.json()["errors"][0]["message"] == "The token has expired"
 
 
 async def test_health_and_graphiql_need_no_token(gateway: Gateway) -> None:

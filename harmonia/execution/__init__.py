@@ -1,0 +1,1 @@
+"""Executing validated GraphQL operations: graphql-core's executor, or a plan compiled once per document."""

@@ -1,0 +1,135 @@
+"""The compiled form of one operation: per object type, the fields to run and how to resolve each.
+
+    plan = compile_root(executor, schema, operation)         # once per document (and @skip/@include values)
+    plan.fields[0].key, plan.fields[0].mode
+
+Fields are grouped by graphql-core's own ``collect_fields`` / ``collect_subfields`` (merging,
+aliases, fragments, inline fragments, @skip/@include), so the grouping is exactly what
+graphql-core executes; sub-plans are built the first time a field's value is completed for a
+given object type, and kept. What a field does at run time is decided here once:
+
+- ``TYPENAME``: ``__typename`` of a concrete object, a constant;
+- ``ATTR`` / ``SOURCE``: a lean resolver (``harmonia.schema.lean``) that reads an attribute or calls
+  ``fn(source)``, without a ``GraphQLResolveInfo``;
+- ``RESOLVE``: the field's resolver (or graphql-core's default) with a full ``GraphQLResolveInfo``;
+- ``DELEGATE``: graphql-core runs the field and everything below it (introspection, abstract types).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    GraphQLField,
+    GraphQLID,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLSchema,
+    GraphQLString,
+    OperationDefinitionNode,
+    get_named_type,
+    is_abstract_type,
+    is_leaf_type,
+)
+from graphql.execution.collect_fields import FieldDetailsList, collect_fields, collect_subfields
+from graphql.execution.executor import Executor
+
+from harmonia.schema.lean import lean_of
+
+TYPENAME, ATTR, SOURCE, RESOLVE, DELEGATE = range(5)
+
+
+class Unsupported(Exception):
+    """The operation uses something the compiled executor leaves to graphql-core."""
+
+
+@dataclass(slots=True, eq=False)
+class FieldPlan:
+    key: str
+    name: str
+    parent_type: GraphQLObjectType
+    field_def: GraphQLField
+    details: FieldDetailsList
+    nodes: list[FieldNode]
+    return_type: GraphQLOutputType
+    mode: int
+    resolve: Callable[..., Any] | None = None   # RESOLVE: the resolver; SOURCE: fn(source)
+    attr: str = ""                              # ATTR: the attribute read
+    has_args: bool = False
+    children: dict[str, ObjectPlan] = field(default_factory=dict)  # by object type name
+    # ATTR/SOURCE of a leaf type: completed inline; ``plain_string``: a str is its own output value.
+    leaf: bool = False
+    non_null: bool = False
+    plain_string: bool = False
+
+
+@dataclass(slots=True, eq=False)
+class ObjectPlan:
+    type: GraphQLObjectType
+    fields: list[FieldPlan]
+    # The type's is_type_of, and whether it is strawberry's own (which ignores its info argument).
+    is_type_of: Callable[..., Any] | None = None
+    plain_is_type_of: bool = False
+
+
+def compile_root(executor: Executor[Any], schema: GraphQLSchema, operation: OperationDefinitionNode) -> ObjectPlan:
+    root_type = schema.get_root_type(operation.operation)
+    if root_type is None:
+        raise Unsupported("no root type")
+    collected = collect_fields(schema, executor.fragments, executor.variable_values, root_type, operation)
+    return _object_plan(schema, root_type, collected.grouped_field_set)
+
+
+def compile_object(executor: Executor[Any], schema: GraphQLSchema, parent: FieldPlan,
+                   object_type: GraphQLObjectType) -> ObjectPlan:
+    """The plan of ``parent``'s value when it is an ``object_type``; built once, then kept."""
+    collected = collect_subfields(schema, executor.fragments, executor.variable_values, executor.operation,
+                                  object_type, parent.details)
+    plan = _object_plan(schema, object_type, collected.grouped_field_set)
+    parent.children[object_type.name] = plan
+    return plan
+
+
+def _object_plan(schema: GraphQLSchema, object_type: GraphQLObjectType,
+                 grouped: dict[str, FieldDetailsList]) -> ObjectPlan:
+    fields = []
+    for key, details in grouped.items():
+        if any(d.defer_usage is not None or d.fragment_variable_values is not None for d in details):
+            raise Unsupported("@defer or fragment variables")
+        node = details[0].node
+        name = node.name.value
+        field_def = schema.get_field(object_type, name)
+        if field_def is None:
+            raise Unsupported(f"no field {object_type.name}.{name}")
+        fields.append(_field_plan(key, name, object_type, field_def, details))
+    is_type_of = object_type.is_type_of
+    plain = is_type_of is not None and "_get_is_type_of.<locals>" in getattr(is_type_of, "__qualname__", "")
+    return ObjectPlan(object_type, fields, is_type_of, plain)
+
+
+def _field_plan(key: str, name: str, parent: GraphQLObjectType, field_def: GraphQLField,
+                details: FieldDetailsList) -> FieldPlan:
+    nodes = [d.node for d in details]
+    has_args = bool(field_def.args or nodes[0].arguments)
+    plan = FieldPlan(key, name, parent, field_def, details, nodes, field_def.type, RESOLVE,
+                     resolve=field_def.resolve, has_args=has_args)
+    if name == "__typename":
+        plan.mode = TYPENAME
+    elif name.startswith("__") or is_abstract_type(get_named_type(field_def.type)):
+        plan.mode = DELEGATE
+    elif (lean := lean_of(field_def.resolve)) is not None and not has_args:
+        if lean.kind == "attr":
+            plan.mode, plan.attr = ATTR, lean.name
+        elif lean.kind == "source" and lean.fn is not None:
+            plan.mode, plan.resolve = SOURCE, lean.fn
+    named = field_def.type.of_type if isinstance(field_def.type, GraphQLNonNull) else field_def.type
+    if plan.mode in (ATTR, SOURCE) and is_leaf_type(named):
+        plan.leaf = True
+        plan.non_null = isinstance(field_def.type, GraphQLNonNull)
+        # String and ID answer a str with itself; so does a custom scalar serialized by str (DateTime).
+        plan.plain_string = named in (GraphQLString, GraphQLID) or getattr(named, "serialize", None) is str
+    return plan
