@@ -58,6 +58,8 @@ class AccessPlan:
     masked: list[Site] = field(default_factory=list)
     empty: bool = False                         # every root field is denied: nothing to execute
     typename_injected: bool = False
+    _groups: list[tuple[tuple[Step, ...], frozenset[str] | None, tuple[tuple[str, str], ...]]] | None = \
+        field(default=None, repr=False, compare=False)
 
     @property
     def trivial(self) -> bool:
@@ -67,16 +69,24 @@ class AccessPlan:
         """Without executing (``reject_unauthorized``): one error per denied field of the document."""
         return [_error(site, [s.key for s in site.steps]) for site in self.denied]
 
+    def _mask_groups(self) -> list[tuple[tuple[Step, ...], frozenset[str] | None, tuple[tuple[str, str], ...]]]:
+        """Masked sites grouped by the objects that hold them: one walk masks every field of a parent."""
+        groups = self._groups
+        if groups is None:
+            by_parent: dict[tuple[tuple[Step, ...], frozenset[str] | None], list[tuple[str, str]]] = {}
+            for site in self.masked:
+                by_parent.setdefault((site.steps[:-1], site.types), []).append(
+                    (site.key, site.decision.mask or "redact"))
+            groups = self._groups = [(steps, types, tuple(masks)) for (steps, types), masks in by_parent.items()]
+        return groups
+
     def apply(self, data: dict[str, Any] | None) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
         if data is None or self.trivial:
             return data, []
         errors: list[dict[str, Any]] = []
         root: dict[str, Any] = {"data": data}
-        for site in self.masked:
-            def mask(parent: dict[str, Any], _frames: list[_Frame], _path: list[str | int], site: Site = site) -> None:
-                if site.key in parent:
-                    parent[site.key] = apply_mask(site.decision.mask or "redact", parent[site.key])
-            _visit(data, site, mask)
+        for parent_steps, types, masks in self._mask_groups():
+            _mask_all(data, parent_steps, 0, types, masks)
         reorder: dict[int, tuple[dict[str, Any], tuple[str, ...]]] = {}
         for site in self.denied:
             def deny(parent: dict[str, Any], frames: list[_Frame], path: list[str | int], site: Site = site) -> None:
@@ -114,32 +124,59 @@ Visitor = Callable[[dict[str, Any], list["_Frame"], list[str | int]], None]
 
 
 def _visit(data: dict[str, Any] | None, site: Site, act: Visitor) -> None:
-    """Call ``act(parent, frames, path)`` for every object in ``data`` that holds ``site``'s field."""
+    """Call ``act(parent, frames, path)`` for every object in ``data`` that holds ``site``'s field.
+
+    ``frames`` and ``path`` are built as the walk goes and copied only where the field is found."""
     if data is None:
         return
     steps = site.steps
     last = len(steps) - 1
-    root_frame = _Frame(None, "data", True)
+    frames: list[_Frame] = [_Frame(None, "data", True)]
+    path: list[str | int] = []
 
-    def walk(obj: dict[str, Any], depth: int, frames: list[_Frame], path: list[str | int]) -> None:
+    def walk(obj: dict[str, Any], depth: int) -> None:
+        step = steps[depth]
         if depth == last:
             if site.types is None or obj.get(TYPENAME_KEY) in site.types:
-                act(obj, [*frames, _Frame(obj, steps[depth].key, steps[depth].nullable)], [*path, steps[depth].key])
+                act(obj, [*frames, _Frame(obj, step.key, step.nullable)], [*path, step.key])
             return
-        step = steps[depth]
         value = obj.get(step.key)
         if value is None:
             return
-        here = [*frames, _Frame(obj, step.key, step.nullable)]
+        frames.append(_Frame(obj, step.key, step.nullable))
+        path.append(step.key)
         if isinstance(value, list):
             for index, item in enumerate(value):
                 if isinstance(item, dict):
-                    walk(item, depth + 1, [*here, _Frame(value, index, bool(step.items_nullable))],
-                         [*path, step.key, index])
+                    frames.append(_Frame(value, index, bool(step.items_nullable)))
+                    path.append(index)
+                    walk(item, depth + 1)
+                    frames.pop()
+                    path.pop()
         elif isinstance(value, dict):
-            walk(value, depth + 1, here, [*path, step.key])
+            walk(value, depth + 1)
+        frames.pop()
+        path.pop()
 
-    walk(data, 0, [root_frame], [])
+    walk(data, 0)
+
+
+def _mask_all(obj: dict[str, Any], steps: tuple[Step, ...], depth: int, types: frozenset[str] | None,
+              masks: tuple[tuple[str, str], ...]) -> None:
+    """Mask ``masks`` (key, mask) in every object ``steps`` lead to from ``obj``; no path is built."""
+    if depth == len(steps):
+        if types is None or obj.get(TYPENAME_KEY) in types:
+            for key, mask in masks:
+                if key in obj:
+                    obj[key] = apply_mask(mask, obj[key])
+        return
+    value = obj.get(steps[depth].key)
+    if isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict):
+                _mask_all(item, steps, depth + 1, types, masks)
+    elif isinstance(value, dict):
+        _mask_all(value, steps, depth + 1, types, masks)
 
 
 def _propagate_null(frames: list[_Frame], root: dict[str, Any]) -> None:
