@@ -123,7 +123,7 @@ class MeshGateway:
         return f"http://127.0.0.1:{self.port}/graphql"
 
     @classmethod
-    def start(cls, upstream: str, port: int) -> MeshGateway:
+    def start(cls, upstream: str, port: int, fork: int = 1) -> MeshGateway:
         workdir = Path(tempfile.mkdtemp(prefix="harmonia-bench-mesh-"))
         env = {**os.environ, "HARMONIA_MESH_UPSTREAM": upstream.rstrip("/"), "NODE_ENV": "production"}
         supergraph = workdir / "supergraph.graphql"
@@ -137,7 +137,7 @@ class MeshGateway:
         with (workdir / "gateway.log").open("wb") as sink:
             process = subprocess.Popen(
                 ["node", str(gateway), "supergraph", str(supergraph), "-c", "gateway.config.ts",
-                 "--host", "127.0.0.1", "--port", str(port)],
+                 "--host", "127.0.0.1", "--port", str(port), "--fork", str(fork)],
                 cwd=MESH_DIR, env=env, stdout=sink, stderr=subprocess.STDOUT)
         return cls(process=process, port=port, workdir=workdir)
 
@@ -167,14 +167,15 @@ Drive = Callable[[str, str], dict[str, Any]]  # (GraphQL URL, query) -> wrk's fi
 
 def compare(*, drive: Drive, sim_url: str, port: int, harmonia_url: str, harmonia_headers: dict[str, str],
             harmonia_query: str, harmonia_workloads: dict[str, Any], sources: tuple[str, ...],
-            settle_s: float = 3.0) -> dict[str, Any]:
+            fork: int = 1, settle_s: float = 3.0) -> dict[str, Any]:
     """Workload (b) through Mesh, measured as run.py measures Harmonia, with Harmonia ÷ Mesh ratios.
 
     ``harmonia_workloads`` are the run's Harmonia figures; every one whose key starts with "b"
-    (cold, and warm when the run has it) gets its ratios.
+    (cold, and warm when the run has it) gets its ratios. ``fork`` is Hive Gateway's worker count
+    (``--fork``): run.py passes Harmonia's own ``--workers`` so both sides get the same processes.
     """
     ensure_installed()
-    mesh = MeshGateway.start(sim_url, port)
+    mesh = MeshGateway.start(sim_url, port, fork=fork)
     try:
         wait_healthy(mesh)
         time.sleep(settle_s)  # let Harmonia's last in-flight requests drain before counting
@@ -200,6 +201,7 @@ def compare(*, drive: Drive, sim_url: str, port: int, harmonia_url: str, harmoni
         "title": "(b) orders(first: 50) with customer, through GraphQL Mesh / Hive Gateway",
         "versions": versions(),
         "query": MESH_QUERY,
+        "fork": fork,
         **figures,
         "gateway_cpu_ms_per_query": round(cpu * 1000 / n, 2),
         # The machine is shared: the 1-minute load average before the run says how busy it was.
@@ -234,7 +236,8 @@ def wait_healthy(mesh: MeshGateway, timeout: float = 60.0) -> None:
 
 def summary(mesh: dict[str, Any]) -> list[str]:
     """The printed lines: Mesh's figures, then one ratio line per Harmonia (b) variant."""
-    lines = [f"(b) {'Mesh ' + mesh['versions']['@graphql-hive/gateway'] + ', same query':<48} "
+    label = f"Mesh {mesh['versions']['@graphql-hive/gateway']} (--fork {mesh.get('fork', 1)}), same query"
+    lines = [f"(b) {label:<48} "
              f"{mesh['rps']:8.1f} req/s  p50 {mesh['p50_ms']:7.1f} ms  p99 {mesh['p99_ms']:7.1f} ms  "
              f"cpu {mesh['gateway_cpu_ms_per_query']:6.2f} ms/q  upstream/q {mesh['upstream_calls_one_query']}  "
              f"non-2xx {mesh['non_2xx']}"]

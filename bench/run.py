@@ -134,9 +134,11 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--latency-ms", type=float, default=5.0)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2, help="gateway worker processes (one per core here)")
     parser.add_argument("--mesh", action="store_true",
                         help="also run GraphQL Mesh / Hive Gateway on workload (b); needs node + npm")
+    parser.add_argument("--mesh-fork", type=int, default=None,
+                        help="Hive Gateway's --fork (worker processes); default: --workers, the same as Harmonia's")
     parser.add_argument("--cache", default="cold,warm", help="comma-separated modes: cold, warm")
     parser.add_argument("--role", default="admin", help="the bench token's role (policy enforcement is per role)")
     parser.add_argument("--policy-file", default=None, help="HARMONIA_AUTH__POLICY_FILE for the gateway")
@@ -221,7 +223,8 @@ def main() -> None:
                 drive=lambda url, query: run_wrk(wrk, url, token, query, args.connections, args.duration),
                 sim_url=sim_url, port=free_port(), harmonia_url=f"{gw_url}/graphql",
                 harmonia_headers={"Authorization": f"Bearer {token}"}, harmonia_query=WORKLOADS["b"][1],
-                harmonia_workloads=results["workloads"], sources=SOURCES)
+                harmonia_workloads=results["workloads"], sources=SOURCES,
+                fork=args.mesh_fork if args.mesh_fork is not None else args.workers)
             for line in mesh_gateway.summary(results["mesh"]):
                 print(line, flush=True)
         RESULTS.mkdir(parents=True, exist_ok=True)

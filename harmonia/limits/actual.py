@@ -22,29 +22,39 @@ def actual_cost(plan: Plan | None, model: CostModel, data: Any) -> int:
     return base + _fields(plan.fields, model, data, {})
 
 
-def _costly(fields: list[PlannedField], model: CostModel,
-            memo: dict[int, list[tuple[PlannedField, int]]]) -> list[tuple[PlannedField, int]]:
+Costly = list[tuple[PlannedField, int, bool]]
+
+
+def _costly(fields: list[PlannedField], model: CostModel, memo: dict[int, Costly]) -> Costly:
     """The fields that can cost anything, with their weights: a free leaf (most of an answer) is skipped
-    without a lookup for each of the objects that hold it."""
+    without a lookup for each of the objects that hold it. The flag says an object field's own
+    selection can cost nothing more (free leaves only), so its objects are counted, not walked."""
     found = memo.get(id(fields))
     if found is None:
-        found = memo[id(fields)] = [(f, w) for f in fields if (w := model.weight(f)) or not f.leaf]
+        found = memo[id(fields)] = [
+            (f, w, not f.leaf and len(f.children) == 1
+             and not _costly(next(iter(f.children.values())), model, memo))
+            for f in fields if (w := model.weight(f)) or not f.leaf]
     return found
 
 
-def _fields(fields: list[PlannedField], model: CostModel, data: dict[str, Any],
-            memo: dict[int, list[tuple[PlannedField, int]]]) -> int:
+def _fields(fields: list[PlannedField], model: CostModel, data: dict[str, Any], memo: dict[int, Costly]) -> int:
     total = 0
-    for planned, own in _costly(fields, model, memo):
+    for planned, own, flat in _costly(fields, model, memo):
         value = data.get(planned.key)
         if value is None:
             continue
         if planned.leaf:
             total += own
-            continue
-        for item in value if isinstance(value, list) else (value,):
-            if isinstance(item, dict):
-                total += own + _fields(_children_for(planned, item), model, item, memo)
+        elif flat:  # objects of free leaves: each costs its own weight
+            if isinstance(value, list):
+                total += own * sum(1 for item in value if isinstance(item, dict))
+            elif isinstance(value, dict):
+                total += own
+        else:
+            for item in value if isinstance(value, list) else (value,):
+                if isinstance(item, dict):
+                    total += own + _fields(_children_for(planned, item), model, item, memo)
     return total
 
 

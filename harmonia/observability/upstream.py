@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+import orjson
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from harmonia.observability import tracing
@@ -59,9 +60,13 @@ async def traced_request(client: httpx.AsyncClient, source: str, method: str, pa
     route = route_template(path)
     tracer = tracing.tracer()
     started = time.perf_counter()
+    content: bytes | None = None
+    if json is not None:  # orjson: several times cheaper than httpx's stdlib json on a 50-email batch read
+        content = orjson.dumps(json, option=orjson.OPT_NON_STR_KEYS)
+        headers = {**(headers or {}), "Content-Type": "application/json"}
     if tracer is None:
         try:
-            response = await client.request(method, path, params=params, json=json, headers=headers)
+            response = await client.request(method, path, params=params, content=content, headers=headers)
         except httpx.HTTPError as exc:
             _record(source, method, route, None, _error_kind(exc), started)
             raise
@@ -74,7 +79,7 @@ async def traced_request(client: httpx.AsyncClient, source: str, method: str, pa
         carrier = dict(headers or {})
         tracing.inject_traceparent(carrier)
         try:
-            response = await client.request(method, path, params=params, json=json, headers=carrier)
+            response = await client.request(method, path, params=params, content=content, headers=carrier)
         except httpx.HTTPError as exc:
             kind = _error_kind(exc)
             span.set_attribute("error.type", kind)
