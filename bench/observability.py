@@ -1,10 +1,13 @@
 """What observability costs: the same workload on a build without it, with tracing off, and traced at 100%.
 
-    python -m bench.observability --baseline /tmp/harmonia-before   # a checkout from before the instrumentation
+    python -m bench.observability                                   # baseline: this tree, every hook a no-op
+    python -m bench.observability --baseline /tmp/harmonia-before   # or a checkout from before the instrumentation
     python -m bench.observability --baseline /tmp/before --workload b --cache cold,warm --rounds 3 --duration 8
 
 Starts the simulators (5 ms latency, no quotas) and, per cache mode, three gateways: ``baseline``
-(the source tree given, no instrumentation), ``off`` (this tree, no ``OTEL_*`` variables: tracing
+(no instrumentation: by default this very tree with every observability hook replaced by a no-op,
+see bench/stripped/sitecustomize.py, so that nothing but the instrumentation differs; or the
+source tree given), ``off`` (this tree, no ``OTEL_*`` variables: tracing
 off, metrics, the operation log and field usage on) and ``traced`` (this tree,
 ``OTEL_TRACES_EXPORTER=otlp``, every trace sampled, exported over OTLP/HTTP to a local sink that
 answers 200). Runs are interleaved round by round, so the machine's other load falls on all three
@@ -50,7 +53,9 @@ ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--baseline", required=True, help="source tree of a build without the instrumentation")
+    parser.add_argument("--baseline", default=None,
+                        help="source tree of a build without the instrumentation; default: this tree with every "
+                             "observability hook replaced by a no-op (bench/stripped/sitecustomize.py)")
     parser.add_argument("--workload", default="b", choices=sorted(WORKLOADS))
     parser.add_argument("--cache", default="cold,warm")
     parser.add_argument("--rounds", type=int, default=3)
@@ -69,7 +74,8 @@ def main() -> None:
                 "HARMONIA_SOURCES__HUBSPOT__REQUESTS_PER_WINDOW": "1000000",
                 "HARMONIA_LIMITS__BUDGET_MAXIMUM": "1000000000", "HARMONIA_LIMITS__BUDGET_RESTORE_RATE": "1000000000"})
     builds = {
-        "baseline": {"PYTHONPATH": str(Path(args.baseline).resolve())},
+        "baseline": {"PYTHONPATH": str(Path(args.baseline).resolve()) if args.baseline
+                     else f"{ROOT}{os.pathsep}{ROOT / 'bench' / 'stripped'}"},
         "off": {"PYTHONPATH": str(ROOT)},
         "traced": {"PYTHONPATH": str(ROOT), "OTEL_TRACES_EXPORTER": "otlp", "OTEL_TRACES_SAMPLER": "always_on",
                    "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink_port}"},

@@ -72,3 +72,29 @@ async def test_without_tracing_the_line_carries_the_callers_trace_id(
     assert with_caller["trace_id"] == "0af7651916cd43dd8448eb211c80319c"
     assert len(alone["trace_id"]) == 32 and alone["trace_id"] != with_caller["trace_id"]
     assert alone["operation"] is None and alone["type"] == "query"
+
+
+async def test_the_default_handler_writes_every_line_to_stdout_once_per_loop_turn(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import sys
+
+    from harmonia.observability.oplog import OperationLog
+
+    writes: list[str] = []
+    real_write = sys.stdout.write
+    monkeypatch.setattr(sys.stdout, "write", lambda text: writes.append(text) or real_write(text))
+    log = OperationLog("harmonia.operations.test-stdout")  # a logger with no handler yet: gets the default
+    for n in range(3):
+        log.write(operation=f"Op{n}", status=200)
+    assert capsys.readouterr().out == "", "nothing is written before the loop turns"
+    await asyncio.sleep(0)
+    log.write(operation="Later", status=200)
+    await asyncio.sleep(0)
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["operation"] for line in lines] == ["Op0", "Op1", "Op2", "Later"]
+    assert all(line["event"] == "graphql.operation" and line["level"] == "info" for line in lines)
+    assert lines[0]["time"].endswith("Z") and "T" in lines[0]["time"]
+    assert len(writes) == 2, "the three lines of one loop turn go out in one write"
