@@ -1,9 +1,9 @@
 """OpenTelemetry metrics as Prometheus text, added up across the uvicorn workers of one server.
 
-    text = render(merge([snapshot(collect())]))                  # one process
+    text = render(merge([snapshot(collect(), own_families())]))  # one process
     board = WorkerBoard("/tmp/harmonia-metrics")                  # several workers share a directory
-    board.publish(snapshot(collect()))                            # each worker, every second
-    text = render(merge(board.gather(snapshot(collect()))))       # the worker that got the scrape
+    board.publish(snapshot(collect(), own_families()))            # each worker, every second
+    text = render(merge(board.gather(snapshot(collect(), own_families()))))  # the worker scraped
 
 Workers are separate processes, and a scrape reaches one of them. Each worker writes its own
 cumulative snapshot (JSON, atomically replaced) into a directory the ``serve`` command creates;
@@ -31,9 +31,10 @@ Labels = tuple[tuple[str, str], ...]
 Families = dict[str, dict[str, Any]]
 
 
-def snapshot(data: MetricsData | None) -> dict[str, Any]:
-    """This process's cumulative figures in a JSON-able form."""
-    families: dict[str, Any] = {}
+def snapshot(data: MetricsData | None, own: dict[str, Any] | None = None) -> dict[str, Any]:
+    """This process's cumulative figures in a JSON-able form: the SDK's, and ``own`` families kept by hand
+    (metrics.own_families(): the histograms)."""
+    families: dict[str, Any] = dict(own or {})
     for rm in data.resource_metrics if data is not None else ():
         for sm in rm.scope_metrics:
             for metric in sm.metrics:

@@ -19,7 +19,7 @@ import os
 from collections.abc import Awaitable, Callable, Mapping
 
 from harmonia.observability import tracing
-from harmonia.observability.metrics import collect, metrics, register_circuit
+from harmonia.observability.metrics import collect, metrics, own_families, register_circuit
 from harmonia.observability.operation import OperationScope
 from harmonia.observability.oplog import OperationLog
 from harmonia.observability.prometheus import WorkerBoard, merge, render, snapshot
@@ -52,7 +52,7 @@ class Telemetry:
         return OperationScope(self, headers)
 
     def render_metrics(self) -> str:
-        own = snapshot(collect())
+        own = snapshot(collect(), own_families())
         if self.board is None:
             return render(merge([own]))
         snaps, alive = self.board.gather(own)
@@ -64,7 +64,7 @@ class Telemetry:
 
     def publish_metrics(self) -> None:
         if self.board is not None:
-            self.board.publish(snapshot(collect()))
+            self.board.publish(snapshot(collect(), own_families()))
 
     async def start(self) -> None:
         if self.board is not None:

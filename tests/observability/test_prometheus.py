@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from harmonia.observability.prometheus import WorkerBoard, merge, render
+from harmonia.observability.prometheus import WorkerBoard, merge, render, snapshot
 from tests.observability.promtext import samples, value
 
 
@@ -58,3 +58,20 @@ def test_the_board_gathers_other_workers_snapshots(tmp_path: Path) -> None:
     assert value(found, "harmonia_operations_total") == 7
     assert value(found, "harmonia_circuit_open") == 0
     assert not list(tmp_path.glob("*.tmp")), "snapshots are replaced atomically"
+
+
+def test_histograms_kept_by_hand_render_with_prometheus_le_semantics() -> None:
+    from harmonia.observability.metrics import _Histogram
+
+    hist = _Histogram("harmonia_test_seconds", ("route",), (0.1, 1.0), "t")
+    for seconds in (0.1, 0.3, 20.0):  # on a bound counts in that bucket (le: less than or equal)
+        hist.record(seconds, ("/a",))
+    hist.record(0.05, ("/b",))
+    own = {"harmonia_test_seconds": hist.family()}
+    found = samples(render(merge([snapshot(None, own)])))
+    assert value(found, "harmonia_test_seconds_bucket", route="/a", le="0.1") == 1
+    assert value(found, "harmonia_test_seconds_bucket", route="/a", le="1.0") == 2
+    assert value(found, "harmonia_test_seconds_bucket", route="/a", le="+Inf") == 3
+    assert value(found, "harmonia_test_seconds_count", route="/a") == 3
+    assert value(found, "harmonia_test_seconds_sum", route="/a") == 20.4
+    assert value(found, "harmonia_test_seconds_bucket", route="/b", le="0.1") == 1
