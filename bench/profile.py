@@ -118,6 +118,8 @@ async def session(args: argparse.Namespace, sim_url: str) -> None:
             profiler.disable()
             stats = pstats.Stats(profiler)
             stats.sort_stats(args.sort).print_stats(args.top)
+            if args.dump:
+                stats.dump_stats(args.dump)
         print(f"workload ({args.workload}) {args.cache}: {args.queries} queries, {args.concurrency} at a time: "
               f"{cpu * 1000 / args.queries:.2f} ms CPU/query, {args.queries / wall:.0f} queries/s "
               f"(profiler: {args.profiler})", flush=True)
@@ -134,6 +136,7 @@ def main() -> None:
     parser.add_argument("--profiler", default="none", choices=("none", "pyinstrument", "cprofile"))
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--top", type=int, default=35)
+    parser.add_argument("--dump", help="cprofile: also write the stats to this file (pstats format)")
     parser.add_argument("--default-gc", action="store_true", help="keep CPython's GC thresholds")
     parser.add_argument("--sim-url", help="use simulators already running here instead of starting them")
     args = parser.parse_args()
