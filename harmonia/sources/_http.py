@@ -9,7 +9,8 @@ an ``UpstreamError`` from ``harmonia.errors``. Reads are retried on timeouts, tr
 5xx and 429 with jittered backoff, honouring ``Retry-After``, within the operation's deadline
 (``harmonia.sources.deadline``; ``deadline`` seconds outside any operation); writes
 (``idempotent=False``) are never retried. Waiting for a pacer slot counts against the deadline too
-(``UPSTREAM_RATE_LIMITED`` when none comes in time), and an open ``circuit`` refuses at once.
+(``UPSTREAM_RATE_LIMITED`` when none comes in time), and an open ``circuit`` refuses at once (a
+half-open one lets one probe through; this process's other calls wait for its outcome).
 """
 
 from __future__ import annotations
@@ -135,9 +136,11 @@ class SourceHttp:
             left = ends - time.monotonic()
             if left <= 0:
                 raise error or UpstreamTimeout(self.source, f"{self.source} did not answer in time")
+            probe = False
             if self.circuit is not None:
                 try:
-                    await self.circuit.allow()
+                    # Behind this process's half-open probe, wait for its outcome within the deadline.
+                    probe = await self.circuit.allow(patience=left)
                 except UpstreamUnavailable:
                     # Opened while this call retried: what happened to this call says more.
                     if error is not None:
@@ -181,6 +184,9 @@ class SourceHttp:
                     raise UpstreamUnavailable(self.source, f"{self.source} rejected the request ({status})")
                 # 429 is safe to retry even for writes: the request was refused, not applied.
                 retryable = retryable or status == 429
+            finally:
+                if probe and self.circuit is not None:
+                    self.circuit.probe_ended()  # ended without an outcome (no slot, cancelled): release waiters
             if not retryable or attempt > self.max_retries:
                 raise error
             delay = wait if wait is not None else self._backoff(attempt)
