@@ -13,7 +13,8 @@
         │   └── KeySetUnavailable      UPSTREAM_UNAVAILABLE  (the token issuer's JWKS, never fetched yet,
         │                                                     cannot be fetched: HTTP 503, not 401)
         ├── UpstreamTimeout            UPSTREAM_TIMEOUT
-        └── UpstreamRateLimited        UPSTREAM_RATE_LIMITED (429 that retries could not outwait)
+        └── UpstreamRateLimited        UPSTREAM_RATE_LIMITED (429 that retries could not outwait, or a
+                                                          quota Harmonia metered as spent: GA4's tokens)
 
 Connectors (``harmonia.sources``) translate every httpx failure and every non-success
 status into this tree at their boundary; nothing above them sees an ``httpx`` exception.
@@ -96,8 +97,10 @@ class UpstreamTimeout(UpstreamError):
 class UpstreamRateLimited(UpstreamError):
     code = "UPSTREAM_RATE_LIMITED"
 
-    def __init__(self, source: str, message: str, retry_after: float | None = None) -> None:
-        super().__init__(source, message)
+    def __init__(self, source: str, message: str, retry_after: float | None = None, **extensions: Any) -> None:
+        if retry_after is not None:
+            extensions["retryAfterSeconds"] = max(1, math.ceil(retry_after))
+        super().__init__(source, message, **extensions)
         self.retry_after = retry_after
 
 
