@@ -153,6 +153,7 @@ class PropertyQuota:
     tokens_per_hour: int = 40_000
     tokens_per_day: int = 200_000
     tokens_per_project_per_hour: int = 14_000
+    enforced: bool = True  # False (``--no-rate-limits``): nothing is used up, so every answer shows a full quota
     hour: int = -1
     hour_used: int = 0
     day: date | None = None
@@ -181,18 +182,20 @@ class PropertyQuota:
 
     def charge(self, tokens: int) -> dict[str, Any]:
         self.roll()
-        self.hour_used += tokens
-        self.day_used += tokens
+        if self.enforced:
+            self.hour_used += tokens
+            self.day_used += tokens
+        hour_used, day_used = (self.hour_used, self.day_used) if self.enforced else (tokens, tokens)
 
         def pair(consumed: int, remaining: int) -> dict[str, int]:
             return {"consumed": consumed, "remaining": max(0, remaining)}
 
-        return {"tokensPerDay": pair(tokens, self.tokens_per_day - self.day_used),
-                "tokensPerHour": pair(tokens, self.tokens_per_hour - self.hour_used),
+        return {"tokensPerDay": pair(tokens, self.tokens_per_day - day_used),
+                "tokensPerHour": pair(tokens, self.tokens_per_hour - hour_used),
                 "concurrentRequests": pair(0, CONCURRENT - self.in_flight),
                 "serverErrorsPerProjectPerHour": pair(0, 10),
                 "potentiallyThresholdedRequestsPerHour": pair(0, 120),
-                "tokensPerProjectPerHour": pair(tokens, self.tokens_per_project_per_hour - self.hour_used)}
+                "tokensPerProjectPerHour": pair(tokens, self.tokens_per_project_per_hour - hour_used)}
 
 
 def property_quota(state: SimulatorState) -> PropertyQuota:
@@ -200,7 +203,7 @@ def property_quota(state: SimulatorState) -> PropertyQuota:
     if not isinstance(quota, PropertyQuota):
         c = state.config
         quota = state.throttles[SOURCE] = PropertyQuota(c.ga4_tokens_per_hour, c.ga4_tokens_per_day,
-                                                        c.ga4_tokens_per_project_per_hour)
+                                                        c.ga4_tokens_per_project_per_hour, c.rate_limits)
     return quota
 
 
