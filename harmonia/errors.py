@@ -9,9 +9,12 @@
     ├── Throttled                      THROTTLED
     └── UpstreamError                  (abstract: something a SaaS API did)
         ├── UpstreamUnavailable        UPSTREAM_UNAVAILABLE  (5xx, connection refused/reset, bad body)
-        │   └── UpstreamAuthFailed     UPSTREAM_UNAVAILABLE  (401/403 from the SaaS: our credentials)
+        │   ├── UpstreamAuthFailed     UPSTREAM_UNAVAILABLE  (401/403 from the SaaS: our credentials)
+        │   └── KeySetUnavailable      UPSTREAM_UNAVAILABLE  (the token issuer's JWKS, never fetched yet,
+        │                                                     cannot be fetched: HTTP 503, not 401)
         ├── UpstreamTimeout            UPSTREAM_TIMEOUT
-        └── UpstreamRateLimited        UPSTREAM_RATE_LIMITED (429 that retries could not outwait)
+        └── UpstreamRateLimited        UPSTREAM_RATE_LIMITED (429 that retries could not outwait, or a
+                                                          quota Harmonia metered as spent: GA4's tokens)
 
 Connectors (``harmonia.sources``) translate every httpx failure and every non-success
 status into this tree at their boundary; nothing above them sees an ``httpx`` exception.
@@ -20,6 +23,7 @@ Messages are written for clients: they name the source, never an upstream body o
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -76,6 +80,16 @@ class UpstreamAuthFailed(UpstreamUnavailable):
     """The SaaS refused our credentials: an operator problem, reported as unavailable."""
 
 
+class KeySetUnavailable(UpstreamUnavailable):
+    """No key to check a token with because the issuer's key set cannot be fetched: the token is not
+    known to be bad, so the client is told to retry (503), not to log in again (401)."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("jwks", "The token issuer's signing keys cannot be fetched right now; try again shortly",
+                         retryAfterSeconds=max(1, math.ceil(retry_after)))
+        self.retry_after = max(1, math.ceil(retry_after))
+
+
 class UpstreamTimeout(UpstreamError):
     code = "UPSTREAM_TIMEOUT"
 
@@ -83,8 +97,10 @@ class UpstreamTimeout(UpstreamError):
 class UpstreamRateLimited(UpstreamError):
     code = "UPSTREAM_RATE_LIMITED"
 
-    def __init__(self, source: str, message: str, retry_after: float | None = None) -> None:
-        super().__init__(source, message)
+    def __init__(self, source: str, message: str, retry_after: float | None = None, **extensions: Any) -> None:
+        if retry_after is not None:
+            extensions["retryAfterSeconds"] = max(1, math.ceil(retry_after))
+        super().__init__(source, message, **extensions)
         self.retry_after = retry_after
 
 

@@ -73,6 +73,10 @@ class GA4Settings(SourceSettings):
     token: str = DEMO_CREDENTIALS["ga4_token"]
     property_id: str = DEMO_CREDENTIALS["ga4_property_id"]
     max_concurrency: int = 10
+    # GA4 reports what is left of the property's tokens per hour / day / project per hour with every
+    # answer; under this many on any of them, Harmonia stops calling GA4 until that quota refreshes.
+    # Room for what may already be in flight: up to 10 concurrent requests, most under 10 tokens.
+    quota_headroom: int = 100
 
 
 class GoogleAdsSettings(SourceSettings):

@@ -8,6 +8,11 @@ Keys are cached for ``ttl`` seconds. A token naming a ``kid`` we do not hold tri
 tokens with made-up kids cannot turn the gateway into a load generator against the issuer. When a
 refresh fails (issuer down, bad JSON) the keys already held stay in use: an outage of the issuer
 must not log every user out. Concurrent requests share one refresh.
+
+Before any set has been fetched (a gateway started while the issuer is down) there is no key to
+check any token with: ``key_for`` raises ``KeySetUnavailable`` (a 503 with Retry-After, not a 401:
+the token is not known to be bad), and the fetch is retried after 1, 2, 4, ... seconds, never more
+often, up to ``min_refresh_interval``, so that the gateway recovers within seconds of the issuer.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from typing import Any
 
 import httpx
 import jwt
+
+from harmonia.errors import KeySetUnavailable
 
 log = logging.getLogger("harmonia.auth.jwks")
 
@@ -35,16 +42,20 @@ class JwksKeys:
         self._keys: dict[str | None, jwt.PyJWK] = {}
         self._fetched_at: float | None = None     # last successful fetch
         self._attempted_at: float | None = None   # last attempt, successful or not
+        self._failures = 0                         # failed attempts since the last success
         self._lock = asyncio.Lock()
 
     async def key_for(self, kid: str | None, alg: str) -> jwt.PyJWK | None:
-        """The key to verify a token signed with ``alg`` under ``kid`` (None: no such key, even after a refresh)."""
+        """The key to verify a token signed with ``alg`` under ``kid`` (None: no such key, even after a
+        refresh). Raises KeySetUnavailable while no key set has ever been fetched."""
         if self._fetched_at is None or self._clock() - self._fetched_at > self.ttl:
             await self._refresh()
         key = self._pick(kid, alg)
         if key is None and self._may_refresh(self._clock()):
             await self._refresh()  # an unknown kid: perhaps the issuer rotated its keys
             key = self._pick(kid, alg)
+        if key is None and self._fetched_at is None:
+            raise KeySetUnavailable(retry_after=self._next_attempt_in(self._clock()))
         return key
 
     def _pick(self, kid: str | None, alg: str) -> jwt.PyJWK | None:
@@ -56,7 +67,15 @@ class JwksKeys:
         return key if key is not None and key.algorithm_name == alg else None
 
     def _may_refresh(self, now: float) -> bool:
-        return self._attempted_at is None or now - self._attempted_at >= self.min_refresh_interval
+        return self._next_attempt_in(now) <= 0
+
+    def _next_attempt_in(self, now: float) -> float:
+        if self._attempted_at is None:
+            return 0.0
+        interval = self.min_refresh_interval
+        if self._fetched_at is None:  # nothing to verify with meanwhile: back off from 1 s, not the full interval
+            interval = min(interval, 2.0 ** max(0, self._failures - 1))
+        return self._attempted_at + interval - now
 
     async def _refresh(self) -> None:
         async with self._lock:
@@ -68,11 +87,13 @@ class JwksKeys:
                 keys = await self._fetch()
             except (httpx.HTTPError, ValueError, jwt.PyJWKError) as exc:
                 # Keep what we have: logged for the operator, never shown to a client.
+                self._failures += 1
                 log.warning("JWKS refresh from %s failed (%s); keeping %d cached key(s)",
                             self.url, type(exc).__name__, len(self._keys))
                 return
             self._keys = keys
             self._fetched_at = now
+            self._failures = 0
 
     async def _fetch(self) -> dict[str | None, jwt.PyJWK]:
         response = await self._client.get(self.url, headers={"Accept": "application/json"})

@@ -9,6 +9,8 @@ secret, RS256/ES256 with a JWKS (``auth.algorithms`` narrows either). With ``jwk
 HS256 secret is not consulted at all, so a token signed with the public key as an HMAC secret
 (the classic algorithm-confusion attack) has nothing to match. ``exp`` and ``sub`` are required,
 ``nbf`` honoured, ``iss``/``aud`` checked when configured, all with a small leeway for clock skew.
+While the JWKS has never been fetched (issuer down at start), a token that is not plainly bad
+(malformed, expired, no ``exp``) raises ``KeySetUnavailable``: 503 and retry, not 401 and log in.
 pyjwt's exception text stays in the server's log: clients get one of the fixed messages below.
 A token that verified is remembered (LRU, ``VERIFIED_TOKENS``) for the window it is valid in, so a
 repeat costs a dict lookup instead of a signature check; with a JWKS, only while the key set still
@@ -28,7 +30,7 @@ import jwt
 
 from harmonia.auth.jwks import JwksKeys
 from harmonia.auth.principal import Principal
-from harmonia.errors import Unauthenticated
+from harmonia.errors import KeySetUnavailable, Unauthenticated
 from harmonia.settings import AuthSettings
 
 SYMMETRIC = ("HS256",)
@@ -109,7 +111,11 @@ class TokenVerifier:
         key: jwt.PyJWK | str
         if self._jwks is not None:
             kid = header.get("kid")
-            found = await self._jwks.key_for(kid if isinstance(kid, str) else None, alg)
+            try:
+                found = await self._jwks.key_for(kid if isinstance(kid, str) else None, alg)
+            except KeySetUnavailable:
+                self._refuse_if_expired(token)  # no key could make an expired token good: that is a 401
+                raise
             if found is None:
                 raise Unauthenticated(BAD_SIGNATURE)
             key = found
@@ -121,6 +127,17 @@ class TokenVerifier:
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles) or not isinstance(scope, str):
             raise Unauthenticated(BAD_CLAIMS)
         return Principal(sub=str(claims["sub"]), roles=frozenset(roles), scopes=frozenset(scope.split())), claims, key
+
+    def _refuse_if_expired(self, token: str) -> None:
+        try:
+            claims = jwt.decode(token, options={"verify_signature": False})
+        except jwt.InvalidTokenError:
+            raise Unauthenticated(INVALID) from None
+        exp = claims.get("exp")
+        if not isinstance(exp, int | float):
+            raise Unauthenticated(MISSING_CLAIM)
+        if exp + self.settings.leeway_seconds <= time.time():
+            raise Unauthenticated(EXPIRED)
 
     def _decode(self, token: str, key: jwt.PyJWK | str, alg: str) -> dict[str, Any]:
         s = self.settings

@@ -1,7 +1,8 @@
 """FastAPI adapter: HTTP in, the framework-free pipeline, JSON out.
 
 ``POST /graphql`` and ``GET /graphql`` follow GraphQL over HTTP; a browser's GET gets GraphiQL.
-Every operation needs a bearer token; a missing or bad one answers 401 before any GraphQL work.
+Every operation needs a bearer token; a missing or bad one answers 401 before any GraphQL work (503
+with Retry-After while the issuer's key set has never been fetched: a token cannot be checked yet).
 
 CSRF: a browser attaches no bearer token on its own (we use no cookies), a POST must be
 ``application/json`` (never a form's or ``text/plain``'s simple request) and a GET may only query:
@@ -20,7 +21,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from harmonia.auth.principal import Principal
 from harmonia.auth.tokens import TokenVerifier
-from harmonia.errors import Unauthenticated
+from harmonia.errors import KeySetUnavailable, Unauthenticated
 from harmonia.http.graphiql import graphiql_page
 from harmonia.http.pipeline import GraphQLParams, GraphQLPipeline, PipelineResult, error
 from harmonia.observability.telemetry import Telemetry
@@ -93,6 +94,14 @@ def unauthorized(pipeline: GraphQLPipeline, exc: Unauthenticated, media_type: st
     return _json(result, media_type)
 
 
+def unverifiable(pipeline: GraphQLPipeline, exc: KeySetUnavailable, media_type: str) -> Response:
+    """The issuer's keys cannot be fetched (never have been): 503 and when to retry; the token is not
+    known to be bad, so no 401 that would send a client to log in again."""
+    result = pipeline.reject(503, None, error(exc.message, exc.code, **exc.extensions))
+    result.headers["Retry-After"] = str(exc.retry_after)
+    return _json(result, media_type)
+
+
 def build_graphql_router(pipeline: GraphQLPipeline, verifier: TokenVerifier, telemetry: Telemetry) -> APIRouter:
     router = APIRouter()
     max_body = pipeline.settings.http.max_body_bytes
@@ -107,6 +116,10 @@ def build_graphql_router(pipeline: GraphQLPipeline, verifier: TokenVerifier, tel
             except Unauthenticated as exc:
                 response = unauthorized(pipeline, exc, media_type)
                 op.finish(401, {"errors": [{"extensions": {"code": "UNAUTHENTICATED"}}]})
+                return response
+            except KeySetUnavailable as exc:
+                response = unverifiable(pipeline, exc, media_type)
+                op.finish(503, {"errors": [{"extensions": {"code": exc.code}}]})
                 return response
             op.authenticated(principal)
             if params is not None and (asked := request.headers.get(COST_HEADER)):

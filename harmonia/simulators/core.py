@@ -32,6 +32,10 @@ class SimulatorConfig:
     latency_ms: float = 0.0
     rate_limits: bool = True
     credentials: dict[str, str] = field(default_factory=lambda: dict(DEMO_CREDENTIALS))
+    # GA4's property token quotas (Standard property); tests shrink them to reach exhaustion quickly.
+    ga4_tokens_per_hour: int = 40_000
+    ga4_tokens_per_day: int = 200_000
+    ga4_tokens_per_project_per_hour: int = 14_000
 
 
 FAULT_KINDS = ("status", "reset", "timeout")

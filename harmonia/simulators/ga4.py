@@ -19,9 +19,10 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from operator import itemgetter
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
@@ -31,7 +32,8 @@ from harmonia.simulators.data import ANALYTICS_DAYS, ANALYTICS_START, World
 
 SOURCE = "ga4"
 LAST_DAY = ANALYTICS_START + timedelta(days=ANALYTICS_DAYS - 1)  # the simulator's "today"
-TOKENS_PER_HOUR, TOKENS_PER_DAY, TOKENS_PER_PROJECT_HOUR, CONCURRENT = 40_000, 200_000, 14_000, 10
+CONCURRENT = 10
+PACIFIC = ZoneInfo("America/Los_Angeles")  # Google's daily quotas refresh at midnight Pacific time
 MAX_DATE_RANGES, MAX_DIMENSIONS, MAX_METRICS, MAX_BATCH = 4, 9, 10, 5
 DEFAULT_LIMIT, MAX_LIMIT = 10_000, 250_000
 SCHEMA_HINT = ("For a list of valid dimensions and metrics, see "
@@ -145,51 +147,63 @@ def fact_index(world: World) -> FactIndex:
 
 @dataclass
 class PropertyQuota:
-    """Token buckets of the one simulated property (fixed hour and day windows)."""
+    """Token buckets of the one simulated property: fixed windows, the hour's (UTC, which is also
+    Pacific's: a whole-hour offset) and the Pacific day's, as Google refreshes them."""
 
+    tokens_per_hour: int = 40_000
+    tokens_per_day: int = 200_000
+    tokens_per_project_per_hour: int = 14_000
+    enforced: bool = True  # False (``--no-rate-limits``): nothing is used up, so every answer shows a full quota
     hour: int = -1
     hour_used: int = 0
-    day: int = -1
+    day: date | None = None
     day_used: int = 0
     in_flight: int = 0
 
     def roll(self) -> None:
-        now = int(time.time())
-        if now // 3600 != self.hour:
-            self.hour, self.hour_used = now // 3600, 0
-        if now // 86400 != self.day:
-            self.day, self.day_used = now // 86400, 0
+        now = time.time()
+        if int(now) // 3600 != self.hour:
+            self.hour, self.hour_used = int(now) // 3600, 0
+        today = datetime.fromtimestamp(now, PACIFIC).date()
+        if today != self.day:
+            self.day, self.day_used = today, 0
 
     def exhausted(self) -> str | None:
         self.roll()
         if self.in_flight >= CONCURRENT:
             return "Exhausted concurrent requests quota for this property."
-        if self.hour_used >= TOKENS_PER_HOUR:
+        if self.hour_used >= self.tokens_per_hour:
             return "Exhausted property tokens per hour. Quota refreshes at the start of the next hour."
-        if self.day_used >= TOKENS_PER_DAY:
+        if self.hour_used >= self.tokens_per_project_per_hour:
+            return "Exhausted property tokens per project per hour. Quota refreshes at the start of the next hour."
+        if self.day_used >= self.tokens_per_day:
             return "Exhausted property tokens per day. Quota refreshes at midnight Pacific Time."
         return None
 
     def charge(self, tokens: int) -> dict[str, Any]:
         self.roll()
-        self.hour_used += tokens
-        self.day_used += tokens
+        if self.enforced:
+            self.hour_used += tokens
+            self.day_used += tokens
+        hour_used, day_used = (self.hour_used, self.day_used) if self.enforced else (tokens, tokens)
 
         def pair(consumed: int, remaining: int) -> dict[str, int]:
             return {"consumed": consumed, "remaining": max(0, remaining)}
 
-        return {"tokensPerDay": pair(tokens, TOKENS_PER_DAY - self.day_used),
-                "tokensPerHour": pair(tokens, TOKENS_PER_HOUR - self.hour_used),
+        return {"tokensPerDay": pair(tokens, self.tokens_per_day - day_used),
+                "tokensPerHour": pair(tokens, self.tokens_per_hour - hour_used),
                 "concurrentRequests": pair(0, CONCURRENT - self.in_flight),
                 "serverErrorsPerProjectPerHour": pair(0, 10),
                 "potentiallyThresholdedRequestsPerHour": pair(0, 120),
-                "tokensPerProjectPerHour": pair(tokens, TOKENS_PER_PROJECT_HOUR - self.hour_used)}
+                "tokensPerProjectPerHour": pair(tokens, self.tokens_per_project_per_hour - hour_used)}
 
 
 def property_quota(state: SimulatorState) -> PropertyQuota:
     quota = state.throttles.get(SOURCE)
     if not isinstance(quota, PropertyQuota):
-        quota = state.throttles[SOURCE] = PropertyQuota()
+        c = state.config
+        quota = state.throttles[SOURCE] = PropertyQuota(c.ga4_tokens_per_hour, c.ga4_tokens_per_day,
+                                                        c.ga4_tokens_per_project_per_hour, c.rate_limits)
     return quota
 
 

@@ -9,7 +9,8 @@ an ``UpstreamError`` from ``harmonia.errors``. Reads are retried on timeouts, tr
 5xx and 429 with jittered backoff, honouring ``Retry-After``, within the operation's deadline
 (``harmonia.sources.deadline``; ``deadline`` seconds outside any operation); writes
 (``idempotent=False``) are never retried. Waiting for a pacer slot counts against the deadline too
-(``UPSTREAM_RATE_LIMITED`` when none comes in time), and an open ``circuit`` refuses at once.
+(``UPSTREAM_RATE_LIMITED`` when none comes in time), and an open ``circuit`` refuses at once (a
+half-open one lets one probe through; this process's other calls wait for its outcome).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 import aiohttp
@@ -40,6 +41,7 @@ from harmonia.sources.deadline import bounded
 from harmonia.sources.pacing import Pacer
 
 SUCCESS = frozenset({200, 201, 202, 204, 207})
+RateLimitHook = Callable[[httpx.Response, float], Awaitable[UpstreamError | None]]
 
 
 def build_client(
@@ -97,6 +99,7 @@ class SourceHttp:
         max_in_flight: int = 20,
         circuit: Circuit | None = None,
         attempt_timeout: float | None = None,
+        on_rate_limited: RateLimitHook | None = None,
     ) -> None:
         self.source = source
         # Queue here, not in the connection pool: httpcore's pool rescans every waiting request
@@ -111,6 +114,9 @@ class SourceHttp:
         self.circuit = circuit
         # One attempt's whole time; httpx's own timeouts are per read, and an ASGI transport has none.
         self.attempt_timeout = attempt_timeout if attempt_timeout is not None else _attempt_timeout(client)
+        # A connector's reading of a 429 (its body, the request's send time): an error to raise at once
+        # when retrying cannot help (a quota spent until a known time), None for an ordinary 429.
+        self.on_rate_limited = on_rate_limited
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -135,15 +141,18 @@ class SourceHttp:
             left = ends - time.monotonic()
             if left <= 0:
                 raise error or UpstreamTimeout(self.source, f"{self.source} did not answer in time")
+            probe = False
             if self.circuit is not None:
                 try:
-                    await self.circuit.allow()
+                    # Behind this process's half-open probe, wait for its outcome within the deadline.
+                    probe = await self.circuit.allow(patience=left)
                 except UpstreamUnavailable:
                     # Opened while this call retried: what happened to this call says more.
                     if error is not None:
                         raise error from None
                     raise
             wait: float | None = None
+            sent_at = time.time()
             try:
                 response = await self._send(method, path, params=params, json=json, headers=headers, left=left)
             except _PacingTimeout:
@@ -171,6 +180,9 @@ class SourceHttp:
                 if status in (401, 403):
                     raise UpstreamAuthFailed(self.source, f"{self.source} refused Harmonia's credentials")
                 if status == 429:
+                    if self.on_rate_limited is not None and (
+                            final := await self.on_rate_limited(response, sent_at)) is not None:
+                        raise final
                     wait = parse_retry_after(response.headers.get("Retry-After"))
                     if wait is None and self.pacer is not None:
                         wait = self.pacer.retry_hint()
@@ -181,6 +193,9 @@ class SourceHttp:
                     raise UpstreamUnavailable(self.source, f"{self.source} rejected the request ({status})")
                 # 429 is safe to retry even for writes: the request was refused, not applied.
                 retryable = retryable or status == 429
+            finally:
+                if probe and self.circuit is not None:
+                    self.circuit.probe_ended()  # ended without an outcome (no slot, cancelled): release waiters
             if not retryable or attempt > self.max_retries:
                 raise error
             delay = wait if wait is not None else self._backoff(attempt)

@@ -1,22 +1,31 @@
 """A circuit breaker per source: after repeated failures, answer at once instead of waiting on a dead API.
 
     circuit = Circuit("shopify", CircuitPolicy(failure_threshold=5, reset_seconds=5.0), shared)
-    await circuit.allow()            # raises UpstreamUnavailable at once while the circuit is open
-    ...                              # the request
-    await circuit.record(ok=True)    # a success closes a half-open circuit; failures open a closed one
+    probe = await circuit.allow(patience=2.0)   # raises UpstreamUnavailable at once while the circuit is open
+    try:
+        ...                                     # the request
+        await circuit.record(ok=True)           # a success closes a half-open circuit; failures open a closed one
+    finally:
+        if probe:
+            circuit.probe_ended()               # a probe that never recorded (cancelled) lets its waiters go
 
     await is_open(circuit)           # for a cache deciding to serve stale data instead of asking
 
 States: closed (calls pass; ``failure_threshold`` failures within ``failure_window`` seconds open it),
 open (calls fail at once for ``reset_seconds``), half-open (one probe call at a time passes; its
-success closes the circuit, its failure opens it again). With Redis (``SharedRedis``) the state is
+success closes the circuit, its failure opens it again). Calls of this process that arrive while its
+own probe is out wait for the probe's outcome (up to ``patience``) rather than fail: the first query
+after an outage asks for many records at once, and all but one of them losing the race to be the
+probe would answer errors although the source is back. With Redis (``SharedRedis``) the state is
 one hash per source that every gateway instance reads and writes atomically in Lua, so one
 instance's failures spare the others the wait; without Redis, or while it is down, each process
-keeps its own state with the same rules.
+keeps its own state with the same rules. Another instance's probe is not waited for: its outcome
+reaches this process only through Redis, so those calls are refused at once as while open.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import cast
@@ -129,6 +138,9 @@ class Circuit:
         # Successes are written to Redis only while this process has reason to think the circuit is not
         # plainly closed (it saw a failure, or Redis said open/half-open): one round trip per call, not two.
         self._suspect_until = 0.0
+        # This process's half-open probe while it is out: True when it found the source up.
+        self._probe: asyncio.Future[bool] | None = None
+        self._asking = asyncio.Lock()
 
     async def _allow_wait(self) -> float:
         """0: pass; -1: pass as the half-open probe; > 0: open, seconds until a probe may pass."""
@@ -143,14 +155,62 @@ class Circuit:
                 pass
         return self._local.allow(time.monotonic(), self.policy.probe_seconds)
 
-    async def allow(self) -> None:
-        wait = await self._allow_wait()
+    async def allow(self, patience: float = 0.0) -> bool:
+        """Pass (True: as the half-open probe, whose caller must end with ``record`` or ``probe_ended``),
+        or raise UpstreamUnavailable. Behind this process's own probe, wait up to ``patience`` seconds."""
+        if time.monotonic() >= self._suspect_until:
+            wait = await self._allow_wait()  # the plain closed case: no lock, one round trip
+        else:
+            # Failures seen lately: one caller at a time asks, so the one that becomes the probe is
+            # known here before the next asks (concurrent round trips may come back in any order).
+            async with self._asking:
+                if self._probe is not None and not self._probe.done():
+                    return await self._behind(self._probe, self.policy.probe_seconds, patience)
+                wait = await self._allow_wait()
+                if wait < 0:
+                    self._probe = asyncio.get_running_loop().create_future()
+                    return True
         if wait > 0:
-            raise UpstreamUnavailable(self.source, f"{self.source} is unavailable; Harmonia stopped calling it "
-                                      "for a few seconds after repeated failures", circuit="open",
-                                      retryAfterSeconds=max(1, round(wait)))
+            if self._probe is not None and not self._probe.done():
+                return await self._behind(self._probe, wait, patience)
+            raise self._refusal(wait)
+        if wait < 0:
+            self.probe_ended()  # a probe of ours that never recorded, superseded
+            self._probe = asyncio.get_running_loop().create_future()
+            return True
+        return False
+
+    async def _behind(self, probe: asyncio.Future[bool], wait: float, patience: float) -> bool:
+        """Wait for this process's probe: pass if it found the source up, else refuse."""
+        if patience > 0:
+            try:
+                async with asyncio.timeout(min(wait, patience)):
+                    if await asyncio.shield(probe):
+                        return False  # the probe found the source up: pass, as once closed
+            except TimeoutError:
+                pass
+        raise self._refusal(wait)
+
+    def _refusal(self, wait: float) -> UpstreamUnavailable:
+        return UpstreamUnavailable(self.source, f"{self.source} is unavailable; Harmonia stopped calling it "
+                                   "for a few seconds after repeated failures", circuit="open",
+                                   retryAfterSeconds=max(1, round(wait)))
+
+    def probe_ended(self, ok: bool = False) -> None:
+        """Tell the calls waiting behind this process's probe how it went (a no-op once told)."""
+        probe, self._probe = self._probe, None
+        if probe is not None and not probe.done():
+            probe.set_result(ok)
 
     async def record(self, ok: bool) -> None:
+        # Any outcome seen after the pause is what the probe is for: the Lua script and the local
+        # state close or reopen the circuit on it, whichever call it came from.
+        try:
+            await self._record(ok)
+        finally:
+            self.probe_ended(ok)
+
+    async def _record(self, ok: bool) -> None:
         now = time.monotonic()
         if not ok:
             self._suspect_until = now + self.policy.failure_window

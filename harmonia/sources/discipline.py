@@ -6,7 +6,8 @@
 Pacing sized to each SaaS's documented quota, minus a little headroom for other clients:
 Shopify's bucket (40, leaking 2/s), HubSpot's 100 per 10 s (as a bucket whose burst plus a window's
 refill stays under 100), Google Ads' per-customer bucket, and the concurrency caps of Mailchimp (10
-connections) and GA4 (10 concurrent requests). Each connector's own in-process pacer stays as the
+connections) and GA4 (10 concurrent requests); GA4's token quotas are metered from its answers
+(``ga4_quota``), their refusals shared too. Each connector's own in-process pacer stays as the
 fallback when Redis is absent or down. State keys carry a digest of the base URL and credentials:
 quotas belong to an account, and two gateways on one Redis may serve different accounts.
 """
@@ -23,6 +24,7 @@ import httpx
 from harmonia.settings import Settings, SourceSettings
 from harmonia.sources._http import SourceHttp
 from harmonia.sources.circuit import Circuit, CircuitPolicy
+from harmonia.sources.ga4_quota import PropertyQuotaMeter
 from harmonia.sources.pacing import Pacer
 from harmonia.sources.shared import SharedRedis
 from harmonia.sources.shared_pacing import SharedSemaphore, SharedTokenBucket
@@ -47,6 +49,9 @@ def install(connectors: Iterable[tuple[str, Connector]], settings: Settings) -> 
         http.circuit = Circuit(name, replace(policy, probe_seconds=http.attempt_timeout), shared, account=account)
         if shared is not None and http.pacer is not None:
             http.pacer = _shared_pacer(name, f"{name}:{account}", source_settings, http, shared)
+        quota = getattr(connector, "quota", None)
+        if isinstance(quota, PropertyQuotaMeter):
+            quota.share(shared, account)  # GA4's spent token quotas stop every instance
     return shared
 
 

@@ -5,6 +5,10 @@
     by_name = await ga4.campaign_summaries(["Spring sale 2024"], "2026-01-01", "2026-01-31")
     by_name["Spring sale 2024"]["sessions"]        # "1234": values stay GA4's strings
 
+Every request asks for ``propertyQuota`` (``returnPropertyQuota: true``): GA4 has no rate-limit headers,
+and what it says is left of the property's tokens feeds ``PropertyQuotaMeter``, which stops the calls
+(``UPSTREAM_RATE_LIMITED``) before GA4 would answer 429 and until the quota refreshes.
+
 A ``ReportRequest`` with ``limit=None`` means "every row": the first page tells ``rowCount`` and
 the remaining pages are fetched concurrently (the pacer keeps GA4's 10-concurrent-request quota).
 Rows are ordered by the requested dimensions so pages never overlap, and ``limit``/``offset`` are
@@ -21,9 +25,10 @@ from typing import Any
 
 import httpx
 
-from harmonia.errors import BadUserInput, UpstreamUnavailable
+from harmonia.errors import BadUserInput, UpstreamError, UpstreamUnavailable
 from harmonia.settings import GA4Settings
 from harmonia.sources._http import SourceHttp, build_client, read_json
+from harmonia.sources.ga4_quota import PropertyQuotaMeter
 from harmonia.sources.pacing import ConcurrencyPacer
 from harmonia.sources.records import MetricHeader, Report, ReportRequest, ReportRow
 
@@ -37,10 +42,13 @@ class GA4Property:
 
     BATCH_MAX = 5  # GA4 refuses a batchRunReports with more requests than this
 
-    def __init__(self, http: SourceHttp, property_id: str, *, page_size: int = PAGE_SIZE) -> None:
+    def __init__(self, http: SourceHttp, property_id: str, *, page_size: int = PAGE_SIZE,
+                 quota: PropertyQuotaMeter | None = None) -> None:
         self.http = http
         self.property_id = property_id
         self.page_size = page_size
+        self.quota = quota or PropertyQuotaMeter()
+        http.on_rate_limited = self._rate_limited
 
     @classmethod
     def from_settings(
@@ -54,7 +62,8 @@ class GA4Property:
                               transport=transport)
         http = SourceHttp(SOURCE, client, pacer=ConcurrencyPacer(settings.max_concurrency),
                           max_retries=settings.max_retries)
-        return cls(http, settings.property_id, page_size=page_size)
+        return cls(http, settings.property_id, page_size=page_size,
+                   quota=PropertyQuotaMeter(settings.quota_headroom))
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -141,6 +150,7 @@ class GA4Property:
             "limit": str(limit),
             "offset": str(offset),
             "keepEmptyRows": False,
+            "returnPropertyQuota": True,
         }
         if request.in_list_dimension:
             body["dimensionFilter"] = {"filter": {
@@ -151,14 +161,36 @@ class GA4Property:
         return body
 
     async def _post(self, action: str, body: dict[str, Any], sent: Sequence[ReportRequest]) -> Any:
+        await self.quota.check()  # a spent token quota: refused here, GA4 is not asked
         path = f"/v1beta/properties/{self.property_id}:{action}"
+        sent_at = self.quota.clock()
         response = await self.http.request("POST", path, json=body, idempotent=True, passthrough=(400,))
         if response.status_code == 400:
             raise _rejection(response, sent)
         try:
-            return read_json(response)
+            payload = read_json(response)
         except ValueError:
             raise UpstreamUnavailable(SOURCE, "ga4 answered with a body Harmonia could not read") from None
+        await self.quota.observe(_property_quotas(payload), sent_at)
+        return payload
+
+    async def _rate_limited(self, response: httpx.Response, sent_at: float) -> UpstreamError | None:
+        """A 429 naming a spent token quota is not retried: the quota is marked until it refreshes."""
+        try:
+            message = str(read_json(response)["error"]["message"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        return await self.quota.exhausted_by(message, sent_at)
+
+
+def _property_quotas(payload: Any) -> list[Any]:
+    """The ``propertyQuota`` of a runReport answer, or of each report of a batch."""
+    if not isinstance(payload, dict):
+        return []
+    reports = payload.get("reports")
+    if isinstance(reports, list):
+        return [r.get("propertyQuota") for r in reports if isinstance(r, dict)]
+    return [payload.get("propertyQuota")]
 
 
 def _rejection(response: httpx.Response, sent: Sequence[ReportRequest]) -> BadUserInput:

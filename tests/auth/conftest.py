@@ -43,18 +43,19 @@ def ec_key(kid: str) -> SigningKey:
 
 @dataclass
 class JwksServer:
-    """Serves ``keys`` as a JWKS at ``url``; ``stop()`` takes it down (connections refused)."""
+    """Serves ``keys`` as a JWKS at ``url``; ``stop()`` takes it down (connections refused) and
+    ``start()`` brings it back on the same port; ``status`` other than 200 makes it answer errors."""
 
     keys: list[SigningKey]
     fetches: int = 0
     stopped: bool = False
+    status: int = 200
     server: ThreadingHTTPServer | None = field(default=None, repr=False)
+    port: int = 0
 
     @property
     def url(self) -> str:
-        assert self.server is not None
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}/.well-known/jwks.json"
+        return f"http://127.0.0.1:{self.port}/.well-known/jwks.json"
 
     def start(self) -> None:
         owner = self
@@ -62,6 +63,9 @@ class JwksServer:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 owner.fetches += 1
+                if owner.status != 200:
+                    self.send_error(owner.status)
+                    return
                 body = json.dumps({"keys": [k.jwk() for k in owner.keys]}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -72,7 +76,9 @@ class JwksServer:
             def log_message(self, format: str, *args: Any) -> None:  # quiet test output
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)  # the same port once known
+        self.port = self.server.server_address[1]
+        self.stopped = False
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from harmonia.app import create_app
 from harmonia.auth.jwks import JwksKeys
+from harmonia.errors import KeySetUnavailable
 from harmonia.simulators.app import create_simulator_app
 from harmonia.simulators.core import SimulatorState
 from tests.auth.conftest import JwksServer, SigningKey, rsa_key
@@ -125,5 +126,27 @@ async def test_concurrent_requests_share_one_fetch(jwks_server: JwksServer, firs
         found = await asyncio.gather(*(keys.key_for("key-1", "RS256") for _ in range(20)))
         assert all(k is not None for k in found)
         assert jwks_server.fetches == 1
+    finally:
+        await keys.aclose()
+
+
+async def test_without_any_key_set_a_down_issuer_is_retried_after_1_2_4_seconds_up_to_the_interval(
+        jwks_server: JwksServer, first_key: SigningKey) -> None:
+    jwks_server.status = 503  # up, but failing: every attempt is counted
+    clock = Clock()
+    keys = JwksKeys(jwks_server.url, min_refresh_interval=5, clock=clock)
+    waits: list[float] = []
+    try:
+        for _ in range(5):
+            with pytest.raises(KeySetUnavailable) as refused:
+                await keys.key_for("key-1", "RS256")
+            with pytest.raises(KeySetUnavailable):
+                await keys.key_for("key-1", "RS256")  # within the wait: no new attempt
+            waits.append(refused.value.retry_after)
+            clock.now += refused.value.retry_after
+        assert waits == [1, 2, 4, 5, 5]
+        assert jwks_server.fetches == 5
+        jwks_server.status = 200
+        assert await keys.key_for("key-1", "RS256") is not None
     finally:
         await keys.aclose()

@@ -39,6 +39,10 @@ class CachedGateway(Gateway):
                                                         "seconds": seconds})
             response.raise_for_status()
 
+    async def clear_faults(self) -> None:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self.sim_app), base_url="http://sim") as c:
+            (await c.delete("/__faults")).raise_for_status()
+
     def reset_counts(self) -> None:
         self.sim.reset()
 

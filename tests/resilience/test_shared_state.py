@@ -32,7 +32,7 @@ def redis_url() -> str:
 async def forget_upstream_state(url: str) -> None:
     client = redis.from_url(url)
     try:
-        for pattern in ("harmonia:circuit:*", "harmonia:pace:*", "harmonia:slots:*"):
+        for pattern in ("harmonia:circuit:*", "harmonia:pace:*", "harmonia:slots:*", "harmonia:ga4quota:*"):
             keys = [key async for key in client.scan_iter(match=pattern)]
             if keys:
                 await client.delete(*keys)

@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from harmonia.simulators.core import SimulatorState
+from harmonia.simulators.app import create_simulator_app
+from harmonia.simulators.core import SimulatorConfig, SimulatorState
 from harmonia.simulators.data import World
 from harmonia.simulators.ga4 import LAST_DAY, property_quota
 
@@ -220,3 +221,12 @@ async def test_metadata_lists_the_dimensions_and_metrics_reports_accept(
     assert "sessionCampaignName" in {d["apiName"] for d in body["dimensions"]}
     assert {"apiName": "totalRevenue", "type": "TYPE_CURRENCY"}.items() <= next(
         m for m in body["metrics"] if m["apiName"] == "totalRevenue").items()
+
+
+async def test_without_rate_limits_the_quota_is_never_used_up(world: World) -> None:
+    state = SimulatorState(SimulatorConfig(seed=7, rate_limits=False, ga4_tokens_per_hour=5), world=world)
+    transport = httpx.ASGITransport(app=create_simulator_app(state=state))
+    async with httpx.AsyncClient(transport=transport, base_url="http://simulators") as client:
+        bodies = [await report(client, metrics=[{"name": "sessions"}], returnPropertyQuota=True) for _ in range(8)]
+    assert all(b["propertyQuota"]["tokensPerHour"]["remaining"] == 5 - b["propertyQuota"]["tokensPerHour"]["consumed"]
+               for b in bodies)

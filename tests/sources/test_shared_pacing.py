@@ -92,3 +92,42 @@ async def test_without_redis_a_circuit_keeps_the_same_rules_in_process() -> None
     await circuit.allow()
     await circuit.record(ok=True)
     assert await circuit.state() == "closed"
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["redis", "in-process"])
+async def test_calls_behind_this_process_probe_follow_its_outcome(
+        two_processes: tuple[SharedRedis, SharedRedis], shared: bool) -> None:
+    policy = CircuitPolicy(failure_threshold=1, reset_seconds=0.1, probe_seconds=10.0)
+    circuit = Circuit("hubspot", policy, two_processes[0] if shared else None)
+    await circuit.record(ok=False)
+    await asyncio.sleep(0.15)  # past the pause: half-open
+
+    assert await circuit.allow(patience=10) is True  # this call is the probe
+    behind = [asyncio.ensure_future(circuit.allow(patience=10)) for _ in range(5)]
+    await asyncio.sleep(0.05)
+    assert not any(call.done() for call in behind)  # neither refused nor passed while the probe is out
+    await circuit.record(ok=False)  # the probe failed: the circuit opens again, and they are refused
+    outcomes = await asyncio.gather(*behind, return_exceptions=True)
+    assert all(isinstance(o, UpstreamUnavailable) for o in outcomes), outcomes
+    await asyncio.sleep(0.15)
+
+    assert await circuit.allow(patience=10) is True
+    behind = [asyncio.ensure_future(circuit.allow(patience=10)) for _ in range(5)]
+    await asyncio.sleep(0.05)
+    await circuit.record(ok=True)  # the source is back: every call waiting behind the probe passes
+    assert await asyncio.gather(*behind) == [False] * 5
+    assert await circuit.state() == "closed"
+
+
+async def test_a_probe_that_ends_without_an_outcome_releases_the_calls_behind_it() -> None:
+    circuit = Circuit("hubspot", CircuitPolicy(failure_threshold=1, reset_seconds=0.05, probe_seconds=10.0))
+    await circuit.record(ok=False)
+    await asyncio.sleep(0.1)
+    assert await circuit.allow(patience=10) is True
+    behind = asyncio.ensure_future(circuit.allow(patience=10))
+    await asyncio.sleep(0.02)
+
+    circuit.probe_ended()  # e.g. the probe's request was cancelled: no answer, no verdict
+
+    with pytest.raises(UpstreamUnavailable):
+        await behind  # refused now rather than held for the whole patience
