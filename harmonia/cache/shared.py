@@ -138,10 +138,18 @@ class RedisTier:
             except FAILURES:
                 await asyncio.sleep(self.circuit.retry_after / 5)
             finally:
-                with contextlib.suppress(*FAILURES):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
-                    await client.aclose()
+                # Shielded: a second cancellation (the app closing while this one closes) must not leave
+                # the client's connection to the garbage collector.
+                await asyncio.shield(_close_subscription(pubsub, client))
 
     async def aclose(self) -> None:
         with contextlib.suppress(*FAILURES):
             await self._client.aclose()
+
+
+async def _close_subscription(pubsub: Any, client: redis.Redis) -> None:
+    """The subscription, then its client, each whatever became of the other."""
+    with contextlib.suppress(*FAILURES):
+        await pubsub.aclose()
+    with contextlib.suppress(*FAILURES):
+        await client.aclose()

@@ -140,7 +140,7 @@ class Circuit:
         self._suspect_until = 0.0
         # This process's half-open probe while it is out: True when it found the source up.
         self._probe: asyncio.Future[bool] | None = None
-        self._asking = asyncio.Lock()
+        self._asking: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
     async def _allow_wait(self) -> float:
         """0: pass; -1: pass as the half-open probe; > 0: open, seconds until a probe may pass."""
@@ -163,22 +163,39 @@ class Circuit:
         else:
             # Failures seen lately: one caller at a time asks, so the one that becomes the probe is
             # known here before the next asks (concurrent round trips may come back in any order).
-            async with self._asking:
-                if self._probe is not None and not self._probe.done():
-                    return await self._behind(self._probe, self.policy.probe_seconds, patience)
+            async with self._asking_lock():
+                if (probe := self._pending_probe()) is not None:
+                    return await self._behind(probe, self.policy.probe_seconds, patience)
                 wait = await self._allow_wait()
                 if wait < 0:
                     self._probe = asyncio.get_running_loop().create_future()
                     return True
         if wait > 0:
-            if self._probe is not None and not self._probe.done():
-                return await self._behind(self._probe, wait, patience)
+            if (probe := self._pending_probe()) is not None:
+                return await self._behind(probe, wait, patience)
             raise self._refusal(wait)
         if wait < 0:
             self.probe_ended()  # a probe of ours that never recorded, superseded
             self._probe = asyncio.get_running_loop().create_future()
             return True
         return False
+
+    def _asking_lock(self) -> asyncio.Lock:
+        """The lock of the running loop: an app (and its circuits) may outlive one event loop, e.g. in tests."""
+        loop = asyncio.get_running_loop()
+        if self._asking is None or self._asking[0] is not loop:
+            self._asking = (loop, asyncio.Lock())
+        return self._asking[1]
+
+    def _pending_probe(self) -> asyncio.Future[bool] | None:
+        """This process's probe while it is out (in this event loop: one of a loop gone is forgotten)."""
+        probe = self._probe
+        if probe is None or probe.done():
+            return None
+        if probe.get_loop() is not asyncio.get_running_loop():
+            self._probe = None
+            return None
+        return probe
 
     async def _behind(self, probe: asyncio.Future[bool], wait: float, patience: float) -> bool:
         """Wait for this process's probe: pass if it found the source up, else refuse."""
