@@ -9,29 +9,17 @@ and ``UPSTREAM_RATE_LIMITED`` at its path.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
-
-import pytest
 
 from harmonia.settings import DEMO_CREDENTIALS
 from harmonia.simulators.core import SimulatorConfig, SimulatorState
 from harmonia.simulators.data import World
 from harmonia.simulators.ga4 import property_quota
 from tests.conftest import Gateway, gateway_over
-from tests.resilience.test_shared_state import forget_upstream_state, redis_url
 
 TOKEN = "ya29.quota-test-token"  # an account of its own: its spent quota is no other test's
 CAMPAIGNS = """{ campaigns(first: 5) { edges { node { name channel
   analytics(dateRange: {startDate: "2026-01-01", endDate: "2026-03-31"}) { sessions } } } } }"""
-
-
-@pytest.fixture
-async def shared_url() -> AsyncIterator[str]:
-    url = redis_url()
-    await forget_upstream_state(url)
-    yield url
-    await forget_upstream_state(url)
 
 
 def sim_with(world: World, tokens_per_hour: int) -> SimulatorState:

@@ -23,7 +23,7 @@ import pytest
 from harmonia.auth.tokens import mint_token
 from harmonia.settings import DEMO_JWT_SECRET
 from tests.conftest import SOURCES
-from tests.resilience.test_shared_state import redis_url
+from tests.resilience.conftest import redis_url
 
 ROOT = Path(__file__).resolve().parents[2]
 RANGE = '{startDate: "2026-01-01", endDate: "2026-01-31"}'

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -20,32 +19,6 @@ from harmonia.sources.discipline import circuit_of
 from tests.resilience.test_upstream_faults import ask, build_gateway
 
 CUSTOMERS_WITH_STATUS = "{ customers(first: 3) { edges { node { email emailMarketingStatus } } } }"
-
-
-def redis_url() -> str:
-    url = os.environ.get("HARMONIA_TEST_REDIS_URL")
-    if not url:
-        pytest.fail("HARMONIA_TEST_REDIS_URL is not set: run the tests through scripts/with-redis.sh (make test)")
-    return url
-
-
-async def forget_upstream_state(url: str) -> None:
-    client = redis.from_url(url)
-    try:
-        for pattern in ("harmonia:circuit:*", "harmonia:pace:*", "harmonia:slots:*", "harmonia:ga4quota:*"):
-            keys = [key async for key in client.scan_iter(match=pattern)]
-            if keys:
-                await client.delete(*keys)
-    finally:
-        await client.aclose()
-
-
-@pytest.fixture
-async def shared_url() -> AsyncIterator[str]:
-    url = redis_url()
-    await forget_upstream_state(url)
-    yield url
-    await forget_upstream_state(url)
 
 
 async def test_one_instance_opening_a_circuit_spares_the_other_the_calls(world: World, shared_url: str) -> None:

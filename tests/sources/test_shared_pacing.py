@@ -13,7 +13,7 @@ from harmonia.sources.circuit import Circuit, CircuitPolicy, is_open
 from harmonia.sources.pacing import ConcurrencyPacer, TokenBucketPacer
 from harmonia.sources.shared import SharedRedis
 from harmonia.sources.shared_pacing import SharedSemaphore, SharedTokenBucket
-from tests.resilience.test_shared_state import forget_upstream_state, redis_url
+from tests.resilience.conftest import forget_upstream_state, redis_url
 
 
 @pytest.fixture
