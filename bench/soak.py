@@ -3,6 +3,7 @@ gateway's memory at start and end.
 
     python -m bench.soak                        # 10 minutes at 20 requests/s
     python -m bench.soak --minutes 2 --rate 40 --faults
+    python -m bench.soak --faults --cache on     # the caches on: the repeated mix is answered from them
 
 Simulators at a fixed latency without quotas (pacers opened to match, as in bench.run), one gateway
 process, and an open-loop client here: a request starts every 1/rate seconds whether or not the
@@ -117,6 +118,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--latency-ms", type=float, default=5.0)
     parser.add_argument("--faults", action="store_true")
+    parser.add_argument("--cache", default="off", choices=("off", "on"),
+                        help="off (default): every request reaches the sources, so the faults meet them; on: the "
+                             "repeated mix is answered by the caches, faults and all")
     args = parser.parse_args()
     harmonia = str(Path(sys.executable).parent / "harmonia")
     sim_port, gw_port = free_port(), free_port()
@@ -126,7 +130,8 @@ def main() -> None:
     env.update({"HARMONIA_SOURCES__SHOPIFY__BUCKET_SIZE": "1000000", "HARMONIA_SOURCES__SHOPIFY__LEAK_PER_SECOND":
                 "1000000", "HARMONIA_SOURCES__HUBSPOT__REQUESTS_PER_WINDOW": "1000000",
                 "HARMONIA_SOURCES__GOOGLEADS__REQUESTS_PER_SECOND": "1000000",
-                "HARMONIA_LIMITS__BUDGET_MAXIMUM": "1000000000", "HARMONIA_LIMITS__BUDGET_RESTORE_RATE": "1000000000"})
+                "HARMONIA_LIMITS__BUDGET_MAXIMUM": "1000000000", "HARMONIA_LIMITS__BUDGET_RESTORE_RATE": "1000000000",
+                "HARMONIA_CACHE__ENABLED": "true" if args.cache == "on" else "false"})
     procs = [subprocess.Popen([harmonia, "simulate", "--port", str(sim_port), "--latency-ms", str(args.latency_ms),
                                "--no-rate-limits"], env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL),  # each injected reset logs a traceback there
@@ -143,7 +148,8 @@ def main() -> None:
         rss_start = rss_mb(pids)
         result = asyncio.run(soak(gw, sim, token, customer_id, args.rate, args.minutes * 60, args.faults, pids))
         result.update({"minutes": args.minutes, "rate_per_s": args.rate, "latency_ms": args.latency_ms,
-                       "faults": args.faults, "rss_start_mb": rss_start, "rss_end_mb": rss_mb(pids)})
+                       "faults": args.faults, "cache": args.cache, "rss_start_mb": rss_start,
+                       "rss_end_mb": rss_mb(pids)})
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / "soak.json").write_text(json.dumps(result, indent=2) + "\n")
         print(json.dumps({k: v for k, v in result.items() if k != "rss_samples"}), flush=True)
