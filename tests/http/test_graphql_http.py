@@ -168,3 +168,13 @@ async def gateway_faults(gateway: Gateway, fault: dict[str, object]) -> None:
     app = create_simulator_app(state=gateway.sim)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sim") as client:
         assert (await client.post("/__faults", json=fault)).status_code == 200
+
+
+async def test_other_methods_are_405_naming_get_and_post(gateway: Gateway) -> None:
+    for method in ("PUT", "DELETE", "PATCH"):
+        response = await gateway.client.request(method, "/graphql", json={"query": "{ __typename }"},
+                                                headers={"Authorization": f"Bearer {token_for('admin')}"})
+        assert response.status_code == 405
+        assert {m.strip() for m in response.headers["allow"].split(",")} >= {"GET", "POST"}
+    head = await gateway.client.head("/graphql", headers={"Authorization": f"Bearer {token_for('admin')}"})
+    assert head.status_code != 405
