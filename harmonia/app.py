@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi.telemetry import TelemetryConfig
 
 from harmonia.auth.admin import AdminPlane
 from harmonia.auth.overlays import overlays_for
@@ -37,6 +38,8 @@ from harmonia.schema import ADMINS_ONLY_TYPES, build_schema
 from harmonia.schema.catalog import catalog_of
 from harmonia.schema.dry_run import RecentOperations, replay_under
 from harmonia.settings import Settings
+
+NO_FRAMEWORK_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
 
 
 def create_app(settings: Settings, transports: Transports | None = None) -> FastAPI:
@@ -85,7 +88,11 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
         yield
         await close_all()
 
-    app = FastAPI(title="Harmonia", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    # FastAPI's own OpenTelemetry (on by default since 0.16x once a provider is global) is off: Harmonia
+    # instruments itself (harmonia/observability), and FastAPI's would add a second SERVER span and HTTP
+    # metrics per request, and log exception messages (which may quote a caller's input) to OTel logs.
+    app = FastAPI(title="Harmonia", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan,
+                  telemetry=NO_FRAMEWORK_TELEMETRY)
     if settings.http.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.http.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type", "Accept"], max_age=600)

@@ -30,7 +30,8 @@ from harmonia.simulators.reset import ConnectionDropper, StatusCounter
 
 def create_simulator_app(config: SimulatorConfig | None = None, state: SimulatorState | None = None) -> FastAPI:
     state = state or SimulatorState(config or SimulatorConfig())
-    app = FastAPI(title="Harmonia SaaS simulators", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="Harmonia SaaS simulators", docs_url=None, redoc_url=None, openapi_url=None,
+                  telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False})
     app.state.sim = state
 
     for module in (hubspot, shopify, mailchimp, ga4, googleads):

@@ -200,3 +200,35 @@ def test_serve_refuses_a_bad_exporter_before_starting() -> None:
                           capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
     assert done.returncode == 2
     assert "OTEL_TRACES_EXPORTER='zipkin': use otlp, console or none" in done.stderr
+
+
+def test_a_global_tracer_provider_gets_harmonias_spans_only_not_the_frameworks() -> None:
+    """With a process-wide provider (as `opentelemetry-instrument` sets one), FastAPI's own telemetry
+    would add a second SERVER span per request (and HTTP metrics, and exception logs): it is off."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import asyncio, httpx
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        from harmonia.app import create_app
+        from harmonia.observability import tracing
+        from harmonia.settings import load_settings
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        trace.set_tracer_provider(provider)
+        tracing.install(provider)
+        async def main():
+            app = create_app(load_settings())
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as c:
+                await c.post("/graphql", json={"query": "{ __typename }"})
+        asyncio.run(main())
+        print(sorted(s.name for s in exporter.get_finished_spans() if s.kind is trace.SpanKind.SERVER))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "['graphql']"
