@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import httpx
@@ -31,6 +32,7 @@ _SUFFIX = re.compile(r"^(.*?)((?:\.json)?(?::[A-Za-z]+)?)$")
 _ID_LIKE = re.compile(r"[0-9%@=+]")
 
 
+@lru_cache(maxsize=4096)  # pure, and most calls repeat a path (a list, a batch, a report)
 def route_template(path: str) -> str:
     """The path with its ids replaced by ``{id}``: ``/crm/v3/objects/contacts/{id}``."""
     out = []
