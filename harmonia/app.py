@@ -67,11 +67,10 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
         """Everything the app opened: also for tests that drive the app without its lifespan. Each part
         is closed whatever became of the one before, so no Redis client or pool is left to the GC."""
         failures: list[Exception] = []
-        for close in (telemetry.aclose, writes.aclose, policies.stop, cache.aclose,
-                      shared.aclose if shared is not None else None, sources.aclose, verifier.aclose,
-                      pipeline.meter.aclose):
-            if close is None:
-                continue
+        closers = [telemetry.aclose, writes.aclose, policies.stop, cache.aclose,
+                   *([shared.aclose] if shared is not None else []), sources.aclose, verifier.aclose,
+                   pipeline.meter.aclose]
+        for close in closers:
             try:
                 await close()
             except Exception as exc:

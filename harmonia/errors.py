@@ -85,9 +85,9 @@ class KeySetUnavailable(UpstreamUnavailable):
     known to be bad, so the client is told to retry (503), not to log in again (401)."""
 
     def __init__(self, retry_after: float) -> None:
-        super().__init__("jwks", "The token issuer's signing keys cannot be fetched right now; try again shortly",
-                         retryAfterSeconds=max(1, math.ceil(retry_after)))
         self.retry_after = max(1, math.ceil(retry_after))
+        super().__init__("jwks", "The token issuer's signing keys cannot be fetched right now; try again shortly",
+                         retryAfterSeconds=self.retry_after)
 
 
 class UpstreamTimeout(UpstreamError):

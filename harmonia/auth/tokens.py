@@ -44,6 +44,16 @@ WRONG_ISSUER = "The token was issued by an issuer this API does not trust"
 WRONG_AUDIENCE = "The token is not meant for this API"
 MISSING_CLAIM = "The token lacks a required claim (exp, sub)"
 BAD_CLAIMS = "The token's roles or scope claim is malformed"
+# pyjwt's failures -> the message a client gets, most specific first (pyjwt's text never leaves the server).
+REASONS: tuple[tuple[type[jwt.InvalidTokenError], str], ...] = (
+    (jwt.ExpiredSignatureError, EXPIRED),
+    (jwt.ImmatureSignatureError, NOT_YET_VALID),
+    (jwt.InvalidSignatureError, BAD_SIGNATURE),
+    (jwt.InvalidIssuerError, WRONG_ISSUER),
+    (jwt.InvalidAudienceError, WRONG_AUDIENCE),
+    (jwt.MissingRequiredClaimError, MISSING_CLAIM),
+    (jwt.InvalidTokenError, INVALID),
+)
 VERIFIED_TOKENS = 10_000  # tokens remembered as verified (LRU), each until its own exp
 
 
@@ -145,20 +155,8 @@ class TokenVerifier:
             claims: dict[str, Any] = jwt.decode(
                 token, key, algorithms=[alg], audience=s.audience, issuer=s.issuer, leeway=s.leeway_seconds,
                 options=self._options)  # type: ignore[arg-type]  # pyjwt types options as a TypedDict
-        except jwt.ExpiredSignatureError:
-            raise Unauthenticated(EXPIRED) from None
-        except jwt.ImmatureSignatureError:
-            raise Unauthenticated(NOT_YET_VALID) from None
-        except jwt.InvalidSignatureError:
-            raise Unauthenticated(BAD_SIGNATURE) from None
-        except jwt.InvalidIssuerError:
-            raise Unauthenticated(WRONG_ISSUER) from None
-        except jwt.InvalidAudienceError:
-            raise Unauthenticated(WRONG_AUDIENCE) from None
-        except jwt.MissingRequiredClaimError:
-            raise Unauthenticated(MISSING_CLAIM) from None
-        except jwt.InvalidTokenError:
-            raise Unauthenticated(INVALID) from None
+        except jwt.InvalidTokenError as exc:
+            raise Unauthenticated(next(message for kind, message in REASONS if isinstance(exc, kind))) from None
         return claims
 
     async def aclose(self) -> None:

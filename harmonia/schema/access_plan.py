@@ -51,6 +51,10 @@ class Site:
         return self.steps[-1].key
 
 
+# (steps to the parent objects, runtime types or None, (response key, mask) of each masked field)
+MaskGroup = tuple[tuple[Step, ...], frozenset[str] | None, tuple[tuple[str, str], ...]]
+
+
 @dataclass(slots=True)
 class AccessPlan:
     document: DocumentNode                      # what to execute (denied fields taken out)
@@ -58,8 +62,14 @@ class AccessPlan:
     masked: list[Site] = field(default_factory=list)
     empty: bool = False                         # every root field is denied: nothing to execute
     typename_injected: bool = False
-    _groups: list[tuple[tuple[Step, ...], frozenset[str] | None, tuple[tuple[str, str], ...]]] | None = \
-        field(default=None, repr=False, compare=False)
+    # Masked sites grouped by the objects that hold them (one walk masks every field of a parent).
+    mask_groups: list[MaskGroup] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_parent: dict[tuple[tuple[Step, ...], frozenset[str] | None], list[tuple[str, str]]] = {}
+        for site in self.masked:
+            by_parent.setdefault((site.steps[:-1], site.types), []).append((site.key, site.decision.mask or "redact"))
+        self.mask_groups = [(steps, types, tuple(masks)) for (steps, types), masks in by_parent.items()]
 
     @property
     def trivial(self) -> bool:
@@ -69,23 +79,12 @@ class AccessPlan:
         """Without executing (``reject_unauthorized``): one error per denied field of the document."""
         return [_error(site, [s.key for s in site.steps]) for site in self.denied]
 
-    def _mask_groups(self) -> list[tuple[tuple[Step, ...], frozenset[str] | None, tuple[tuple[str, str], ...]]]:
-        """Masked sites grouped by the objects that hold them: one walk masks every field of a parent."""
-        groups = self._groups
-        if groups is None:
-            by_parent: dict[tuple[tuple[Step, ...], frozenset[str] | None], list[tuple[str, str]]] = {}
-            for site in self.masked:
-                by_parent.setdefault((site.steps[:-1], site.types), []).append(
-                    (site.key, site.decision.mask or "redact"))
-            groups = self._groups = [(steps, types, tuple(masks)) for (steps, types), masks in by_parent.items()]
-        return groups
-
     def apply(self, data: dict[str, Any] | None) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
         if data is None or self.trivial:
             return data, []
         errors: list[dict[str, Any]] = []
         root: dict[str, Any] = {"data": data}
-        for parent_steps, types, masks in self._mask_groups():
+        for parent_steps, types, masks in self.mask_groups:
             _mask_all(data, parent_steps, 0, types, masks)
         reorder: dict[int, tuple[dict[str, Any], tuple[str, ...]]] = {}
         for site in self.denied:
