@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -30,7 +29,18 @@ from typing import Any
 
 import httpx
 
-from bench.run import RESULTS, SOURCES, WORKLOADS, children, cpu_seconds, ensure_wrk, free_port, run_wrk, wait_up
+from bench.run import (
+    RESULTS,
+    WORKLOADS,
+    children,
+    cpu_seconds,
+    ensure_wrk,
+    free_port,
+    gateway_env,
+    run_wrk,
+    stop,
+    wait_up,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,13 +76,8 @@ def main() -> None:
     modes = [m.strip() for m in args.cache.split(",") if m.strip()]
     sim_port, sink_port = free_port(), free_port()
     sim_url = f"http://127.0.0.1:{sim_port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HARMONIA_", "OTEL_", "PYTHONPATH"))}
-    for name in SOURCES:
-        env[f"HARMONIA_SOURCES__{name.upper()}__BASE_URL"] = f"{sim_url}/{name}"
-    env.update({"HARMONIA_SOURCES__SHOPIFY__BUCKET_SIZE": "1000000",
-                "HARMONIA_SOURCES__SHOPIFY__LEAK_PER_SECOND": "1000000",
-                "HARMONIA_SOURCES__HUBSPOT__REQUESTS_PER_WINDOW": "1000000",
-                "HARMONIA_LIMITS__BUDGET_MAXIMUM": "1000000000", "HARMONIA_LIMITS__BUDGET_RESTORE_RATE": "1000000000"})
+    env = gateway_env({k: v for k, v in os.environ.items() if not k.startswith(("HARMONIA_", "OTEL_", "PYTHONPATH"))},
+                      sim_url)
     builds = {
         "baseline": {"PYTHONPATH": str(Path(args.baseline).resolve()) if args.baseline
                      else f"{ROOT}{os.pathsep}{ROOT / 'bench' / 'stripped'}"},
@@ -137,13 +142,8 @@ def main() -> None:
             {"workload": args.workload, "duration_s": args.duration, "connections": args.connections,
              "summary": summary}, indent=2) + "\n")
     finally:
-        for proc in reversed(procs):  # the gateways first: the traced one flushes its spans to the sink
-            proc.send_signal(signal.SIGINT)
-        for proc in reversed(procs):
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(procs[2:])  # the gateways, to their end: the traced one flushes its spans to the sink, still up
+        stop(procs[:2])  # then the sink and the simulators
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -178,14 +179,7 @@ def main() -> None:
     harmonia = str(Path(sys.executable).parent / "harmonia")
     sim_port = free_port()
     sim_url = f"http://127.0.0.1:{sim_port}"
-    env = dict(os.environ)
-    for name in SOURCES:
-        env[f"HARMONIA_SOURCES__{name.upper()}__BASE_URL"] = f"{sim_url}/{name}"
-    # The simulators enforce no quotas here; open the gateway's pacers to match.
-    env.update({"HARMONIA_SOURCES__SHOPIFY__BUCKET_SIZE": "1000000",
-                "HARMONIA_SOURCES__SHOPIFY__LEAK_PER_SECOND": "1000000",
-                "HARMONIA_SOURCES__HUBSPOT__REQUESTS_PER_WINDOW": "1000000",
-                "HARMONIA_LIMITS__BUDGET_MAXIMUM": "1000000000", "HARMONIA_LIMITS__BUDGET_RESTORE_RATE": "1000000000"})
+    env = gateway_env(os.environ, sim_url)
     env.pop("HARMONIA_REDIS_URL", None)  # the in-process tier: what one instance gains on its own
     if args.policy_file:
         env["HARMONIA_AUTH__POLICY_FILE"] = str(Path(args.policy_file).resolve())
@@ -266,13 +260,31 @@ def main() -> None:
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / args.results).write_text(json.dumps(results, indent=2) + "\n")
     finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGINT)
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(procs)
+
+
+def gateway_env(base: Mapping[str, str], sim_url: str) -> dict[str, str]:
+    """``base`` plus what points a gateway at the simulators and, since they enforce no quotas here,
+    opens its pacers and its cost budget to match."""
+    env = dict(base)
+    env.update({f"HARMONIA_SOURCES__{name.upper()}__BASE_URL": f"{sim_url}/{name}" for name in SOURCES})
+    env.update({"HARMONIA_SOURCES__SHOPIFY__BUCKET_SIZE": "1000000",
+                "HARMONIA_SOURCES__SHOPIFY__LEAK_PER_SECOND": "1000000",
+                "HARMONIA_SOURCES__HUBSPOT__REQUESTS_PER_WINDOW": "1000000",
+                "HARMONIA_SOURCES__GOOGLEADS__REQUESTS_PER_SECOND": "1000000",
+                "HARMONIA_LIMITS__BUDGET_MAXIMUM": "1000000000", "HARMONIA_LIMITS__BUDGET_RESTORE_RATE": "1000000000"})
+    return env
+
+
+def stop(procs: Sequence[subprocess.Popen[bytes]]) -> None:
+    """SIGINT to each, in order (so they shut down cleanly), then wait; kill what does not end in 10 s."""
+    for proc in procs:
+        proc.send_signal(signal.SIGINT)
+    for proc in procs:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def children(pid: int) -> list[int]:

@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from bench.run import RESULTS, SOURCES, WORKLOADS, children, free_port, wait_up
+from bench.run import RESULTS, SOURCES, WORKLOADS, children, free_port, gateway_env, stop, wait_up
 
 MIX = [
     WORKLOADS["a"][1],
@@ -125,13 +124,8 @@ def main() -> None:
     harmonia = str(Path(sys.executable).parent / "harmonia")
     sim_port, gw_port = free_port(), free_port()
     sim, gw = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{gw_port}"
-    env = dict(os.environ)
-    env.update({f"HARMONIA_SOURCES__{name.upper()}__BASE_URL": f"{sim}/{name}" for name in SOURCES})
-    env.update({"HARMONIA_SOURCES__SHOPIFY__BUCKET_SIZE": "1000000", "HARMONIA_SOURCES__SHOPIFY__LEAK_PER_SECOND":
-                "1000000", "HARMONIA_SOURCES__HUBSPOT__REQUESTS_PER_WINDOW": "1000000",
-                "HARMONIA_SOURCES__GOOGLEADS__REQUESTS_PER_SECOND": "1000000",
-                "HARMONIA_LIMITS__BUDGET_MAXIMUM": "1000000000", "HARMONIA_LIMITS__BUDGET_RESTORE_RATE": "1000000000",
-                "HARMONIA_CACHE__ENABLED": "true" if args.cache == "on" else "false"})
+    env = gateway_env(os.environ, sim)
+    env["HARMONIA_CACHE__ENABLED"] = "true" if args.cache == "on" else "false"
     procs = [subprocess.Popen([harmonia, "simulate", "--port", str(sim_port), "--latency-ms", str(args.latency_ms),
                                "--no-rate-limits"], env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL),  # each injected reset logs a traceback there
@@ -154,13 +148,7 @@ def main() -> None:
         (RESULTS / "soak.json").write_text(json.dumps(result, indent=2) + "\n")
         print(json.dumps({k: v for k, v in result.items() if k != "rss_samples"}), flush=True)
     finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGINT)
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(procs)
 
 
 if __name__ == "__main__":
