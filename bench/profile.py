@@ -97,7 +97,8 @@ async def session(args: argparse.Namespace, sim_url: str) -> None:
         _, first = await call(app, orjson.dumps({"query": "{ customers(first: 1) { edges { node { id } } } }"}),
                                    token)
         customer_id = orjson.loads(first)["data"]["customers"]["edges"][0]["node"]["id"]
-        body = orjson.dumps({"query": WORKLOADS[args.workload][1] % {"customer_id": customer_id}})
+        query = args.query or WORKLOADS[args.workload][1]
+        body = orjson.dumps({"query": query % {"customer_id": customer_id}})
         await drive(app, body, token, max(args.concurrency, 20), args.concurrency)  # warm-up (and fill the cache)
         profiler: Any = None
         if args.profiler == "pyinstrument":
@@ -128,6 +129,7 @@ async def session(args: argparse.Namespace, sim_url: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workload", default="b", choices=sorted(WORKLOADS))
+    parser.add_argument("--query", help="this document instead of the workload's (%%(customer_id)s is filled in)")
     parser.add_argument("--cache", default="cold", choices=("cold", "warm"))
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=8)

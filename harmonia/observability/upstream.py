@@ -1,7 +1,8 @@
 """Every HTTP call to a source, measured and traced: ``traced_request`` in place of ``client.request``.
 
-    response = await traced_request(client, "shopify", "GET", "/admin/api/2024-04/customers/42.json",
-                                     params={"limit": 50}, json=None, headers=None)
+    path = "/admin/api/2024-04/customers/42.json"
+    response = await traced_request(client, "shopify", "GET", path, url=client.build_request("GET", path).url,
+                                     json=None, headers=None)
 
 It counts the call (``harmonia_upstream_requests_total{source, method, route, status}``), its time
 and failures, on the current operation too; with tracing on it opens a CLIENT span named
@@ -57,8 +58,8 @@ def _error_kind(exc: BaseException) -> str:
 
 
 async def traced_request(client: httpx.AsyncClient, source: str, method: str, path: str, *,
-                         params: Mapping[str, Any] | None, json: Any,
-                         headers: Mapping[str, str] | None) -> httpx.Response:
+                         url: httpx.URL, json: Any, headers: Mapping[str, str] | None) -> httpx.Response:
+    """``path`` names the route (labels, span); ``url`` is what is called (absolute, query included)."""
     route = route_template(path)
     tracer = tracing.tracer()
     started = time.perf_counter()
@@ -68,7 +69,7 @@ async def traced_request(client: httpx.AsyncClient, source: str, method: str, pa
         headers = {**(headers or {}), "Content-Type": "application/json"}
     if tracer is None:
         try:
-            response = await client.request(method, path, params=params, content=content, headers=headers)
+            response = await client.request(method, url, content=content, headers=headers)
         except httpx.HTTPError as exc:
             _record(source, method, route, None, _error_kind(exc), started)
             raise
@@ -81,7 +82,7 @@ async def traced_request(client: httpx.AsyncClient, source: str, method: str, pa
         carrier = dict(headers or {})
         tracing.inject_traceparent(carrier)
         try:
-            response = await client.request(method, path, params=params, content=content, headers=carrier)
+            response = await client.request(method, url, content=content, headers=carrier)
         except httpx.HTTPError as exc:
             kind = _error_kind(exc)
             span.set_attribute("error.type", kind)
