@@ -10,10 +10,13 @@ used the stale record, not on whichever request happened to start a shared batch
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,31 @@ def report(note: StaleNote) -> None:
     sink = _sink.get()
     if sink is not None:
         sink.append(note)
+
+
+@dataclass(frozen=True, slots=True)
+class Noted(Generic[T]):
+    """One object's answer in a batched field (``harmonia.schema.lean``), served from stale records.
+
+    A batch answers many objects from one task, so a context-variable collector cannot tell whose
+    note is whose: each item carries its own notes, and the executor lists them on that item's path.
+    """
+
+    value: T
+    notes: list[StaleNote]
+
+
+def each_value(results: Sequence[Any], fn: Callable[[Any], Any]) -> list[Any]:
+    """``fn`` over a batch's answers: plain values and ``Noted`` ones (notes kept), exceptions as they are."""
+    out: list[Any] = []
+    for result in results:
+        if isinstance(result, BaseException):
+            out.append(result)
+        elif type(result) is Noted:
+            out.append(Noted(fn(result.value), result.notes))
+        else:
+            out.append(fn(result))
+    return out
 
 
 def summarize(notes: list[StaleNote]) -> list[StaleNote]:

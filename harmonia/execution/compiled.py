@@ -57,8 +57,10 @@ from graphql.language import Visitor
 from graphql.pyutils import Path, is_iterable
 from graphql.pyutils.gather_with_cancel import gather_with_cancel
 
+from harmonia.cache.stale import Noted
 from harmonia.execution.plan import (
     ATTR,
+    BATCH,
     DELEGATE,
     SOURCE,
     TYPENAME,
@@ -157,16 +159,30 @@ def _put(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
         cache.popitem(last=False)
 
 
-class _Run:
-    """One operation's run of a plan: graphql-core's algorithm, specialised."""
+# A BATCH field met on one object, answered later with its siblings: (field, object, path, the
+# object's results dict, where the answer goes under ``field.key``).
+Hole = tuple[FieldPlan, Any, Path, dict[str, Any]]
 
-    __slots__ = ("args", "ex", "is_awaitable", "schema")
+
+class _Run:
+    """One operation's run of a plan: graphql-core's algorithm, specialised.
+
+    BATCH fields: ``execute_fields`` leaves a hole (None) for them and notes it in ``holes``; each
+    stretch of synchronous completion (the operation's start, a field's value once awaited, a list
+    item once awaited, a batch's answers) takes the holes it made and fills them, one batch call per
+    field, alongside whatever else that stretch left to await. The dicts holding the holes are
+    already in the response tree; a fill writes into them. Only nullable fields are BATCH, so a
+    failure stays on the field (null and a located error) and never has to null the parent.
+    """
+
+    __slots__ = ("args", "ex", "holes", "is_awaitable", "schema")
 
     def __init__(self, executor: Executor[Any], schema: GraphQLSchema) -> None:
         self.ex = executor
         self.schema = schema
         self.is_awaitable = executor.is_awaitable
         self.args: dict[int, dict[str, Any] | Exception] = {}
+        self.holes: list[Hole] = []
 
     # --- operation ------------------------------------------------------------------------------
 
@@ -174,6 +190,9 @@ class _Run:
         ex = self.ex
         try:
             result = self.execute_fields(plan, ex.root_value, None)
+            holes = self.take_holes([])
+            if holes:
+                result = self.fill(holes, result)
             if self.is_awaitable(result):
                 async def await_result() -> ExecutionResult:
                     try:
@@ -201,6 +220,10 @@ class _Run:
                 mode = fp.mode
                 if mode == TYPENAME:
                     results[fp.key] = type_name
+                    continue
+                if mode == BATCH:
+                    results[fp.key] = None
+                    self.holes.append((fp, source, Path(path, fp.key, type_name), results))
                     continue
                 if fp.leaf:  # an attribute or fn(source) of a leaf type: the hot path, done inline
                     try:
@@ -294,7 +317,13 @@ class _Run:
     async def complete_awaitable_value(self, fp: FieldPlan, path: Path, result: Any) -> Any:
         try:
             resolved = await result
-            completed = self.complete_value(fp.return_type, fp, path, resolved)
+            outer = self.take_holes([])
+            try:
+                completed = self.complete_value(fp.return_type, fp, path, resolved)
+            finally:
+                holes = self.take_holes(outer)
+            if holes:
+                completed = self.fill(holes, completed)
             if self.is_awaitable(completed):
                 completed = await completed
         except Exception as raw_error:
@@ -309,6 +338,70 @@ class _Run:
         except Exception as raw_error:
             self.ex.handle_field_error(raw_error, return_type, fp.details, path)
             return None
+
+    # --- batched fields -------------------------------------------------------------------------
+
+    def take_holes(self, replacement: list[Hole]) -> list[Hole]:
+        """The holes noted so far, and note further ones in ``replacement``."""
+        holes, self.holes = self.holes, replacement
+        return holes
+
+    async def fill(self, holes: list[Hole], completed: Any) -> Any:
+        """Fill ``holes`` (one batch call per field) while awaiting ``completed``; answers its value."""
+        groups: dict[int, list[Hole]] = {}
+        for hole in holes:
+            groups.setdefault(id(hole[0]), []).append(hole)
+        jobs: list[Awaitable[Any]] = [self.fill_group(group) for group in groups.values()]
+        awaiting = self.is_awaitable(completed)
+        if awaiting:
+            jobs.append(completed)
+        if len(jobs) == 1:
+            done = [await jobs[0]]
+        else:
+            done = await gather_with_cancel(*jobs)
+        return done[-1] if awaiting else completed
+
+    async def fill_group(self, group: list[Hole]) -> None:
+        fp = group[0][0]
+        ex = self.ex
+        try:
+            info = ex.build_resolve_info(fp.field_def, fp.nodes, fp.parent_type, group[0][2])
+            answers = await fp.batch([hole[1] for hole in group], info)  # type: ignore[misc]
+            if len(answers) != len(group):
+                raise TypeError(f"{fp.parent_type}.{fp.name}: the batch answered {len(answers)} values "
+                                f"for {len(group)} objects.")
+        except Exception as error:
+            answers = [error] * len(group)  # each object's field fails with it, as its own resolver would
+        return_type = fp.return_type
+        key = fp.key
+        pending: list[Awaitable[Any]] = []
+        outer = self.take_holes([])
+        try:
+            for (_, _, path, results), answer in zip(group, answers, strict=True):
+                if type(answer) is Noted:
+                    if answer.notes:
+                        ex.context_value.note_stale(path.as_list(), answer.notes)
+                    answer = answer.value
+                try:
+                    completed = self.complete_value(return_type, fp, path, answer)
+                    if self.is_awaitable(completed):
+                        pending.append(self.complete_into(fp, path, results, completed))
+                    else:
+                        results[key] = completed
+                except Exception as raw_error:
+                    ex.handle_field_error(raw_error, return_type, fp.details, path)
+        finally:
+            holes = self.take_holes(outer)
+        if holes:
+            pending.append(self.fill(holes, None))
+        if len(pending) == 1:
+            await pending[0]
+        elif pending:
+            await gather_with_cancel(*pending)
+
+    async def complete_into(self, fp: FieldPlan, path: Path, results: dict[str, Any],
+                            completed: Awaitable[Any]) -> None:
+        results[fp.key] = await self.await_completed(fp.return_type, fp, path, completed)
 
     # --- values ---------------------------------------------------------------------------------
 
@@ -408,7 +501,13 @@ class _Run:
                                       item: Any) -> Any:
         try:
             resolved = await item
-            completed = self.complete_value(item_type, fp, path, resolved)
+            outer = self.take_holes([])
+            try:
+                completed = self.complete_value(item_type, fp, path, resolved)
+            finally:
+                holes = self.take_holes(outer)
+            if holes:
+                completed = self.fill(holes, completed)
             if self.is_awaitable(completed):
                 completed = await completed
         except Exception as raw_error:

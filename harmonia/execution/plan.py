@@ -12,6 +12,8 @@ given object type, and kept. What a field does at run time is decided here once:
 - ``ATTR`` / ``SOURCE``: a lean resolver (``harmonia.schema.lean``) that reads an attribute or calls
   ``fn(source)``, without a ``GraphQLResolveInfo``;
 - ``RESOLVE``: the field's resolver (or graphql-core's default) with a full ``GraphQLResolveInfo``;
+- ``BATCH``: a nullable field without arguments whose lean resolver names a batch companion: the
+  executor answers it for all the objects of a stretch of completion in one call (see ``_Run.fill``);
 - ``DELEGATE``: graphql-core runs the field and everything below it (introspection, abstract types).
 """
 
@@ -40,7 +42,7 @@ from graphql.execution.executor import Executor
 
 from harmonia.schema.lean import lean_of
 
-TYPENAME, ATTR, SOURCE, RESOLVE, DELEGATE = range(5)
+TYPENAME, ATTR, SOURCE, RESOLVE, DELEGATE, BATCH = range(6)
 
 
 class Unsupported(Exception):
@@ -58,6 +60,7 @@ class FieldPlan:
     return_type: GraphQLOutputType
     mode: int
     resolve: Callable[..., Any] | None = None   # RESOLVE: the resolver; SOURCE: fn(source)
+    batch: Callable[..., Any] | None = None     # BATCH: await batch(sources, info) -> one result each
     attr: str = ""                              # ATTR: the attribute read
     has_args: bool = False
     children: dict[str, ObjectPlan] = field(default_factory=dict)  # by object type name
@@ -126,6 +129,10 @@ def _field_plan(key: str, name: str, parent: GraphQLObjectType, field_def: Graph
             plan.mode, plan.attr = ATTR, lean.name
         elif lean.kind == "source" and lean.fn is not None:
             plan.mode, plan.resolve = SOURCE, lean.fn
+        elif lean.batch is not None and not isinstance(field_def.type, GraphQLNonNull):
+            # Nullable only: a failure stays on the field itself, so filling it later cannot have to
+            # null a parent that was already placed in the response.
+            plan.mode, plan.batch = BATCH, lean.batch
     named = field_def.type.of_type if isinstance(field_def.type, GraphQLNonNull) else field_def.type
     if plan.mode in (ATTR, SOURCE) and is_leaf_type(named):
         plan.leaf = True

@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from harmonia.cache.codec import RecordCodec
 from harmonia.cache.entity import EntityCache, Fetch, Hit, Kind
 from harmonia.cache.shared import RedisTier
-from harmonia.cache.stale import StaleNote, report
+from harmonia.cache.stale import Noted, StaleNote, report
 from harmonia.errors import UpstreamError
 from harmonia.observability.tracing import loader_span, span
 from harmonia.settings import Settings
@@ -127,6 +127,16 @@ class HitLoader(Generic[K, V]):
         hit: Hit[V] = await self._loader.load(key)
         note(hit)
         return hit.value
+
+    async def load_each(self, keys: Sequence[K]) -> list[V | Noted[V] | BaseException]:
+        """Many keys at once, for a batched field: each answer is the value, the value with its stale
+        note (``Noted``), or the exception that key's load failed with. No notes reach the collector."""
+        loader = self._loader
+        hits = await asyncio.gather(*[loader.load(key) for key in keys], return_exceptions=True)
+        return [hit if isinstance(hit, BaseException)
+                else Noted(hit.value, [StaleNote(hit.source, hit.stale_age)]) if hit.stale_age is not None
+                else hit.value
+                for hit in hits]
 
     def clear(self, key: K) -> None:
         """Forget one key (a write changed it): the next load asks the cache and source again."""

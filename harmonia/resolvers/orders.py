@@ -6,6 +6,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+from harmonia.cache.stale import each_value
 from harmonia.resolvers.cached import ORDER_COUNT, ORDER_PAGE, cached_call, cached_pages
 from harmonia.resolvers.context import RequestContext
 from harmonia.resolvers.paging import Slice, check_first, slice_pages
@@ -39,6 +43,19 @@ async def order_customer(ctx: RequestContext, order: ShopifyOrder) -> Contact | 
     if not order.email:
         return None
     contact: Contact | None = await ctx.loaders.contact_by_email.load(order.email)
+    return _unarchived(contact)
+
+
+async def order_customers(ctx: RequestContext, orders: Sequence[ShopifyOrder]) -> list[Any]:
+    """``order_customer`` for many orders in one go: per order, the contact or None, ``Noted`` when
+    served stale, or the exception its lookup failed with."""
+    emails = [order.email for order in orders]
+    loaded = await ctx.loaders.contact_by_email.load_each([email for email in emails if email])
+    found = iter(each_value(loaded, _unarchived))
+    return [next(found) if email else None for email in emails]
+
+
+def _unarchived(contact: Contact | None) -> Contact | None:
     return None if contact is None or contact.archived else contact
 
 

@@ -17,13 +17,19 @@ resolver that still calls the same function the same way:
 - anything else (other extensions, permission classes, root/parent parameters) keeps
   strawberry's resolver.
 
+A field may also name a batch companion (``metadata={BATCH: fn}``): ``await fn(sources, info)``
+answers the field for many objects in one call, one result per source in order (the value, an
+exception, or a ``harmonia.cache.stale.Noted`` value). The compiled executor calls it once for all
+the objects of a list it completes, instead of one coroutine, task and loader future per object;
+graphql-core (and anything else) keeps calling the field's own resolver, which must answer the same.
+
 Each lean resolver carries ``__harmonia_lean__`` (what kind it is) so the compiled executor
 (``harmonia.execution``) can call the function without building a ``Raw``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -36,6 +42,7 @@ from harmonia.cache.stale import begin, collecting, end
 from harmonia.schema.staleness import StaleFields
 
 BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
+BATCH = "harmonia.batch"
 Raw: TypeAlias = "GraphQLResolveInfo[Any]"
 
 
@@ -53,6 +60,8 @@ class Lean:
     field: StrawberryField | None = None
     info_name: str = ""
     stale: bool = False
+    # ``await batch(sources, raw_info)``: the field for many objects (see the module docstring).
+    batch: Callable[..., Any] | None = None
 
 
 def make_lean(schema: strawberry.Schema) -> int:
@@ -134,7 +143,8 @@ def _lean(field: StrawberryField, converter: GraphQLCoreConverter, info_class: t
                 info.context.note_stale(info.path.as_list(), notes)
             return result
 
-        return _mark(resolve_plain_async, Lean("async", fn=fn, field=field, stale=True))
+        lean = Lean("async", fn=fn, field=field, stale=True, batch=_batch(field, info_class))
+        return _mark(resolve_plain_async, lean)
     config = converter.config
     registry = converter.scalar_registry
 
@@ -149,6 +159,18 @@ def _lean(field: StrawberryField, converter: GraphQLCoreConverter, info_class: t
         return result
 
     return _mark(resolve_async, Lean("async", fn=fn, field=field, stale=True))
+
+
+def _batch(field: StrawberryField, info_class: type[Any]) -> Callable[..., Any] | None:
+    metadata: Mapping[Any, Any] = field.metadata or {}
+    fn = metadata.get(BATCH)
+    if fn is None:
+        return None
+
+    def batch(sources: list[Any], info: Raw) -> Any:
+        return fn(sources, info_class(_raw_info=info, _field=field))
+
+    return batch
 
 
 def _mark(resolver: Callable[..., Any], lean: Lean) -> Callable[..., Any]:

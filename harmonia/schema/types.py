@@ -12,6 +12,7 @@ from typing import Annotated, Any, NewType
 import strawberry
 from strawberry.types import Info
 
+from harmonia.cache.stale import each_value
 from harmonia.resolvers import campaigns as campaign_resolvers
 from harmonia.resolvers import customers as customer_resolvers
 from harmonia.resolvers import orders as order_resolvers
@@ -19,6 +20,7 @@ from harmonia.resolvers.ids import encode_id
 from harmonia.resolvers.paging import Slice
 from harmonia.resolvers.records import AnalyticsSummaryRecord, CampaignRecord, CampaignStatsRecord
 from harmonia.schema.access import context
+from harmonia.schema.lean import BATCH
 from harmonia.schema.selection import selected_fields
 from harmonia.sources import records as src
 
@@ -138,6 +140,16 @@ class Customer(Node):
         return Customer(id=strawberry.ID(encode_id("Customer", contact.id)), _contact=contact)
 
 
+async def _customers_of(orders: list[Order], info: Info[Any, Any]) -> list[Any]:
+    """``Order.customer`` for a page of orders at once (what the compiled executor calls)."""
+    contacts = await order_resolvers.order_customers(context(info), [order._order for order in orders])
+    return each_value(contacts, _customer_or_none)
+
+
+def _customer_or_none(contact: src.Contact | None) -> Customer | None:
+    return Customer.of(contact) if contact else None
+
+
 @strawberry.type(description="A shop order (Shopify), whatever its status.")
 class Order(Node):
     _order: strawberry.Private[src.ShopifyOrder]
@@ -165,10 +177,9 @@ class Order(Node):
         return [LineItem(title=li.title, quantity=li.quantity, price=Money(amount=li.price.amount,
                          currency_code=li.price.currency_code)) for li in self._order.line_items]
 
-    @strawberry.field(description="The CRM customer with the order's email.")
+    @strawberry.field(description="The CRM customer with the order's email.", metadata={BATCH: _customers_of})
     async def customer(self, info: Info[Any, Any]) -> Customer | None:
-        contact = await order_resolvers.order_customer(context(info), self._order)
-        return Customer.of(contact) if contact else None
+        return _customer_or_none(await order_resolvers.order_customer(context(info), self._order))
 
     @strawberry.field(description="The campaign named by the order's `utm_campaign` (from its landing URL).")
     async def campaign(self, info: Info[Any, Any]) -> Campaign | None:

@@ -46,6 +46,12 @@ HARD: list[tuple[str, list[dict[str, Any]]]] = [
     ("""query($id: ID!) { node(id: $id) { __typename id ... on Customer { email orders(first: 1) { edges {
           node { name } } } } ... on Order { name customer { email } } ... on Campaign { name channel } } }""",
      [{"id": "<customer>"}, {"id": "<order>"}, {"id": "<campaign>"}, {"id": "bm9wZQ"}]),
+    # Order.customer is batched by the compiled executor: aliased twice, nested under a batch's own
+    # answers (customer -> orders -> customer), and beside a per-object async field (campaign).
+    ("""{ customers(first: 5) { edges { node { email orders(first: 2) { edges { node { name
+          customer { email orders(first: 1) { edges { node { name customer { firstName } } } } }
+          buyer: customer { phone lifecycleStage } campaign { name } } } } } } }
+        orders(first: 6) { edges { node { ... on Order { customer { id } } customer { email } } } } }""", [{}]),
     ("""{ campaigns(first: 6) { totalCount pageInfo { hasNextPage } edges { node { id name channel status
           stats { clicks impressions emailsSent openRate ctr cost { amount } }
           analytics(dateRange: {startDate: "2026-01-01", endDate: "2026-03-31"}) { sessions totalUsers
