@@ -19,54 +19,68 @@ def actual_cost(plan: Plan | None, model: CostModel, data: Any) -> int:
     if plan is None or not isinstance(data, dict):
         return 0
     base = model.mutation_cost if plan.operation_type == "mutation" else 0
-    return base + _fields(plan.fields, model, data, {})
+    memo = plan.pricing_memo.get(id(model))
+    if memo is None or memo[0] is not model:
+        memo = plan.pricing_memo[id(model)] = (model, {})
+    return base + _fields(_costly(plan.fields, model, memo[1]), item=data)
 
 
-Costly = list[tuple[PlannedField, int, bool]]
+# A field that can cost anything: the field, its weight, and how to price its value.
+#   FLAT: its selection costs nothing more (free leaves only): each object costs its weight;
+#   NESTED: one object type: each object costs its weight plus its own costly fields (given);
+#   ABSTRACT: the object's type decides which selection applies (its __typename, or its keys).
+LEAF, FLAT, NESTED, ABSTRACT = range(4)
+Costly = list[tuple[PlannedField, int, int, Any]]
 
 
 def _costly(fields: list[PlannedField], model: CostModel, memo: dict[int, Costly]) -> Costly:
     """The fields that can cost anything, with their weights: a free leaf (most of an answer) is skipped
-    without a lookup for each of the objects that hold it. The flag says an object field's own
-    selection can cost nothing more (free leaves only), so its objects are counted, not walked."""
+    without a lookup for each of the objects that hold it. Worked out once per plan and cost model."""
     found = memo.get(id(fields))
     if found is None:
-        found = memo[id(fields)] = [
-            (f, w, not f.leaf and len(f.children) == 1
-             and not _costly(next(iter(f.children.values())), model, memo))
-            for f in fields if (w := model.weight(f)) or not f.leaf]
+        found = memo[id(fields)] = []
+        for f in fields:
+            weight = model.weight(f)
+            if f.leaf:
+                if weight:
+                    found.append((f, weight, LEAF, None))
+            elif len(f.children) == 1:
+                children = _costly(next(iter(f.children.values())), model, memo)
+                found.append((f, weight, NESTED, children) if children else (f, weight, FLAT, None))
+            else:
+                found.append((f, weight, ABSTRACT, {name: _costly(c, model, memo) for name, c in f.children.items()}))
     return found
 
 
-def _fields(fields: list[PlannedField], model: CostModel, data: dict[str, Any], memo: dict[int, Costly]) -> int:
+def _fields(costly: Costly, item: dict[str, Any]) -> int:
     total = 0
-    for planned, own, flat in _costly(fields, model, memo):
-        value = data.get(planned.key)
+    for planned, own, how, below in costly:
+        value = item.get(planned.key)
         if value is None:
             continue
-        if planned.leaf:
+        if how == LEAF:
             total += own
-        elif flat:  # objects of free leaves: each costs its own weight
-            if isinstance(value, list):
-                total += own * sum(1 for item in value if isinstance(item, dict))
-            elif isinstance(value, dict):
-                total += own
+            continue
+        objects = [v for v in value if isinstance(v, dict)] if isinstance(value, list) else \
+            [value] if isinstance(value, dict) else ()
+        if how == FLAT:
+            total += own * len(objects)
+        elif how == NESTED:
+            for obj in objects:
+                total += own + _fields(below, obj)
         else:
-            for item in value if isinstance(value, list) else (value,):
-                if isinstance(item, dict):
-                    total += own + _fields(_children_for(planned, item), model, item, memo)
+            for obj in objects:
+                total += own + _fields(_selection_for(planned, below, obj), obj)
     return total
 
 
-def _children_for(planned: PlannedField, item: dict[str, Any]) -> list[PlannedField]:
-    if len(planned.children) == 1:
-        return next(iter(planned.children.values()))
+def _selection_for(planned: PlannedField, costly: dict[str, Costly], item: dict[str, Any]) -> Costly:
     typename = item.get("__typename")
-    if isinstance(typename, str) and typename in planned.children:
-        return planned.children[typename]
+    if isinstance(typename, str) and typename in costly:
+        return costly[typename]
     # An abstract field without __typename: the possible type whose selection the answer matches.
     keys = item.keys()
-    for children in planned.children.values():
+    for name, children in planned.children.items():
         if keys <= {c.key for c in children}:
-            return children
+            return costly[name]
     return []

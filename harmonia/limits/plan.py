@@ -93,6 +93,9 @@ class Plan:
     depth: int
     aliases: int
     size: int
+    # What pricing the answer needs of this plan, per cost model (``harmonia.limits.actual``): worked
+    # out on the first answer, kept with the plan (plans are cached per document).
+    pricing_memo: dict[int, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def select_operation(document: DocumentNode, operation_name: str | None) -> OperationDefinitionNode | None:
