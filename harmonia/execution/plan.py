@@ -40,7 +40,7 @@ from graphql import (
 from graphql.execution.collect_fields import FieldDetailsList, collect_fields, collect_subfields
 from graphql.execution.executor import Executor
 
-from harmonia.schema.lean import lean_of
+from harmonia.schema.lean import BACKREF, lean_of
 
 TYPENAME, ATTR, SOURCE, RESOLVE, DELEGATE, BATCH = range(6)
 
@@ -77,6 +77,9 @@ class ObjectPlan:
     # The type's is_type_of, and whether it is strawberry's own (which ignores its info argument).
     is_type_of: Callable[..., Any] | None = None
     plain_is_type_of: bool = False
+    # strawberry's class for the type: an instance of exactly it passes strawberry's is_type_of (which
+    # also accepts subclasses, interfaces' classes and strawberry.cast objects; none is used here).
+    origin: Any = None
 
 
 def compile_root(executor: Executor[Any], schema: GraphQLSchema, operation: OperationDefinitionNode) -> ObjectPlan:
@@ -111,7 +114,9 @@ def _object_plan(schema: GraphQLSchema, object_type: GraphQLObjectType,
         fields.append(_field_plan(key, name, object_type, field_def, details))
     is_type_of = object_type.is_type_of
     plain = is_type_of is not None and "_get_is_type_of.<locals>" in getattr(is_type_of, "__qualname__", "")
-    return ObjectPlan(object_type, fields, is_type_of, plain)
+    definition = (object_type.extensions or {}).get(BACKREF)
+    origin = getattr(definition, "origin", None) if plain else None
+    return ObjectPlan(object_type, fields, is_type_of, plain, origin if isinstance(origin, type) else None)
 
 
 def _field_plan(key: str, name: str, parent: GraphQLObjectType, field_def: GraphQLField,
