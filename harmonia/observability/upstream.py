@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -57,6 +57,14 @@ def _error_kind(exc: BaseException) -> str:
     return "timeout" if isinstance(exc, httpx.TimeoutException) else "transport"
 
 
+def _send(client: httpx.AsyncClient, method: str, url: httpx.URL, content: bytes | None,
+          headers: Mapping[str, str] | None) -> Awaitable[httpx.Response]:
+    fetch = getattr(client, "fetch", None)  # the sources' own client (harmonia.sources._http.SourceClient)
+    if fetch is not None:
+        return fetch(method, url, content=content, headers=headers)  # type: ignore[no-any-return]
+    return client.request(method, url, content=content, headers=headers)
+
+
 async def traced_request(client: httpx.AsyncClient, source: str, method: str, path: str, *,
                          url: httpx.URL, json: Any, headers: Mapping[str, str] | None) -> httpx.Response:
     """``path`` names the route (labels, span); ``url`` is what is called (absolute, query included)."""
@@ -69,7 +77,7 @@ async def traced_request(client: httpx.AsyncClient, source: str, method: str, pa
         headers = {**(headers or {}), "Content-Type": "application/json"}
     if tracer is None:
         try:
-            response = await client.request(method, url, content=content, headers=headers)
+            response = await _send(client, method, url, content, headers)
         except httpx.HTTPError as exc:
             _record(source, method, route, None, _error_kind(exc), started)
             raise
@@ -82,7 +90,7 @@ async def traced_request(client: httpx.AsyncClient, source: str, method: str, pa
         carrier = dict(headers or {})
         tracing.inject_traceparent(carrier)
         try:
-            response = await client.request(method, url, content=content, headers=carrier)
+            response = await _send(client, method, url, content, carrier)
         except httpx.HTTPError as exc:
             kind = _error_kind(exc)
             span.set_attribute("error.type", kind)

@@ -74,16 +74,38 @@ class IgnoredCookies(httpx.Cookies):
 
 
 class SourceClient(httpx.AsyncClient):
-    """httpx's client without a cookie jar.
+    """httpx's client for one source: no cookie jar, and a direct ``fetch``.
 
     One client serves every user of the gateway: a cookie one answer sets (a session, a load
     balancer's affinity, a consent flag) would otherwise ride along on every later call made for
     anyone. These APIs authenticate with headers, so nothing needs one; not reading ``Set-Cookie``
-    (httpx builds urllib request/response stand-ins for it) also saves ~30-50 us a call."""
+    (httpx builds urllib request/response stand-ins for it) also saves ~30-50 us a call.
 
-    def __init__(self, **kwargs: Any) -> None:
+    ``fetch`` is ``request`` for what the connectors send (a URL, a body, headers): the request httpx
+    builds, handed to the client's one transport, the body read. It skips what ``send`` wraps around
+    the transport for features these clients do not use (auth flows, redirects, event hooks, the
+    cookie jar, per-request logging); a client that has any of them goes through ``send``.
+    """
+
+    def __init__(self, *, transport: httpx.AsyncBaseTransport, **kwargs: Any) -> None:
         self._ignored = IgnoredCookies()
-        super().__init__(**kwargs)
+        self._one_transport = transport  # given explicitly, so httpx mounts no proxies beside it
+        super().__init__(transport=transport, **kwargs)
+
+    async def fetch(self, method: str, url: httpx.URL, *, content: bytes | None,
+                    headers: Mapping[str, str] | None) -> httpx.Response:
+        hooks = self.event_hooks
+        if self.auth is not None or self.follow_redirects or hooks["request"] or hooks["response"]:
+            return await self.request(method, url, content=content, headers=headers)
+        request = self.build_request(method, url, content=content, headers=headers)
+        response = await self._one_transport.handle_async_request(request)
+        response.request = request
+        try:
+            await response.aread()
+        except BaseException:
+            await response.aclose()
+            raise
+        return response
 
     @property
     def cookies(self) -> httpx.Cookies:
