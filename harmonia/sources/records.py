@@ -73,7 +73,6 @@ class _Decoded:
 
 # Shopify's values for one line item, as sent: title, quantity, price, currency (the shop money's, else
 # the order's). Only JSON scalars: the cache codec carries them unchanged and the record stays hashable.
-LINE_ITEM_WIRE_WIDTH = 4
 WireValue = str | int | float | bool | None
 
 

@@ -245,7 +245,8 @@ _MALFORMED: tuple[WireValue, ...] = (None, None, None, None)  # no price: decodi
 
 
 def _line_items_wire(items: Any, order_currency: Any) -> tuple[WireValue, ...]:
-    """The line items' values, flat, unchecked: most queries never ask for them (``line_items`` decodes)."""
+    """The line items' values, flat and not yet read: most queries never ask for them (``line_items`` reads
+    them). An item that is not a dict or has a non-scalar value is kept as one without a price."""
     if not items:
         return ()
     if not isinstance(items, list):
@@ -277,18 +278,18 @@ def line_items(order: ShopifyOrder) -> tuple[LineItem, ...]:
     Raises UpstreamUnavailable for an item without a readable price or quantity: only the queries
     that ask for line items see it (as a field error), not every reader of the order.
     """
-    try:
-        decoded: tuple[LineItem, ...] = order._decoded
-        return decoded
-    except AttributeError:
-        pass
-    values = iter(order.line_items_wire)
-    decoded = tuple(_line_item(title, quantity, price, currency)
-                    for title, quantity, price, currency in zip(values, values, values, values, strict=True))
-    object.__setattr__(order, "_decoded", decoded)  # the record is immutable: so is what it decodes to
+    decoded: tuple[LineItem, ...] | None = getattr(order, "_decoded", None)
+    if decoded is None:
+        values = iter(order.line_items_wire)
+        decoded = tuple([_line_item(title, quantity, price, currency)
+                         for title, quantity, price, currency in zip(values, values, values, values, strict=True)])
+        object.__setattr__(order, "_decoded", decoded)  # the record is immutable: so is what it decodes to
     return decoded
 
 
+# Pure, and a shop's products repeat across orders: one frozen LineItem serves them all, as Money
+# does. typed: True, 1 and 1.0 are equal keys but not the same title.
+@lru_cache(maxsize=MEMO_SIZE, typed=True)
 def _line_item(title: WireValue, quantity: WireValue, price: WireValue, currency: WireValue) -> LineItem:
     money = normalize_money(price, currency) if isinstance(currency, str) else None
     if money is None:

@@ -162,6 +162,10 @@ def test_line_items_are_decoded_when_asked_and_once() -> None:
     assert decoded == (LineItem("Mug", 2, Money("9.50", "USD")), LineItem("Cap", 3, Money("12.00", "USD")),
                        LineItem("", 0, Money("4.00", "USD")))
     assert line_items(order) is decoded
+    # Items are shared between orders (memoized), but never across value types: True == 1 == 1.0.
+    typed = dataclasses.replace(order, line_items_wire=(1, 1, "1.00", "USD", True, 1, "1.00", "USD",
+                                                         1.0, 1, "1.00", "USD"))
+    assert [item.title for item in line_items(typed)] == ["1", "True", "1.0"]
     assert _order(_raw_order()).line_items_wire == () and line_items(_order(_raw_order())) == ()
 
 
