@@ -23,6 +23,7 @@ from harmonia.schema.access import context
 from harmonia.schema.lean import BATCH
 from harmonia.schema.selection import selected_fields
 from harmonia.sources import records as src
+from harmonia.sources import shopify
 
 DateTime = NewType("DateTime", str)
 DATETIME_SCALAR = strawberry.scalar(
@@ -175,7 +176,7 @@ class Order(Node):
     @strawberry.field(description="The products ordered.")
     def line_items(self) -> list[LineItem]:
         return [LineItem(title=li.title, quantity=li.quantity, price=Money(amount=li.price.amount,
-                         currency_code=li.price.currency_code)) for li in self._order.line_items]
+                         currency_code=li.price.currency_code)) for li in shopify.line_items(self._order)]
 
     @strawberry.field(description="The CRM customer with the order's email.", metadata={BATCH: _customers_of})
     async def customer(self, info: Info[Any, Any]) -> Customer | None:

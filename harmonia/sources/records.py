@@ -7,7 +7,7 @@ Emails are lower-cased and trimmed, phones E.164, datetimes ISO 8601 UTC with a 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -63,8 +63,24 @@ class LineItem:
     price: Money
 
 
+class _Decoded:
+    """One slot outside a record's dataclass fields, for what it decodes from its wire values on first
+    use: neither compared, hashed, pickled nor encoded by the cache codec (which reads the fields)."""
+
+    __slots__ = ("_decoded",)
+    _decoded: Any  # unset until first decoded (AttributeError)
+
+
+# Shopify's values for one line item, as sent: title, quantity, price, currency (the shop money's, else
+# the order's). Only JSON scalars: the cache codec carries them unchanged and the record stays hashable.
+WireValue = str | int | float | bool | None
+
+
 @dataclass(frozen=True, slots=True)
-class ShopifyOrder:
+class ShopifyOrder(_Decoded):
+    """An order; its line items stay Shopify's values (``line_items_wire``, flat, four per item) until
+    a query asks for them: ``shopify.line_items(order)`` decodes them, once per record."""
+
     id: str
     name: str
     created_at: str
@@ -72,7 +88,7 @@ class ShopifyOrder:
     financial_status: str | None
     customer_id: str | None
     email: str | None
-    line_items: tuple[LineItem, ...]
+    line_items_wire: tuple[WireValue, ...]
     utm_campaign: str | None
     cancelled_at: str | None = None
     closed_at: str | None = None

@@ -34,7 +34,7 @@ from harmonia.sources.normalize import (
     normalize_phone,
 )
 from harmonia.sources.pacing import LeakyBucketPacer
-from harmonia.sources.records import LineItem, Page, ShopifyCustomer, ShopifyOrder
+from harmonia.sources.records import LineItem, Page, ShopifyCustomer, ShopifyOrder, WireValue
 
 SOURCE = "shopify"
 # The official client's rule (shopify-api-js RestClient): split on ", ", then this regex.
@@ -233,17 +233,69 @@ def _order(raw: Mapping[str, Any]) -> ShopifyOrder:
         financial_status=raw.get("financial_status"),
         customer_id=str(customer["id"]) if isinstance(customer, dict) and customer.get("id") else None,
         email=normalize_email(raw.get("email")),
-        line_items=tuple(_line_item(item, currency) for item in raw.get("line_items") or ()),
+        line_items_wire=_line_items_wire(raw.get("line_items"), currency),
         utm_campaign=utm_campaign(raw.get("landing_site")),
         cancelled_at=normalize_datetime(raw.get("cancelled_at")),
         closed_at=normalize_datetime(raw.get("closed_at")),
     )
 
 
-def _line_item(raw: Mapping[str, Any], order_currency: str | None) -> LineItem:
-    shop_money = (raw.get("price_set") or {}).get("shop_money") or {}
-    currency = shop_money.get("currency_code") or order_currency
-    price = normalize_money(raw.get("price", shop_money.get("amount")), currency)
-    if price is None:
+_PLAIN = frozenset((str, int, float, bool, type(None)))
+_MALFORMED: tuple[WireValue, ...] = (None, None, None, None)  # no price: decoding it fails
+
+
+def _line_items_wire(items: Any, order_currency: Any) -> tuple[WireValue, ...]:
+    """The line items' values, flat and not yet read: most queries never ask for them (``line_items`` reads
+    them). An item that is not a dict or has a non-scalar value is kept as one without a price."""
+    if not items:
+        return ()
+    if not isinstance(items, list):
+        return _MALFORMED
+    wire: list[WireValue] = []
+    for raw in items:
+        if type(raw) is not dict:
+            wire += _MALFORMED
+            continue
+        shop_money = raw.get("price_set")
+        if type(shop_money) is dict:
+            shop_money = shop_money.get("shop_money")
+        if type(shop_money) is dict:
+            currency = shop_money.get("currency_code") or order_currency
+            price = raw.get("price", shop_money.get("amount"))
+        else:
+            currency, price = order_currency, raw.get("price")
+        title, quantity = raw.get("title"), raw.get("quantity")
+        if type(title) in _PLAIN and type(quantity) in _PLAIN and type(price) in _PLAIN and type(currency) in _PLAIN:
+            wire += (title, quantity, price, currency)
+        else:
+            wire += _MALFORMED
+    return tuple(wire)
+
+
+def line_items(order: ShopifyOrder) -> tuple[LineItem, ...]:
+    """The order's line items, decoded from ``line_items_wire`` on first use and kept on the record.
+
+    Raises UpstreamUnavailable for an item without a readable price or quantity: only the queries
+    that ask for line items see it (as a field error), not every reader of the order.
+    """
+    decoded: tuple[LineItem, ...] | None = getattr(order, "_decoded", None)
+    if decoded is None:
+        values = iter(order.line_items_wire)
+        decoded = tuple([_line_item(title, quantity, price, currency)
+                         for title, quantity, price, currency in zip(values, values, values, values, strict=True)])
+        object.__setattr__(order, "_decoded", decoded)  # the record is immutable: so is what it decodes to
+    return decoded
+
+
+# Pure, and a shop's products repeat across orders: one frozen LineItem serves them all, as Money
+# does. typed: True, 1 and 1.0 are equal keys but not the same title.
+@lru_cache(maxsize=MEMO_SIZE, typed=True)
+def _line_item(title: WireValue, quantity: WireValue, price: WireValue, currency: WireValue) -> LineItem:
+    money = normalize_money(price, currency) if isinstance(currency, str) else None
+    if money is None:
         raise UpstreamUnavailable(SOURCE, "shopify sent a line item without a price")
-    return LineItem(title=str(raw.get("title") or ""), quantity=int(raw.get("quantity") or 0), price=price)
+    try:
+        count = int(quantity or 0)
+    except ValueError:
+        raise UpstreamUnavailable(SOURCE, "shopify sent a line item with an unreadable quantity") from None
+    return LineItem(title=str(title or ""), quantity=count, price=money)

@@ -185,3 +185,20 @@ async def test_analytics_report_sums_match_the_property_data(gateway: Gateway, w
         if "20260201" <= row["date"] <= "20260228":
             expected[row["deviceCategory"]] = expected.get(row["deviceCategory"], 0) + row["sessions"]
     assert got == expected and report["rowCount"] == len(expected)
+
+
+async def test_a_line_item_without_a_price_fails_only_the_queries_that_ask_for_line_items(
+    writable_gateway: Gateway, writable_world: World
+) -> None:
+    order = writable_world.orders[1]
+    order["line_items"] = [{k: v for k, v in item.items() if k not in ("price", "price_set")}
+                           for item in order["line_items"]]
+
+    plain = await writable_gateway.query("{ orders(first: 3) { edges { node { name totalPrice { amount } } } } }")
+    asked = await writable_gateway.query("{ orders(first: 3) { edges { node { name lineItems { title } } } } }")
+
+    assert "errors" not in plain
+    assert [e["node"]["name"] for e in plain["data"]["orders"]["edges"]] == [
+        o["name"] for o in writable_world.orders[:3]]
+    assert [(e["path"], e["extensions"]["code"]) for e in asked["errors"]] == [
+        (["orders", "edges", 1, "node", "lineItems"], "UPSTREAM_UNAVAILABLE")]

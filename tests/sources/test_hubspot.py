@@ -16,7 +16,8 @@ from harmonia.simulators.app import create_simulator_app
 from harmonia.simulators.core import SimulatorConfig, SimulatorState
 from harmonia.simulators.data import World
 from harmonia.simulators.hubspot import throttle_for
-from harmonia.sources.hubspot import HubSpotContacts
+from harmonia.sources.hubspot import HubSpotContacts, _contact
+from harmonia.sources.records import Contact
 
 BASE = "http://simulators/hubspot"
 BATCH_ROUTE = "POST /crm/v3/objects/contacts/batch/read"
@@ -191,6 +192,43 @@ async def test_created_at_falls_back_to_the_objects_created_at() -> None:
     assert contact.email == "solo@example.com"
     assert contact.phone == "+442079460000"
     assert contact.first_name is None and contact.lifecycle_stage is None
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("Ada", "Ada"), ("  Ada \t", "Ada"), ("", None), ("   ", None), (None, None), (42, "42"), (1.5, "1.5"),
+])
+def test_a_property_is_trimmed_text_or_none(value: object, expected: str | None) -> None:
+    contact = _contact({"id": "1", "properties": {"firstname": value, "email": value}})
+    assert contact.first_name == expected
+    assert contact.email == (expected.lower() if expected else None)
+
+
+@pytest.mark.parametrize(("createdate", "created_at", "expected"), [
+    ("2024-06-16T13:45:00.000Z", None, "2024-06-16T13:45:00Z"),
+    ("2024-04-02T09:23:53.250-05:00", None, "2024-04-02T14:23:53.250Z"),
+    ("1688516280000", None, "2023-07-05T00:18:00Z"),                           # an import: epoch millis
+    (" 1688516280000 ", None, "2023-07-05T00:18:00Z"),
+    (1688516280000, None, "2023-07-05T00:18:00Z"),
+    ("not a date", "2024-03-01T10:15:00.000Z", "2024-03-01T10:15:00Z"),         # falls back to createdAt
+    ("99999999999999999999", "2024-03-01T10:15:00.000Z", "2024-03-01T10:15:00Z"),  # beyond any calendar
+    ("", "2024-03-01T10:15:00.000Z", "2024-03-01T10:15:00Z"),
+    ({"value": "2024-01-01"}, "2024-03-01T10:15:00.000Z", "2024-03-01T10:15:00Z"),
+    ("not a date", "garbage", None),
+    (None, None, None),
+])
+def test_created_at_is_the_first_candidate_that_reads_as_a_datetime(
+    createdate: object, created_at: object, expected: str | None
+) -> None:
+    contact = _contact({"id": "1", "properties": {"createdate": createdate}, "createdAt": created_at})
+    assert contact.created_at == expected
+
+
+def test_a_contact_without_properties_or_id() -> None:
+    assert _contact({"id": 7, "properties": ["x"]}) == Contact(
+        id="7", email=None, first_name=None, last_name=None, phone=None, lifecycle_stage=None, created_at=None,
+        updated_at=None, shopify_customer_id=None, archived=False)
+    with pytest.raises(UpstreamUnavailable):
+        _contact({"id": "", "properties": {}})
 
 
 async def test_a_wrong_token_is_reported_as_failed_credentials(transport: httpx.ASGITransport) -> None:

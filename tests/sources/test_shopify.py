@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -9,14 +10,14 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from harmonia.errors import UpstreamAuthFailed
+from harmonia.errors import UpstreamAuthFailed, UpstreamUnavailable
 from harmonia.settings import DEMO_CREDENTIALS, ShopifySettings
 from harmonia.simulators.core import SimulatorState
 from harmonia.simulators.data import World
 from harmonia.simulators.shopify import BUCKET_KEY
 from harmonia.sources.pacing import LeakyBucketPacer
-from harmonia.sources.records import Money
-from harmonia.sources.shopify import ShopifyStore, next_page_info, utm_campaign
+from harmonia.sources.records import LineItem, Money
+from harmonia.sources.shopify import ShopifyStore, _order, line_items, next_page_info, utm_campaign
 
 BASE = "http://simulators/shopify"
 ORDERS_ROUTE = "GET /admin/api/{version}/orders.json"
@@ -138,9 +139,58 @@ async def test_money_stays_exact_strings(store: ShopifyStore, world: World) -> N
     order = await store.get_order(str(raw["id"]))
     assert order is not None
     assert order.total_price == Money("337.93", "USD")
-    assert [(i.title, i.quantity, i.price.amount) for i in order.line_items] == [
+    assert [(i.title, i.quantity, i.price.amount) for i in line_items(order)] == [
         ("Daypack 20L", 2, "74.50"), ("Compression Sleeves", 1, "29.90"), ("Yoga Mat", 2, "42.00"),
         ("Gift Card", 2, "25.00")]
+
+
+def _raw_order(*items: object, currency: object = "USD") -> dict[str, object]:
+    return {"id": 1, "name": "#1001", "created_at": "2024-05-01T10:15:00Z", "total_price": "10.00",
+            "currency": currency, "line_items": list(items)}
+
+
+def test_line_items_are_decoded_when_asked_and_once() -> None:
+    order = _order(_raw_order(
+        {"title": "Mug", "quantity": 2, "price": "9.5", "price_set": {"shop_money": {"amount": "9.5",
+                                                                                    "currency_code": "usd"}}},
+        {"title": "Cap", "quantity": "3", "price_set": {"shop_money": {"amount": "12"}}},  # no price: shop money's
+        {"title": None, "quantity": None, "price": 4},  # no price set: the order's currency
+    ))
+
+    decoded = line_items(order)
+
+    assert decoded == (LineItem("Mug", 2, Money("9.50", "USD")), LineItem("Cap", 3, Money("12.00", "USD")),
+                       LineItem("", 0, Money("4.00", "USD")))
+    assert line_items(order) is decoded
+    # Items are shared between orders (memoized), but never across value types: True == 1 == 1.0.
+    typed = dataclasses.replace(order, line_items_wire=(1, 1, "1.00", "USD", True, 1, "1.00", "USD",
+                                                         1.0, 1, "1.00", "USD"))
+    assert [item.title for item in line_items(typed)] == ["1", "True", "1.0"]
+    assert _order(_raw_order()).line_items_wire == () and line_items(_order(_raw_order())) == ()
+
+
+@pytest.mark.parametrize("item", [
+    {"title": "Mug", "quantity": 1},                                             # no price anywhere
+    {"title": "Mug", "quantity": 1, "price": None, "price_set": {"shop_money": {"amount": "9.50"}}},
+    {"title": "Mug", "quantity": 1, "price": "n/a"},
+    {"title": "Mug", "quantity": "two", "price": "9.50"},
+    {"title": "Mug", "quantity": 1, "price": {"amount": "9.50"}},                # not a JSON scalar
+    {"title": "Mug", "quantity": 1, "price": "9.50", "price_set": {"shop_money": {"currency_code": 840}}},
+    "Mug",
+])
+def test_an_unreadable_line_item_fails_only_its_line_items(item: object) -> None:
+    order = _order(_raw_order({"title": "Fine", "quantity": 1, "price": "1.00"}, item))
+
+    assert order.total_price == Money("10.00", "USD")  # the order itself reads fine
+    with pytest.raises(UpstreamUnavailable):
+        line_items(order)
+
+
+def test_a_line_item_without_a_currency_is_unreadable() -> None:
+    order = dataclasses.replace(_order(_raw_order()), line_items_wire=("Mug", 1, "1.00", None))
+
+    with pytest.raises(UpstreamUnavailable):
+        line_items(order)
 
 
 @pytest.mark.parametrize(("order_id", "expected"), [
