@@ -245,6 +245,18 @@ class _Run:
                         results[fp.key] = None
                         continue
                     result = self.complete_resolved(fp, Path(path, fp.key, type_name), value)
+                elif fp.object_class is not None:  # an attribute or fn(source) of an object type
+                    field_path = Path(path, fp.key, type_name)
+                    try:
+                        value = getattr(source, fp.attr) if mode == ATTR else fp.resolve(source)  # type: ignore[misc]
+                    except Exception as raw_error:
+                        self.ex.handle_field_error(raw_error, fp.return_type, fp.details, field_path)
+                        results[fp.key] = None
+                        continue
+                    if type(value) is fp.object_class:  # an object of the type: its fields, directly
+                        result = self.object_fields(fp, field_path, value)
+                    else:  # None, an error, an awaitable, something else: the general way
+                        result = self.complete_resolved(fp, field_path, value)
                 else:
                     result = self.execute_field(fp, source, Path(path, fp.key, type_name))
                 results[fp.key] = result
@@ -267,6 +279,17 @@ class _Run:
             return results
 
         return get_results()
+
+    def object_fields(self, fp: FieldPlan, path: Path, value: Any) -> Any:
+        """``complete_resolved`` for a value known to be an object of the field's (object) type."""
+        try:
+            completed = self.execute_fields(self.child_plan(fp), value, path)
+            if self.is_awaitable(completed):
+                return self.await_completed(fp.return_type, fp, path, completed)
+        except Exception as raw_error:
+            self.ex.handle_field_error(raw_error, fp.return_type, fp.details, path)
+            return None
+        return completed
 
     def execute_field(self, fp: FieldPlan, source: Any, path: Path) -> Any:
         mode = fp.mode
@@ -433,6 +456,13 @@ class _Run:
             return self.ex.complete_value(return_type, fp.details, info, path, result, None)
         return self.complete_object_value(return_type, fp, path, result)  # type: ignore[arg-type]
 
+    def child_plan(self, fp: FieldPlan) -> ObjectPlan:
+        """The plan of ``fp``'s objects (its object type, or its items' one)."""
+        object_type = fp.object_type
+        assert object_type is not None
+        plan = fp.children.get(object_type.name)
+        return plan if plan is not None else compile_object(self.ex, self.schema, fp, object_type)
+
     def complete_object_value(self, return_type: GraphQLObjectType, fp: FieldPlan, path: Path, result: Any) -> Any:
         plan = fp.children.get(return_type.name)
         if plan is None:
@@ -455,6 +485,8 @@ class _Run:
             raise GraphQLError(f"Expected Iterable, but did not find one for field '{fp.parent_type}.{fp.name}'.")
         item_type = return_type.of_type
         is_awaitable = self.is_awaitable
+        item_class = fp.item_class
+        item_plan = self.child_plan(fp) if item_class is not None else None
         completed_results: list[Any] = []
         append = completed_results.append
         awaitable_indices: list[int] = []
@@ -463,12 +495,15 @@ class _Run:
         try:
             for item in iterator:
                 item_path = path.add_key(index, None)
-                if is_awaitable(item):
+                if type(item) is not item_class and is_awaitable(item):
                     append(self.complete_awaitable_item(item_type, fp, item_path, item))
                     awaitable_indices.append(index)
                 else:
                     try:
-                        completed = self.complete_value(item_type, fp, item_path, item)
+                        if type(item) is item_class:  # an object of the item type: its fields, directly
+                            completed = self.execute_fields(item_plan, item, item_path)  # type: ignore[arg-type]
+                        else:
+                            completed = self.complete_value(item_type, fp, item_path, item)
                         if is_awaitable(completed):
                             append(self.await_completed(item_type, fp, item_path, completed))
                             awaitable_indices.append(index)

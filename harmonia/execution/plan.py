@@ -27,6 +27,7 @@ from graphql import (
     FieldNode,
     GraphQLField,
     GraphQLID,
+    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
@@ -68,6 +69,11 @@ class FieldPlan:
     leaf: bool = False
     non_null: bool = False
     plain_string: bool = False
+    # An object (or list of objects) type's strawberry class: a value of exactly that class is an
+    # object of that type (it passes is_type_of), so its fields are executed without the generic steps.
+    object_class: Any = None
+    item_class: Any = None
+    object_type: GraphQLObjectType | None = None  # the object type itself (of the field, or of its items)
 
 
 @dataclass(slots=True, eq=False)
@@ -113,10 +119,20 @@ def _object_plan(schema: GraphQLSchema, object_type: GraphQLObjectType,
             raise Unsupported(f"no field {object_type.name}.{name}")
         fields.append(_field_plan(key, name, object_type, field_def, details))
     is_type_of = object_type.is_type_of
-    plain = is_type_of is not None and "_get_is_type_of.<locals>" in getattr(is_type_of, "__qualname__", "")
-    definition = (object_type.extensions or {}).get(BACKREF)
-    origin = getattr(definition, "origin", None) if plain else None
-    return ObjectPlan(object_type, fields, is_type_of, plain, origin if isinstance(origin, type) else None)
+    return ObjectPlan(object_type, fields, is_type_of, _plain(is_type_of), _origin(object_type))
+
+
+def _plain(is_type_of: Any) -> bool:
+    """Whether ``is_type_of`` is strawberry's own: it reads no info, and accepts its class's instances."""
+    return is_type_of is not None and "_get_is_type_of.<locals>" in getattr(is_type_of, "__qualname__", "")
+
+
+def _origin(object_type: GraphQLObjectType) -> Any:
+    """The strawberry class whose exact instances are objects of ``object_type`` (None: no such shortcut)."""
+    if object_type.is_type_of is not None and not _plain(object_type.is_type_of):
+        return None
+    origin = getattr((object_type.extensions or {}).get(BACKREF), "origin", None)
+    return origin if isinstance(origin, type) else None
 
 
 def _field_plan(key: str, name: str, parent: GraphQLObjectType, field_def: GraphQLField,
@@ -139,6 +155,13 @@ def _field_plan(key: str, name: str, parent: GraphQLObjectType, field_def: Graph
             # null a parent that was already placed in the response.
             plan.mode, plan.batch = BATCH, lean.batch
     named = field_def.type.of_type if isinstance(field_def.type, GraphQLNonNull) else field_def.type
+    if isinstance(named, GraphQLObjectType):
+        plan.object_type = named
+        plan.object_class = _origin(named) if plan.mode in (ATTR, SOURCE) else None
+    elif isinstance(named, GraphQLList):
+        item = named.of_type.of_type if isinstance(named.of_type, GraphQLNonNull) else named.of_type
+        if isinstance(item, GraphQLObjectType):
+            plan.object_type, plan.item_class = item, _origin(item)
     if plan.mode in (ATTR, SOURCE) and is_leaf_type(named):
         plan.leaf = True
         plan.non_null = isinstance(field_def.type, GraphQLNonNull)
