@@ -132,11 +132,19 @@ class HitLoader(Generic[K, V]):
         """Many keys at once, for a batched field: each answer is the value, the value with its stale
         note (``Noted``), or the exception that key's load failed with. No notes reach the collector."""
         loader = self._loader
-        hits = await asyncio.gather(*[loader.load(key) for key in keys], return_exceptions=True)
-        return [hit if isinstance(hit, BaseException)
-                else Noted(hit.value, [StaleNote(hit.source, hit.stale_age)]) if hit.stale_age is not None
-                else hit.value
-                for hit in hits]
+        futures = [loader.load(key) for key in keys]
+        answers: list[V | Noted[V] | BaseException] = []
+        # One after another, not gather(): after the first answer the batch has settled the rest, and
+        # awaiting a settled future does not suspend (gather added a callback and a result per key).
+        for future in futures:
+            try:
+                hit: Hit[V] = await future
+            except Exception as exc:
+                answers.append(exc)
+                continue
+            stale = hit.stale_age
+            answers.append(hit.value if stale is None else Noted(hit.value, [StaleNote(hit.source, stale)]))
+        return answers
 
     def clear(self, key: K) -> None:
         """Forget one key (a write changed it): the next load asks the cache and source again."""
