@@ -25,7 +25,7 @@ from harmonia.settings import HubSpotSettings
 from harmonia.sources._http import SourceHttp, build_client, read_json
 from harmonia.sources.normalize import normalize_datetime, normalize_email, normalize_phone
 from harmonia.sources.pacing import WindowPacer
-from harmonia.sources.records import Contact, Page
+from harmonia.sources.records import Contact, Page, direct_constructor
 
 SOURCE = "hubspot"
 OBJECTS_PATH = "/crm/v3/objects/contacts"
@@ -185,13 +185,16 @@ def _text(properties: dict[str, Any], name: str) -> str | None:
     return str(value).strip() or None
 
 
+_new_contact = direct_constructor(Contact)
+
+
 def _contact(obj: Any) -> Contact:
     """One wire object -> Contact; unset properties (absent or null) become None."""
     if not isinstance(obj, dict) or obj.get("id") in (None, ""):
         raise UpstreamUnavailable(SOURCE, "hubspot sent a contact without an id")
     props = obj.get("properties")
     props = props if isinstance(props, dict) else {}
-    return Contact(
+    return _new_contact(
         id=str(obj["id"]),
         email=normalize_email(_text(props, "email")),
         first_name=_text(props, "firstname"),

@@ -6,10 +6,33 @@ Emails are lower-cased and trimmed, phones E.164, datetimes ISO 8601 UTC with a 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from types import MemberDescriptorType
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+R = TypeVar("R")
+
+
+def direct_constructor(cls: type[R]) -> Callable[..., R]:
+    """``cls(**values)`` for a frozen slotted record, with every field required, that fills each slot
+    directly: a frozen dataclass's ``__init__`` goes through ``object.__setattr__`` per field (1.4 us
+    for an order or a contact; decoding a page builds fifty). The same record: equal, same hash,
+    still frozen. For decoders that pass every field; anything else calls the class."""
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    for name in names:
+        slot = cls.__dict__.get(name)
+        if not isinstance(slot, MemberDescriptorType):
+            raise TypeError(f"{cls.__name__}.{name} is not a slot")
+        namespace[f"set_{name}"] = slot.__set__
+    lines = [f"def make(*, {', '.join(names)}):", "    record = new(cls)"]
+    lines += [f"    set_{name}(record, {name})" for name in names]
+    lines.append("    return record")
+    exec("\n".join(lines), namespace)  # the source is built from the dataclass's own field names only
+    maker: Callable[..., R] = namespace["make"]
+    return maker
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,7 @@ from harmonia.sources.normalize import (
     normalize_phone,
 )
 from harmonia.sources.pacing import LeakyBucketPacer
-from harmonia.sources.records import LineItem, Page, ShopifyCustomer, ShopifyOrder, WireValue
+from harmonia.sources.records import LineItem, Page, ShopifyCustomer, ShopifyOrder, WireValue, direct_constructor
 
 SOURCE = "shopify"
 # The official client's rule (shopify-api-js RestClient): split on ", ", then this regex.
@@ -218,6 +218,9 @@ def _customer(raw: Mapping[str, Any]) -> ShopifyCustomer:
     )
 
 
+_new_order = direct_constructor(ShopifyOrder)
+
+
 def _order(raw: Mapping[str, Any]) -> ShopifyOrder:
     currency = raw.get("currency")
     total = normalize_money(raw.get("total_price"), currency)
@@ -225,7 +228,7 @@ def _order(raw: Mapping[str, Any]) -> ShopifyOrder:
     if total is None or created_at is None:
         raise UpstreamUnavailable(SOURCE, "shopify sent an order without a total or a creation date")
     customer = raw.get("customer")
-    return ShopifyOrder(
+    return _new_order(
         id=str(raw["id"]),
         name=str(raw.get("name") or ""),
         created_at=created_at,
