@@ -61,6 +61,15 @@ def utm_campaign(landing_site: str | None) -> str | None:
     return values[0] if values else None
 
 
+# What ``_order`` and ``_customer`` read, asked for with Shopify's ``fields``: a real order carries
+# dozens more top-level fields (addresses, shipping and tax lines, fulfillments, refunds...), and
+# every one of them would be sent, parsed and dropped.
+ORDER_FIELDS = ("id,name,email,created_at,currency,total_price,financial_status,customer,line_items,"
+                "landing_site,cancelled_at,closed_at")
+CUSTOMER_FIELDS = ("id,email,first_name,last_name,phone,orders_count,total_spent,currency,created_at,"
+                   "email_marketing_consent")
+
+
 class ShopifyStore:
     """One shop's customers and orders; every method returns normalized records."""
 
@@ -100,13 +109,13 @@ class ShopifyStore:
                 return list(seen.values())
 
     async def get_orders(self, ids: Sequence[str]) -> dict[str, ShopifyOrder]:
-        found = await self._batch("orders.json", "orders", ids, {"status": "any"})
+        found = await self._batch("orders.json", "orders", ids, {"status": "any", "fields": ORDER_FIELDS})
         return {str(raw["id"]): _order(raw) for raw in found}
 
     async def get_order(self, order_id: str) -> ShopifyOrder | None:
         if not order_id.isdigit():
             return None  # Shopify ids are integers; anything else cannot exist there
-        body = await self._get(f"orders/{order_id}.json", {"status": "any"})
+        body = await self._get(f"orders/{order_id}.json", {"status": "any", "fields": ORDER_FIELDS})
         return _order(body["order"]) if body is not None else None
 
     async def count_orders(self) -> int:
@@ -126,18 +135,19 @@ class ShopifyStore:
     # --- customers ------------------------------------------------------------------------
 
     async def list_customers(self, limit: int, page_info: str | None = None) -> Page[ShopifyCustomer]:
-        body, cursor = await self._page("customers.json", limit, page_info, {})
+        body, cursor = await self._page("customers.json", limit, page_info, {}, CUSTOMER_FIELDS)
         return Page(items=[_customer(raw) for raw in _list(body, "customers")], next_cursor=cursor)
 
     async def get_customers(self, ids: Sequence[str]) -> dict[str, ShopifyCustomer]:
-        found = await self._batch("customers.json", "customers", ids, {})
+        found = await self._batch("customers.json", "customers", ids, {"fields": CUSTOMER_FIELDS})
         return {str(raw["id"]): _customer(raw) for raw in found}
 
     async def find_customer_by_email(self, email: str) -> ShopifyCustomer | None:
         wanted = normalize_email(email)
         if wanted is None:
             return None
-        body = await self._get("customers/search.json", {"query": f"email:{wanted}", "limit": 50})
+        body = await self._get("customers/search.json", {"query": f"email:{wanted}", "limit": 50,
+                                                         "fields": CUSTOMER_FIELDS})
         # Search is full-text on Shopify's side: keep only the exact (normalized) address.
         for raw in _list(body, "customers"):
             if normalize_email(raw.get("email")) == wanted:
@@ -168,16 +178,17 @@ class ShopifyStore:
         return body, response.headers
 
     async def _page(
-        self, resource: str, limit: int, page_info: str | None, filters: Mapping[str, Any]
+        self, resource: str, limit: int, page_info: str | None, filters: Mapping[str, Any], fields: str
     ) -> tuple[dict[str, Any] | None, str | None]:
         limit = max(1, min(self.BATCH_MAX, limit))
-        # A follow-up may carry only page_info and limit: the filters already live in the cursor.
-        params = {"limit": limit, "page_info": page_info} if page_info else {"limit": limit, **filters}
+        # A follow-up may carry only page_info, limit and fields: the filters already live in the cursor.
+        params = ({"limit": limit, "page_info": page_info, "fields": fields} if page_info
+                  else {"limit": limit, **filters, "fields": fields})
         body, headers = await self._get_with_headers(resource, params)
         return body, next_page_info(headers.get("Link"))
 
     async def _order_page(self, resource: str, limit: int, page_info: str | None) -> Page[ShopifyOrder]:
-        body, cursor = await self._page(resource, limit, page_info, {"status": "any"})
+        body, cursor = await self._page(resource, limit, page_info, {"status": "any"}, ORDER_FIELDS)
         return Page(items=[_order(raw) for raw in _list(body, "orders")], next_cursor=cursor)
 
     async def _batch(
