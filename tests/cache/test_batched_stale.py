@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.cache.conftest import MakeGateway
+from tests.cache.conftest import CachedGateway, MakeGateway
 
 CONTACTS = {"ttl": 1.0, "stale_while_revalidate": 0, "stale_if_error": 3600}
 
@@ -19,21 +19,31 @@ def orders(first: int) -> str:
     return f"{{ orders(first: {first}) {{ edges {{ node {{ name customer {{ email firstName }} }} }} }} }}"
 
 
-@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "graphql-core"])
-async def test_each_order_gets_its_own_stale_note_or_error_when_hubspot_is_down(
-    make_gateway: MakeGateway, compiled: bool,
-) -> None:
+async def first_four_read(make_gateway: MakeGateway, compiled: bool) -> tuple[CachedGateway, dict[str, Any]]:
+    """A gateway that has read the first four orders' contacts (short TTL, long stale-if-error)."""
     gw = await make_gateway(cache={"contacts": CONTACTS, "responses": False}, execution={"compiled": compiled},
                             sources={"hubspot": {"max_retries": 0}})
     first = await gw.query(orders(4))
     assert "errors" not in first
+    return gw, first
+
+
+async def hubspot_down_after_the_ttl(gw: CachedGateway) -> None:
+    await asyncio.sleep(CONTACTS["ttl"] + 0.3)  # every contact past its TTL: reads go to HubSpot again
+    await gw.fault("hubspot", 503, seconds=60)
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "graphql-core"])
+async def test_each_order_gets_its_own_stale_note_or_error_when_hubspot_is_down(
+    make_gateway: MakeGateway, compiled: bool,
+) -> None:
+    gw, _ = await first_four_read(make_gateway, compiled)
     wider = await gw.query(orders(8))  # what the eight look like while HubSpot is up
     assert "errors" not in wider
     with_customer = [i for i, e in enumerate(wider["data"]["orders"]["edges"]) if e["node"]["customer"]]
     assert any(i < 4 for i in with_customer) and any(i >= 4 for i in with_customer), with_customer
 
-    await asyncio.sleep(CONTACTS["ttl"] + 0.3)  # every contact past its TTL: reads go to HubSpot again
-    await gw.fault("hubspot", 503, seconds=60)
+    await hubspot_down_after_the_ttl(gw)
     during = await gw.query(orders(8))
 
     edges = during["data"]["orders"]["edges"]
@@ -50,14 +60,10 @@ async def test_each_order_gets_its_own_stale_note_or_error_when_hubspot_is_down(
 async def test_orders_whose_contacts_were_never_read_get_null_and_an_error_each(
     make_gateway: MakeGateway, compiled: bool,
 ) -> None:
-    gw = await make_gateway(cache={"contacts": CONTACTS, "responses": False}, execution={"compiled": compiled},
-                            sources={"hubspot": {"max_retries": 0}})
-    first = await gw.query(orders(4))
-    assert "errors" not in first
+    gw, first = await first_four_read(make_gateway, compiled)
     known = [i for i, e in enumerate(first["data"]["orders"]["edges"]) if e["node"]["customer"]]
     assert known
-    await asyncio.sleep(CONTACTS["ttl"] + 0.3)
-    await gw.fault("hubspot", 503, seconds=60)
+    await hubspot_down_after_the_ttl(gw)
 
     during = await gw.query(orders(8))
 
