@@ -151,6 +151,16 @@ def _customer_or_none(contact: src.Contact | None) -> Customer | None:
     return Customer.of(contact) if contact else None
 
 
+async def _campaigns_of(orders: list[Order], info: Info[Any, Any]) -> list[Any]:
+    """``Order.campaign`` for a page of orders at once (what the compiled executor calls)."""
+    records = await order_resolvers.order_campaigns(context(info), [order._order for order in orders])
+    return each_value(records, _campaign_or_none)
+
+
+def _campaign_or_none(record: CampaignRecord | None) -> Campaign | None:
+    return Campaign.of(record) if record else None
+
+
 @strawberry.type(description="A shop order (Shopify), whatever its status.")
 class Order(Node):
     _order: strawberry.Private[src.ShopifyOrder]
@@ -182,10 +192,10 @@ class Order(Node):
     async def customer(self, info: Info[Any, Any]) -> Customer | None:
         return _customer_or_none(await order_resolvers.order_customer(context(info), self._order))
 
-    @strawberry.field(description="The campaign named by the order's `utm_campaign` (from its landing URL).")
+    @strawberry.field(description="The campaign named by the order's `utm_campaign` (from its landing URL).",
+                      metadata={BATCH: _campaigns_of})
     async def campaign(self, info: Info[Any, Any]) -> Campaign | None:
-        record = await order_resolvers.order_campaign(context(info), self._order)
-        return Campaign.of(record) if record else None
+        return _campaign_or_none(await order_resolvers.order_campaign(context(info), self._order))
 
     @staticmethod
     def of(order: src.ShopifyOrder) -> Order:
