@@ -276,15 +276,16 @@ def gateway_env(base: Mapping[str, str], sim_url: str) -> dict[str, str]:
     return env
 
 
-def stop(procs: Sequence[subprocess.Popen[bytes]]) -> None:
-    """SIGINT to each, in order (so they shut down cleanly), then wait; kill what does not end in 10 s."""
+def stop(procs: Sequence[subprocess.Popen[bytes]], timeout: float = 10) -> None:
+    """SIGINT to each, in order (so they shut down cleanly), then wait; kill what does not end in time."""
     for proc in procs:
         proc.send_signal(signal.SIGINT)
     for proc in procs:
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
 
 
 def children(pid: int) -> list[int]:

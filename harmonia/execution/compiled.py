@@ -341,14 +341,7 @@ class _Run:
 
     async def complete_awaitable_value(self, fp: FieldPlan, path: Path, result: Any) -> Any:
         try:
-            resolved = await result
-            outer = self.take_holes([])
-            try:
-                completed = self.complete_value(fp.return_type, fp, path, resolved)
-            finally:
-                holes = self.take_holes(outer)
-            if holes:
-                completed = self.fill(holes, completed)
+            completed = self.complete_filling(fp.return_type, fp, path, await result)
             if self.is_awaitable(completed):
                 completed = await completed
         except Exception as raw_error:
@@ -370,6 +363,16 @@ class _Run:
         """The holes noted so far, and note further ones in ``replacement``."""
         holes, self.holes = self.holes, replacement
         return holes
+
+    def complete_filling(self, return_type: GraphQLOutputType, fp: FieldPlan, path: Path, resolved: Any) -> Any:
+        """``complete_value`` as a stretch of its own: the batched fields it meets are filled (then the
+        answer is an awaitable, whatever complete_value gave)."""
+        outer = self.take_holes([])
+        try:
+            completed = self.complete_value(return_type, fp, path, resolved)
+        finally:
+            holes = self.take_holes(outer)
+        return self.fill(holes, completed) if holes else completed
 
     async def fill(self, holes: list[Hole], completed: Any) -> Any:
         """Fill ``holes`` (one batch call per field) while awaiting ``completed``; answers its value."""
@@ -537,14 +540,7 @@ class _Run:
     async def complete_awaitable_item(self, item_type: GraphQLOutputType, fp: FieldPlan, path: Path,
                                       item: Any) -> Any:
         try:
-            resolved = await item
-            outer = self.take_holes([])
-            try:
-                completed = self.complete_value(item_type, fp, path, resolved)
-            finally:
-                holes = self.take_holes(outer)
-            if holes:
-                completed = self.fill(holes, completed)
+            completed = self.complete_filling(item_type, fp, path, await item)
             if self.is_awaitable(completed):
                 completed = await completed
         except Exception as raw_error:

@@ -128,15 +128,19 @@ class HitLoader(Generic[K, V]):
         note(hit)
         return hit.value
 
-    async def load_each(self, keys: Sequence[K]) -> list[V | Noted[V] | BaseException]:
+    async def load_each(self, keys: Sequence[K | None]) -> list[V | Noted[V] | BaseException | None]:
         """Many keys at once, for a batched field: each answer is the value, the value with its stale
-        note (``Noted``), or the exception that key's load failed with. No notes reach the collector."""
+        note (``Noted``), or the exception that key's load failed with; a missing key (None, "")
+        answers None without a load. No notes reach the collector."""
         loader = self._loader
-        futures = [loader.load(key) for key in keys]
-        answers: list[V | Noted[V] | BaseException] = []
+        futures = [loader.load(key) if key else None for key in keys]
+        answers: list[V | Noted[V] | BaseException | None] = []
         # One after another, not gather(): after the first answer the batch has settled the rest, and
         # awaiting a settled future does not suspend (gather added a callback and a result per key).
         for future in futures:
+            if future is None:
+                answers.append(None)
+                continue
             try:
                 hit: Hit[V] = await future
             except Exception as exc:

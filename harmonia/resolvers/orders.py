@@ -49,10 +49,7 @@ async def order_customer(ctx: RequestContext, order: ShopifyOrder) -> Contact | 
 async def order_customers(ctx: RequestContext, orders: Sequence[ShopifyOrder]) -> list[Any]:
     """``order_customer`` for many orders in one go: per order, the contact or None, ``Noted`` when
     served stale, or the exception its lookup failed with."""
-    emails = [order.email for order in orders]
-    loaded = await ctx.loaders.contact_by_email.load_each([email for email in emails if email])
-    found = iter(each_value(loaded, _unarchived))
-    return [next(found) if email else None for email in emails]
+    return each_value(await ctx.loaders.contact_by_email.load_each([order.email for order in orders]), _unarchived)
 
 
 def _unarchived(contact: Contact | None) -> Contact | None:
@@ -61,9 +58,7 @@ def _unarchived(contact: Contact | None) -> Contact | None:
 
 async def order_campaigns(ctx: RequestContext, orders: Sequence[ShopifyOrder]) -> list[Any]:
     """``order_campaign`` for many orders in one go (answers as ``order_customers``'s)."""
-    names = [order.utm_campaign for order in orders]
-    loaded = iter(await ctx.loaders.campaign_by_name.load_each([name for name in names if name]))
-    return [next(loaded) if name else None for name in names]
+    return await ctx.loaders.campaign_by_name.load_each([order.utm_campaign for order in orders])
 
 
 async def order_campaign(ctx: RequestContext, order: ShopifyOrder) -> CampaignRecord | None:

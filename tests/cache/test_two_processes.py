@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.run import stop
 from tests.conftest import SOURCES, token_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,14 +69,7 @@ def cluster() -> Iterator[tuple[str, list[str]]]:
             _wait_up(f"{gateways[-1]}/healthz", procs[-1])
         yield sim_url, gateways
     finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGINT)
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(procs)
 
 
 def query(gateway: str, text: str, role: str = "admin") -> dict[str, object]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.run import stop
 from tests.cache.test_two_processes import ROOT, _free_port, _wait_up
 from tests.conftest import SOURCES, token_for
 from tests.observability.promtext import samples, value
@@ -75,14 +75,7 @@ def test_metrics_add_up_both_workers(tmp_path: Path) -> None:
                 per_worker.append(sum(v for labels, v in fam["series"] if labels.get("operation") == "Workers"))
             assert len(per_worker) == 2 and sum(per_worker) == RUNS and min(per_worker) > 0, per_worker
     finally:
-        for proc in reversed(procs):
-            proc.send_signal(signal.SIGINT)
-        for proc in procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(procs[::-1], timeout=15)  # the gateway first, then the simulators it calls
 
     # The operation log: one JSON line per operation, from both workers.
     lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
