@@ -254,7 +254,10 @@ async def test_wrong_token_is_an_auth_failure(transport: httpx.ASGITransport) ->
 async def test_429_waits_for_retry_after_then_succeeds(
     store: ShopifyStore, world: World, sim_state: SimulatorState, sim_client: httpx.AsyncClient
 ) -> None:
-    sim_state.throttles[BUCKET_KEY].fill(DEMO_CREDENTIALS["shopify_token"], 40)
+    bucket = sim_state.throttles[BUCKET_KEY]
+    # Draining 0.5/s: the first call is refused unless it stalls 2 s, and the retry 2 s later gets in.
+    bucket.leak_per_second = 0.5
+    bucket.fill(DEMO_CREDENTIALS["shopify_token"], 40)
     started = time.monotonic()
     assert await store.count_orders() == len(world.orders)
     assert time.monotonic() - started >= 1.9  # Retry-After: 2.0
