@@ -37,6 +37,7 @@ from graphql import (
     validate,
 )
 from graphql.error import GraphQLSyntaxError
+from graphql.execution.values import get_variable_values
 
 from harmonia.auth.admin import AdminPlane
 from harmonia.auth.fingerprint import policy_fingerprint
@@ -200,6 +201,14 @@ class GraphQLPipeline:
         if method == "GET" and operation.operation.value != "query":
             return await self.refuse(405, principal, error("Only queries may be sent with GET; use POST",
                                                            "BAD_USER_INPUT"), headers={"Allow": "POST"})
+        if operation.variable_definitions:
+            # Coerced here, before pricing (a page size may be a variable) and before anything runs: a
+            # value of the wrong type is the client's mistake, answered as such and never logged.
+            coerced = get_variable_values(self.schema, operation.variable_definitions, variables or {},
+                                          max_errors=10)
+            if isinstance(coerced, list):
+                return await self.refuse(request_error, principal, *(
+                    error(e.message, "BAD_USER_INPUT", locations=_locations(e)) for e in coerced))
 
         options = CostOptions.of(params.extensions)
         note_operation(self.schema, document, operation)  # span name, log line, field usage
@@ -264,7 +273,6 @@ class GraphQLPipeline:
         reads = None
         data: dict[str, Any] | None = {}
         errors: list[dict[str, Any]] = []
-        coercion_failed = False
         if not plan.empty:  # every root field denied: nothing to run
             try:
                 # One deadline for every upstream call of this operation, retries and pacing waits included.
@@ -276,9 +284,6 @@ class GraphQLPipeline:
                 await self.meter.settle(principal, pricing.cost, 0)  # nothing answered: nothing spent
                 raise
             data, errors = executed.data, [self._format(e) for e in executed.errors or ()]
-            # variable coercion failed: a request error, nothing ran
-            coercion_failed = executed.data is None and bool(executed.errors) and all(
-                e.original_error is None for e in executed.errors or ())
         # Denied fields back as null + FORBIDDEN, masks applied: this is what the client gets.
         data, denied = plan.apply(data)
         # Priced on what the client really gets (after plan.apply): a denied field, null, costs nothing,
@@ -295,7 +300,7 @@ class GraphQLPipeline:
         body["data"] = data
         body["extensions"] = {**self.meter.extension(state, pricing.cost, actual, pricing.upstream_calls, **extra),
                               **ctx.extensions}
-        return PipelineResult(request_error if coercion_failed else 200, body)
+        return PipelineResult(200, body)
 
     def _execute(self, schema: GraphQLSchema, plan: AccessPlan, document: DocumentNode, query: str,
                  ctx: RequestContext, variables: dict[str, Any] | None,
@@ -334,7 +339,9 @@ class GraphQLPipeline:
         if isinstance(original, HarmoniaError):
             formatted["message"] = original.message
             formatted["extensions"] = {"code": original.code, **original.extensions}
-        elif original is None:
+        elif original is None or isinstance(original, GraphQLError):
+            # graphql-core's own input errors (an argument or variable it could not coerce), whichever
+            # way a release wraps them: the client's input, not a failure of ours, and not logged.
             formatted["extensions"] = {"code": "BAD_USER_INPUT"}
         else:
             log.error("unexpected error in a resolver", exc_info=original)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from typing import Any
 
 import httpx
 import jwt
+import pytest
 
 from harmonia.settings import DEMO_JWT_SECRET
 from tests.conftest import Gateway, token_for
@@ -178,3 +181,43 @@ async def test_other_methods_are_405_naming_get_and_post(gateway: Gateway) -> No
         assert {m.strip() for m in response.headers["allow"].split(",")} >= {"GET", "POST"}
     head = await gateway.client.head("/graphql", headers={"Authorization": f"Bearer {token_for('admin')}"})
     assert head.status_code != 405
+
+
+CANARY = "two-canary-5d1f"  # a client's value that must never reach a log line
+
+
+@pytest.mark.parametrize(("query", "variables"), [
+    ("query($n: Int!) { customers(first: $n) { edges { node { id } } } }", {"n": CANARY}),
+    ("query($n: Int!) { customers(first: $n) { edges { node { id } } } }", {}),
+    ("query($r: DateRangeInput!) { analytics(dateRange: $r, dimensions: [], metrics: []) { rowCount } }",
+     {"r": {"startDate": CANARY, "endDate": 7}}),
+    ("query($id: ID!, $n: Int) { customer(id: $id) { orders(first: $n) { totalCount } } }",
+     {"id": "x", "n": [CANARY]}),
+])
+async def test_a_variable_of_the_wrong_type_is_bad_user_input_never_logged(
+        gateway: Gateway, caplog: pytest.LogCaptureFixture, query: str, variables: dict[str, Any]) -> None:
+    caplog.set_level(logging.DEBUG)
+    headers = {"Accept": "application/graphql-response+json"}
+
+    response = await gateway.post(query, variables, role="analyst", headers=headers)
+
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/graphql-response+json")
+    body = response.json()
+    assert "data" not in body  # a request error: nothing ran
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"BAD_USER_INPUT"}
+    assert all(e["message"].startswith("Variable '$") for e in body["errors"])
+    _cost_ok(body)
+    assert sum(gateway.upstream_calls().values()) == 0
+    logged = "\n".join(f"{r.getMessage()} {r.exc_text or ''} {r.exc_info or ''}" for r in caplog.records)
+    assert CANARY not in logged
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_bad_variable_under_plain_json_is_200_with_the_same_error(gateway: Gateway) -> None:
+    # GraphQL over HTTP: a client that accepts only application/json gets request errors with 200.
+    response = await gateway.post("query($n: Int!) { customers(first: $n) { totalCount } }", {"n": "two"},
+                                  headers={"Accept": "application/json"})
+
+    assert response.status_code == 200
+    assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["BAD_USER_INPUT"]
