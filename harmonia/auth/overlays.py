@@ -169,7 +169,7 @@ class RedisOverlays:
                 if message is not None and message.get("type") == "message":
                     yield int(message["data"])
         finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+            await pubsub.aclose()
 
     async def aclose(self) -> None:
         await self._redis.aclose()
