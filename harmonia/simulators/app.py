@@ -3,7 +3,8 @@
     app = create_simulator_app(SimulatorConfig(seed=7, latency_ms=5, rate_limits=False))
 
 ``GET /__stats``, ``POST /__reset``, ``POST /__faults`` are the contract's (faults grow a ``kind``:
-``status`` by default, ``reset`` or ``timeout``); ``GET /__requests``
+``status`` by default, ``reset`` or ``timeout``); ``/__oauth`` controls the token endpoints
+(``oauth.py``: lifetimes, revocation, failures, counts); ``GET /__requests``
 (the request log, filterable by ``source``) lets tests check that no key was asked for twice.
 """
 
@@ -15,7 +16,17 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from harmonia.simulators import ga4, googleads, hubspot, mailchimp, shopify
+from harmonia.simulators import (
+    ga4,
+    google_oauth,
+    googleads,
+    hubspot,
+    hubspot_oauth,
+    mailchimp,
+    oauth,
+    shopify,
+    shopify_oauth,
+)
 from harmonia.simulators.core import (
     FAULT_KINDS,
     SOURCES,
@@ -26,6 +37,7 @@ from harmonia.simulators.core import (
     SimulatorState,
 )
 from harmonia.simulators.reset import ConnectionDropper, StatusCounter
+from harmonia.simulators.token_gate import TokenFrontDoor
 
 
 def create_simulator_app(config: SimulatorConfig | None = None, state: SimulatorState | None = None) -> FastAPI:
@@ -34,10 +46,18 @@ def create_simulator_app(config: SimulatorConfig | None = None, state: Simulator
                   telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False})
     app.state.sim = state
 
+    # Token endpoints first: no API simulator's catch-all may shadow them.
+    app.include_router(google_oauth.build_router(state), prefix="/google")
+    app.include_router(hubspot_oauth.build_router(state), prefix="/hubspot")
+    app.include_router(shopify_oauth.build_token_router(state), prefix="/shopify")
     for module in (hubspot, shopify, mailchimp, ga4, googleads):
         app.include_router(module.build_router(state), prefix=f"/{module.SOURCE}")
         state.error_renderers[module.SOURCE] = module.render_error
+    # After Shopify's own routes: the GraphQL Admin simulator's handler wins when it serves the path.
+    app.include_router(shopify_oauth.build_graphql_router(state), prefix="/shopify")
+    app.include_router(oauth.build_control_router(state))
 
+    app.add_middleware(TokenFrontDoor, state=state)
     app.add_middleware(ConnectionDropper, exception=InjectedReset)
     app.add_middleware(StatusCounter, state=state)
 
@@ -53,6 +73,7 @@ def create_simulator_app(config: SimulatorConfig | None = None, state: Simulator
     async def reset() -> dict[str, Any]:
         state.reset()
         state.faults.clear()
+        oauth.oauth_state(state).reset_counters()
         return {"ok": True}
 
     @app.get("/__requests")

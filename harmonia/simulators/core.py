@@ -36,6 +36,8 @@ class SimulatorConfig:
     ga4_tokens_per_hour: int = 40_000
     ga4_tokens_per_day: int = 200_000
     ga4_tokens_per_project_per_hour: int = 14_000
+    # Lifetime of every access token the simulated token endpoints issue; None: each vendor's own.
+    token_lifetime_seconds: float | None = None
 
 
 FAULT_KINDS = ("status", "reset", "timeout")

@@ -1,6 +1,6 @@
 """Fit every source's HTTP layer with its circuit breaker and its pacing, shared through Redis when set.
 
-    shared = install(sources.items(), settings)     # once, at startup; None without Redis
+    shared = install(sources.items(), settings, SharedRedis.connect(url))   # once, at startup
     await circuit_of(sources.shopify).state()       # "closed" | "open" | "half_open"
 
 Pacing sized to each SaaS's documented quota, minus a little headroom for other clients:
@@ -36,9 +36,10 @@ class Connector(Protocol):
     http: SourceHttp
 
 
-def install(connectors: Iterable[tuple[str, Connector]], settings: Settings) -> SharedRedis | None:
+def install(connectors: Iterable[tuple[str, Connector]], settings: Settings,
+            shared: SharedRedis | None) -> SharedRedis | None:
+    """``shared``: the Redis that pacing and circuits share (None: each process on its own)."""
     up = settings.upstream
-    shared = SharedRedis.connect(settings.redis_url) if up.shared_state else None
     policy = CircuitPolicy(failure_threshold=up.circuit_failure_threshold, failure_window=up.circuit_failure_window,
                            reset_seconds=up.circuit_reset_seconds)
     for name, connector in connectors:

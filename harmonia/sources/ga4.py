@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from harmonia.credentials import Credential, credential_for
 from harmonia.errors import BadUserInput, UpstreamError, UpstreamUnavailable
 from harmonia.settings import GA4Settings
 from harmonia.sources._http import SourceHttp, build_client, read_json
@@ -43,9 +44,10 @@ class GA4Property:
     BATCH_MAX = 5  # GA4 refuses a batchRunReports with more requests than this
 
     def __init__(self, http: SourceHttp, property_id: str, *, page_size: int = PAGE_SIZE,
-                 quota: PropertyQuotaMeter | None = None) -> None:
+                 quota: PropertyQuotaMeter | None = None, api_version: str = "v1beta") -> None:
         self.http = http
         self.property_id = property_id
+        self.api_version = api_version
         self.page_size = page_size
         self.quota = quota or PropertyQuotaMeter()
         http.on_rate_limited = self._rate_limited
@@ -57,13 +59,14 @@ class GA4Property:
         transport: httpx.AsyncBaseTransport | None = None,
         *,
         page_size: int = PAGE_SIZE,
+        credential: Credential | None = None,
     ) -> GA4Property:
-        client = build_client(settings, headers={"Authorization": f"Bearer {settings.token}"},
-                              transport=transport)
+        client = build_client(settings, transport=transport)
+        credential = credential or credential_for(SOURCE, settings, transport=transport)
         http = SourceHttp(SOURCE, client, pacer=ConcurrencyPacer(settings.max_concurrency),
-                          max_retries=settings.max_retries)
+                          max_retries=settings.max_retries, credential=credential)
         return cls(http, settings.property_id, page_size=page_size,
-                   quota=PropertyQuotaMeter(settings.quota_headroom))
+                   quota=PropertyQuotaMeter(settings.quota_headroom), api_version=settings.api_version)
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -162,7 +165,7 @@ class GA4Property:
 
     async def _post(self, action: str, body: dict[str, Any], sent: Sequence[ReportRequest]) -> Any:
         await self.quota.check()  # a spent token quota: refused here, GA4 is not asked
-        path = f"/v1beta/properties/{self.property_id}:{action}"
+        path = f"/{self.api_version}/properties/{self.property_id}:{action}"
         sent_at = self.quota.clock()
         response = await self.http.request("POST", path, json=body, idempotent=True, passthrough=(400,))
         if response.status_code == 400:

@@ -37,7 +37,7 @@ class Erased:
 
     outcome: str      # DELETED | ANONYMISED | ABSENT (the source had no such record: 404)
     status: int       # the HTTP status that confirmed it
-    mechanism: str    # the API call, e.g. "POST /crm/v3/objects/contacts/gdpr-delete"
+    mechanism: str    # the API call, e.g. "POST /crm/objects/2026-09/contacts/gdpr-delete"
 
 
 def _json(source: str, response: httpx.Response) -> Any:

@@ -33,7 +33,7 @@ async def test_fifty_orders_with_customers_cost_one_shopify_page_and_one_hubspot
     assert sum(1 for e in edges if e["node"]["customer"]) >= 40
     assert _only(gateway.upstream_calls()) == {"shopify": 1, "hubspot": 1}
     assert gateway.routes("shopify") == {"GET /admin/api/{version}/orders.json": 1}
-    assert gateway.routes("hubspot") == {"POST /crm/v3/objects/contacts/batch/read": 1}
+    assert gateway.routes("hubspot") == {"POST /crm/objects/2026-09/contacts/batch/read": 1}
     [batch] = gateway.log("hubspot")
     emails = [i["id"] for i in json.loads(batch["body"])["inputs"]]
     assert len(emails) == len(set(emails)), "an email was asked for twice"
@@ -63,7 +63,7 @@ async def test_fifty_customers_with_orders_cost_one_hubspot_page_and_one_shopify
     floor = _customer_orders_floor(world)
     assert floor == 54  # seed 7: 34 linked contacts; 16 searched by email, 4 of them found
     assert _only(gateway.upstream_calls()) == {"hubspot": 1, "shopify": floor}
-    assert gateway.routes("hubspot") == {"GET /crm/v3/objects/contacts": 1}
+    assert gateway.routes("hubspot") == {"GET /crm/objects/2026-09/contacts": 1}
     paths = Counter(f"{r['path']}?{r['query']}" for r in gateway.log("shopify"))
     assert max(paths.values()) == 1, f"a Shopify key was asked for twice: {paths.most_common(1)}"
 
