@@ -5,6 +5,7 @@
     harmonia simulate --latency-ms 5 --no-rate-limits
     harmonia token --role analyst --sub ana --ttl 3600
     harmonia policy export -o policy.yaml          # the file's policy plus the admins' runtime changes
+    harmonia doctor                                # each source: credentials, scopes, version, quota
 """
 
 from __future__ import annotations
@@ -217,6 +218,24 @@ def cmd_policy_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """One cheap call per source; the table, each problem with its fix; exit 1 when something failed."""
+    import json
+    from datetime import date
+
+    from harmonia.doctor import examine, exit_code, render
+    from harmonia.settings import load_settings
+
+    settings = load_settings(args.config)
+    today = date.today()
+    rows = asyncio.run(examine(settings, today=today))
+    if args.json:
+        print(json.dumps({"date": today.isoformat(), "sources": [r.as_json() for r in rows]}, indent=2))
+    else:
+        print(render(rows, today))
+    return exit_code(rows, strict=args.strict)
+
+
 def cmd_schema(_: argparse.Namespace) -> int:
     from harmonia.schema import build_schema
 
@@ -264,6 +283,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--config", default=None)
     export.add_argument("--output", "-o", default="-", help="a file, or - for stdout (the default)")
     export.set_defaults(func=cmd_policy_export)
+
+    doctor = sub.add_parser("doctor", help="check each source: credentials, scopes, API version, quota")
+    doctor.add_argument("--config", default=None)
+    doctor.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    doctor.add_argument("--json", action="store_true", help="the findings as JSON")
+    doctor.set_defaults(func=cmd_doctor)
 
     schema = sub.add_parser("schema", help="print the SDL")
     schema.set_defaults(func=cmd_schema)
