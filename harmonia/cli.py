@@ -107,7 +107,8 @@ def _simulator_app(args: argparse.Namespace) -> object:
     from harmonia.simulators.core import SimulatorConfig
 
     return create_simulator_app(SimulatorConfig(seed=args.seed, latency_ms=args.latency_ms,
-                                                rate_limits=not args.no_rate_limits))
+                                                rate_limits=not args.no_rate_limits,
+                                                token_lifetime_seconds=args.token_lifetime))
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -261,6 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--latency-ms", type=float, default=0.0)
         p.add_argument("--seed", type=int, default=7)
         p.add_argument("--no-rate-limits", action="store_true")
+        p.add_argument("--token-lifetime", type=float, default=None, metavar="SECONDS",
+                       help="lifetime of the access tokens the simulated token endpoints issue "
+                            "(default: each vendor's)")
         if name == "simulate":
             p.add_argument("--port", type=int, default=8100)
         else:

@@ -221,11 +221,8 @@ class SourceHttp:
             if left <= 0:
                 raise error or UpstreamTimeout(self.source, f"{self.source} did not answer in time")
             token: AccessToken | None = None
-            sent_headers = headers
             if self.credential is not None:
-                token = await self._token(left)
-                auth = self.credential.headers_for(token)
-                sent_headers = {**headers, **auth} if headers else auth
+                await self._token(left)  # no token to be had: fail now, not after queueing for a slot
             probe = False
             if self.circuit is not None:
                 try:
@@ -239,7 +236,7 @@ class SourceHttp:
             wait: float | None = None
             sent_at = time.time()
             try:
-                response = await self._send(method, path, url, json=json, headers=sent_headers, left=left)
+                response, token = await self._send(method, path, url, json=json, headers=headers, left=left)
             except _PacingTimeout:
                 raise UpstreamRateLimited(self.source, f"{self.source} quota: no call slot within the "
                                           "operation's time limit") from None
@@ -330,7 +327,9 @@ class SourceHttp:
         json: Any,
         headers: Mapping[str, str] | None,
         left: float,
-    ) -> httpx.Response:
+    ) -> tuple[httpx.Response, AccessToken | None]:
+        """The answer, and the access token it was sent with (taken after the pacing wait, which may
+        be longer than what was left of the token taken before it)."""
         slot_started = time.monotonic()
         try:
             async with asyncio.timeout(left):
@@ -347,10 +346,15 @@ class SourceHttp:
                     raise _PacingTimeout from None
             response: httpx.Response | None = None
             try:
+                token: AccessToken | None = None
+                if self.credential is not None:
+                    token = await self._token(left - (time.monotonic() - slot_started))
+                    auth = self.credential.headers_for(token)
+                    headers = {**headers, **auth} if headers else auth
                 async with asyncio.timeout(min(self.attempt_timeout, left - (time.monotonic() - slot_started))):
                     response = await traced_request(self.client, self.source, method, path, url=url, json=json,
                                                     headers=headers)
-                return response
+                return response, token
             finally:
                 if self.pacer is not None:
                     await self.pacer.release(response, lease)
