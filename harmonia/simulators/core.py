@@ -36,6 +36,7 @@ class SimulatorConfig:
     ga4_tokens_per_hour: int = 40_000
     ga4_tokens_per_day: int = 200_000
     ga4_tokens_per_project_per_hour: int = 14_000
+    ga4_concurrent_requests: int = 10  # Standard; 50 on Analytics 360
     # Lifetime of every access token the simulated token endpoints issue; None: each vendor's own.
     token_lifetime_seconds: float | None = None
 

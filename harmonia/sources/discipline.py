@@ -4,9 +4,10 @@
     await circuit_of(sources.shopify).state()       # "closed" | "open" | "half_open"
 
 Pacing sized to each SaaS's documented quota, minus a little headroom for other clients:
-Shopify's bucket (40, leaking 2/s), HubSpot's 100 per 10 s (as a bucket whose burst plus a window's
-refill stays under 100), Google Ads' per-customer bucket, and the concurrency caps of Mailchimp (10
-connections) and GA4 (10 concurrent requests); GA4's token quotas are metered from its answers
+Shopify's bucket (40, leaking 2/s), HubSpot's window (100 per 10 s until its headers say otherwise,
+then what they say, up or down: ``shared_window``), Google Ads' per-customer bucket, and the
+concurrency caps of Mailchimp (10 connections) and GA4 (10 concurrent requests until its
+``propertyQuota`` says how many are free, up or down); GA4's token quotas are metered from its answers
 (``ga4_quota``), their refusals shared too. Each connector's own in-process pacer stays as the
 fallback when Redis is absent or down. State keys carry a digest of the base URL and credentials:
 quotas belong to an account, and two gateways on one Redis may serve different accounts.
@@ -24,10 +25,12 @@ import httpx
 from harmonia.settings import Settings, SourceSettings
 from harmonia.sources._http import SourceHttp
 from harmonia.sources.circuit import Circuit, CircuitPolicy
+from harmonia.sources.ga4 import free_slots
 from harmonia.sources.ga4_quota import PropertyQuotaMeter
 from harmonia.sources.pacing import Pacer
 from harmonia.sources.shared import SharedRedis
 from harmonia.sources.shared_pacing import SharedSemaphore, SharedTokenBucket
+from harmonia.sources.shared_window import SharedWindow
 
 HEADROOM = 2
 
@@ -73,14 +76,13 @@ def _shared_pacer(name: str, key: str, s: Any, http: SourceHttp, shared: SharedR
         return SharedTokenBucket(shared, key, capacity=s.bucket_size - HEADROOM, rate=s.leak_per_second,
                                  fallback=fallback, correction=_shopify_left)
     if name == "hubspot":
-        burst = max(1, s.requests_per_window // 5)
-        rate = max(0.1, (s.requests_per_window - HEADROOM - burst) / s.window_seconds)
-        return SharedTokenBucket(shared, key, capacity=burst, rate=rate, fallback=fallback,
-                                 correction=_hubspot_left)
+        return SharedWindow(shared, key, limit=s.requests_per_window, window=s.window_seconds,
+                            lease_seconds=lease_seconds, fallback=fallback, headroom=HEADROOM)
     if name == "googleads":
         return SharedTokenBucket(shared, key, capacity=s.requests_per_second, rate=s.requests_per_second,
                                  fallback=fallback)
-    return SharedSemaphore(shared, key, limit=s.max_concurrency, lease_seconds=lease_seconds, fallback=fallback)
+    return SharedSemaphore(shared, key, limit=s.max_concurrency, lease_seconds=lease_seconds, fallback=fallback,
+                           free_slots=free_slots if name == "ga4" else None)
 
 
 def _shopify_left(response: httpx.Response) -> float | None:
@@ -90,9 +92,3 @@ def _shopify_left(response: httpx.Response) -> float | None:
     except ValueError:
         return None
 
-
-def _hubspot_left(response: httpx.Response) -> float | None:
-    try:
-        return int(response.headers["X-HubSpot-RateLimit-Remaining"]) - HEADROOM
-    except (KeyError, ValueError):
-        return None

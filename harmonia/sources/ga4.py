@@ -7,7 +7,8 @@
 
 Every request asks for ``propertyQuota`` (``returnPropertyQuota: true``): GA4 has no rate-limit headers,
 and what it says is left of the property's tokens feeds ``PropertyQuotaMeter``, which stops the calls
-(``UPSTREAM_RATE_LIMITED``) before GA4 would answer 429 and until the quota refreshes.
+(``UPSTREAM_RATE_LIMITED``) before GA4 would answer 429 and until the quota refreshes; what it says
+of ``concurrentRequests`` sets how many reports run at once (the configured 10 is only the start).
 
 A ``ReportRequest`` with ``limit=None`` means "every row": the first page tells ``rowCount`` and
 the remaining pages are fetched concurrently (the pacer keeps GA4's 10-concurrent-request quota).
@@ -63,7 +64,7 @@ class GA4Property:
     ) -> GA4Property:
         client = build_client(settings, transport=transport)
         credential = credential or credential_for(SOURCE, settings, transport=transport)
-        http = SourceHttp(SOURCE, client, pacer=ConcurrencyPacer(settings.max_concurrency),
+        http = SourceHttp(SOURCE, client, pacer=ConcurrencyPacer(settings.max_concurrency, free_slots=free_slots),
                           max_retries=settings.max_retries, credential=credential)
         return cls(http, settings.property_id, page_size=page_size,
                    quota=PropertyQuotaMeter(settings.quota_headroom), api_version=settings.api_version)
@@ -184,6 +185,16 @@ class GA4Property:
         except (ValueError, KeyError, TypeError):
             return None
         return await self.quota.exhausted_by(message, sent_at)
+
+
+_FREE = re.compile(rb'"concurrentRequests"\s*:\s*\{[^}]*?"remaining"\s*:\s*(\d+)')
+
+
+def free_slots(response: httpx.Response) -> int | None:
+    """The concurrent requests GA4 says are free (the fewest, for a batch), read from the raw answer:
+    the pacer learns it on release, before the connector parses the body."""
+    found = [int(m.group(1)) for m in _FREE.finditer(response.content)] if response.status_code == 200 else []
+    return min(found) if found else None
 
 
 def _property_quotas(payload: Any) -> list[Any]:
