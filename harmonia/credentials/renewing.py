@@ -27,9 +27,9 @@ from collections.abc import Callable
 
 from harmonia.credentials.credential import AuthHeader
 from harmonia.credentials.endpoint import TokenEndpoint
-from harmonia.credentials.grants import Grant
+from harmonia.credentials.grants import Grant, Issued
 from harmonia.credentials.store import Saved, TokenStore
-from harmonia.credentials.token import AccessToken
+from harmonia.credentials.token import EXPIRY_SKEW_SECONDS, AccessToken
 from harmonia.errors import CredentialsUnavailable
 
 log = logging.getLogger("harmonia.credentials")
@@ -139,7 +139,12 @@ class RenewingCredential:
             self._failures += 1
             self._failure = exc
             wait = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (self._failures - 1))
-            self._retry_at = self.clock() + wait
+            now, current = self.clock(), self._token
+            if not exc.permanent and current is not None and current.expires_at is not None \
+                    and not current.expired(now):
+                # A blip while the token still works: try again well before it stops working.
+                wait = min(wait, max(0.05, (current.expires_at - EXPIRY_SKEW_SECONDS - now) / 2))
+            self._retry_at = now + wait
             log.warning("%s: access token renewal failed (%s, %s grant); next attempt in %.1f s", self.source,
                         exc.reason, self.kind, wait)
             raise
@@ -156,18 +161,38 @@ class RenewingCredential:
         try:
             if (token := self._adopt(await self.store.load(), rejected)) is not None:
                 return token
-            issued = await self.grant.exchange(self.endpoint, self._refresh)
-            self.renewals += 1
+            issued = await self._exchange(rejected)
+            if isinstance(issued, AccessToken):
+                return issued
+            rotated = issued.refresh_token is not None and issued.refresh_token != self._refresh
             if issued.refresh_token is not None:
                 self._refresh = issued.refresh_token  # rotated: the old one may be spent already
             refresh = self._refresh if self.grant.uses_refresh_token else None
             await self.store.save(Saved(issued.token, refresh, self._origin))
             life = (issued.token.expires_at or 0.0) - issued.token.issued_at
             log.info("%s: access token renewed (%s grant), valid for %.0f s%s", self.source, self.kind, life,
-                     ", refresh token rotated" if issued.refresh_token not in (None, refresh) else "")
+                     ", refresh token rotated and saved" if rotated else "")
             return issued.token
         finally:
             await self.store.unlock(lease)
+
+    async def _exchange(self, rejected: str | None) -> Issued | AccessToken:
+        """The token endpoint's answer; a refused refresh token is tried once more if the store holds a
+        newer one (another instance rotated it while this one could not see Redis), or that instance's
+        token is adopted."""
+        used = self._refresh
+        try:
+            self.renewals += 1
+            return await self.grant.exchange(self.endpoint, used)
+        except CredentialsUnavailable as exc:
+            if not (exc.permanent and self.grant.uses_refresh_token):
+                raise
+            if (token := self._adopt(await self.store.load(), rejected)) is not None:
+                return token
+            if self._refresh == used:
+                raise
+            self.renewals += 1
+            return await self.grant.exchange(self.endpoint, self._refresh)
 
     def _adopt(self, saved: Saved | None, rejected: str | None) -> AccessToken | None:
         """The stored token when it is fresh and not the one refused; the stored rotation chain either way."""

@@ -120,8 +120,10 @@ def refused(row: SourceRow, source: str, response: httpx.Response, credential: C
     kind = credential.kind if credential is not None else "static"
     row.set("credentials", FAIL, f"{KINDS.get(kind, kind)}: refused by the API (401)")
     if kind == "static":
-        fix = (f"the token in {setting(source, 'TOKEN')} is expired or revoked: replace it, or configure "
-               f"{setting(source, 'OAUTH', 'CLIENT_ID')} (and the rest of OAUTH) so Harmonia renews tokens itself")
+        renewing = (f"{setting(source, 'SERVICE_ACCOUNT_FILE')} or {setting(source, 'OAUTH', '*')}"
+                    if source in ("ga4", "googleads") else setting(source, "OAUTH", "*"))
+        fix = (f"the token in {setting(source, 'TOKEN')} is expired or revoked: set {renewing} instead, "
+               "so Harmonia renews tokens itself")
     else:
         fix = "the app's access was revoked or uninstalled: authorize or install it again"
     row.problem(FAIL, "the API refused the access token", fix)

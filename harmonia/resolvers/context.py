@@ -48,7 +48,8 @@ class Sources:
     ga4: GA4Property
     googleads: GoogleAdsAccount
     shared: SharedRedis | None = None  # circuit and pacing state shared with other instances
-    redis: SharedRedis | None = None   # the Redis connection (credentials use it even without shared_state)
+    redis: SharedRedis | None = None         # the Redis of pacing and circuits (short timeouts)
+    credential_redis: SharedRedis | None = None  # the Redis of credentials (patient: renewals are rare)
 
     @classmethod
     def from_settings(cls, settings: Settings, transports: Transports | None = None) -> Sources:
@@ -56,7 +57,10 @@ class Sources:
         t = dict(transports or {})
         s = settings.sources
         redis = SharedRedis.connect(settings.redis_url)
-        creds = credentials_for(settings, t, redis)
+        # Its own connection, with patience: a renewal that gave up on a slow Redis would renew without the
+        # shared lock and chain, and a Shopify refresh token is single-use. Used even without shared_state.
+        credential_redis = SharedRedis.connect(settings.redis_url, timeout=3.0, max_connections=8)
+        creds = credentials_for(settings, t, credential_redis)
         sources = cls(
             hubspot=HubSpotContacts.from_settings(s.hubspot, transport=t.get("hubspot"), credential=creds["hubspot"]),
             shopify=ShopifyStore.from_settings(s.shopify, transport=t.get("shopify")),
@@ -65,6 +69,7 @@ class Sources:
             googleads=GoogleAdsAccount.from_settings(s.googleads, transport=t.get("googleads"),
                                                      credential=creds["googleads"]),
             redis=redis,
+            credential_redis=credential_redis,
         )
         # Shopify's connector takes its X-Shopify-Access-Token from the credential on every call.
         sources.shopify.http.credential = creds["shopify"]
@@ -78,8 +83,9 @@ class Sources:
 
     async def aclose(self) -> None:
         await asyncio.gather(*(connector.aclose() for _, connector in self.items()))
-        if self.redis is not None:
-            await self.redis.aclose()
+        for connection in (self.redis, self.credential_redis):
+            if connection is not None:
+                await connection.aclose()
 
 
 @dataclass

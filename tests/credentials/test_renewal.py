@@ -241,3 +241,36 @@ def test_secrets_never_show_in_a_settings_repr() -> None:
     shown = repr(settings) + str(settings.model_dump())
     assert oauth_settings("hubspot")["client_secret"] not in shown
     assert oauth_settings("hubspot")["refresh_token"] not in shown
+
+
+class SteppedClock:
+    """The credential's view of time: the wall clock when made, then only where the test moves it."""
+
+    def __init__(self) -> None:
+        self.start = time.time()
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return self.start + self.offset
+
+
+async def test_a_failed_renewal_is_tried_again_before_the_current_token_expires(
+        sim_transport: httpx.ASGITransport, control: httpx.AsyncClient) -> None:
+    credential = hubspot(sim_transport)
+    clock = SteppedClock()
+    credential.clock = clock
+    old = await credential.token()  # lives 3 s; the next ones a minute
+    await control.post("/__oauth", json={"lifetime_seconds": 60,
+                                         "fail": {"issuer": "hubspot", "status": 503, "seconds": 60}})
+    clock.offset = LIFETIME * 0.82  # due: a renewal starts beside the calls, and fails
+    assert await credential.token() is old
+    await asyncio.sleep(0.05)
+    assert credential.last_failure is not None and credential.last_failure.reason == "http_503"
+    await control.post("/__oauth", json={"clear_faults": True})
+    clock.offset = LIFETIME * 0.82 + 0.2  # not the usual 0.5 s backoff: half of what the old token has left
+    assert await credential.token() is old
+    await asyncio.sleep(0.05)
+    clock.offset = LIFETIME - 0.15  # the old token is expired for us now; the new one serves at once
+    assert (await credential.token()).value != old.value
+    assert await token_requests(control, "hubspot") == {"refresh_token": 3}
+    await credential.aclose()

@@ -80,8 +80,9 @@ def test_a_minute_on_3_second_tokens_through_two_instances(tmp_path: Path) -> No
         gateways = [servers.gateway(sim, env, name=f"gateway-{i}") for i in range(2)]
         sent, failures = asyncio.run(drive(gateways, RUN_SECONDS))
         stats = httpx.get(f"{sim}/__oauth").json()
-        logs = "".join((tmp_path / f"gateway-{i}.log").read_text() for i in range(2))
-    assert sent > 200 and failures == [], (failures[:3], stats, logs[-3000:])
+        logs = [line for i in range(2) for line in (tmp_path / f"gateway-{i}.log").read_text().splitlines()
+                if "credential" in line or "renewal" in line]  # what the credentials logged, no query lines
+    assert sent > 200 and failures == [], (failures[:2], stats["refused"], stats["api_refusals"], logs[:10])
     assert stats["refused"] == {} and stats["api_refusals"] == {}  # no spent refresh token, no expired access token
     renewals = {"hubspot": stats["token_requests"]["hubspot"]["refresh_token"],
                 "shopify": stats["token_requests"]["shopify"]["refresh_token"],
