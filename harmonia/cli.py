@@ -63,12 +63,14 @@ def _uvicorn_options() -> dict[str, str]:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from harmonia.credentials.build import check_credentials
     from harmonia.settings import load_settings
 
     if args.config:
         os.environ[CONFIG_ENV] = args.config
     settings = load_settings(args.config)  # fail now, with the reason, rather than in every worker
     check_policy(settings.auth.policy_file)
+    check_credentials(settings.sources)
     _check_tracing_env()
     with _metrics_dir(args.workers):
         uvicorn.run("harmonia.cli:create_app_from_env", factory=True, host=args.host, port=args.port,

@@ -12,6 +12,7 @@ refresh token, a broken key file) is a ``ValueError`` naming the setting to fix,
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -46,30 +47,57 @@ def default_token_url(source: str, base_url: str) -> str:
     return GOOGLE_TOKEN_URL
 
 
-def credential_for(source: str, settings: SourceSettings, *, transport: httpx.AsyncBaseTransport | None = None,
-                   redis_client: redis.Redis | None = None) -> Credential:
-    header = auth_header(source)
+@dataclass(frozen=True)
+class Plan:
+    """What a renewing credential is made of, read from the settings without touching the network."""
+
+    grant: Grant
+    url: str
+    secret: str = field(repr=False)
+    identity: str
+    refresh_token: str | None = field(default=None, repr=False)
+
+    @property
+    def credential_id(self) -> str:
+        return hashlib.sha256(f"{self.grant.kind}|{self.url}|{self.identity}".encode()).hexdigest()[:16]
+
+
+def plan_for(source: str, settings: SourceSettings) -> Plan | None:
+    """The renewing credential the settings describe, or None for a pasted token; a ``ValueError``
+    naming the setting to fix when they describe one incompletely."""
     key_file: str | None = getattr(settings, "service_account_file", None)
     oauth: OAuthSettings | None = getattr(settings, "oauth", None)
     if key_file:
         key = ServiceAccountKey.from_file(key_file)
-        grant: Grant = JwtBearerGrant(key, (GOOGLE_SCOPES[source],))
-        url, secret, identity, refresh = key.token_uri, key.pem, f"{key.client_email}|{GOOGLE_SCOPES[source]}", None
-    elif oauth is not None and oauth.configured:
+        return Plan(JwtBearerGrant(key, (GOOGLE_SCOPES[source],)), key.token_uri, key.pem,
+                    f"{source}|{key.client_email}|{GOOGLE_SCOPES[source]}")
+    if oauth is not None and oauth.configured:
         grant, refresh = _oauth_grant(source, oauth)
-        url = oauth.token_url or default_token_url(source, settings.base_url)
-        secret = _secret(source, oauth)
         # A refresh token names one installation (a HubSpot portal, a shop): two of the same app stay apart.
-        identity = f"{oauth.client_id}|{chain_origin(refresh) or ''}"
-    else:
+        return Plan(grant, oauth.token_url or default_token_url(source, settings.base_url), _secret(source, oauth),
+                    f"{source}|{oauth.client_id}|{chain_origin(refresh) or ''}", refresh)
+    return None
+
+
+def check_credentials(sources: object) -> None:
+    """Every source's credential settings, checked at startup (``harmonia serve``): ValueError if incomplete."""
+    for name in RENEWABLE:
+        plan_for(name, getattr(sources, name))
+
+
+def credential_for(source: str, settings: SourceSettings, *, transport: httpx.AsyncBaseTransport | None = None,
+                   redis_client: redis.Redis | None = None) -> Credential:
+    header = auth_header(source)
+    plan = plan_for(source, settings)
+    if plan is None:
         token: Any = getattr(settings, "token", "")
         return StaticCredential(source, str(token), header)
-    credential_id = hashlib.sha256(f"{source}|{grant.kind}|{url}|{identity}".encode()).hexdigest()[:16]
-    store: TokenStore = (RedisTokenStore(redis_client, credential_id, Sealer(secret, context=credential_id))
+    cid = plan.credential_id
+    store: TokenStore = (RedisTokenStore(redis_client, cid, Sealer(plan.secret, context=cid))
                          if redis_client is not None else MemoryTokenStore())
     client = httpx.AsyncClient(transport=transport, follow_redirects=False)
-    return RenewingCredential(source, grant, TokenEndpoint(source, url, client), store, header=header,
-                              refresh_token=refresh)
+    return RenewingCredential(source, plan.grant, TokenEndpoint(source, plan.url, client), store, header=header,
+                              refresh_token=plan.refresh_token)
 
 
 def _setting(source: str, name: str) -> str:

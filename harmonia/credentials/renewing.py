@@ -31,6 +31,7 @@ from harmonia.credentials.grants import Grant, Issued
 from harmonia.credentials.store import Saved, TokenStore
 from harmonia.credentials.token import EXPIRY_SKEW_SECONDS, AccessToken
 from harmonia.errors import CredentialsUnavailable
+from harmonia.observability.metrics import record_renewal
 
 log = logging.getLogger("harmonia.credentials")
 
@@ -133,9 +134,11 @@ class RenewingCredential:
     async def _renew(self, rejected: str | None) -> AccessToken:
         if self._failure is not None and self.clock() < self._retry_at:
             raise self._failure
+        asked = self.renewals  # unchanged after a success: the token was adopted from another instance
         try:
             token = await self._renew_shared(rejected)
         except CredentialsUnavailable as exc:
+            record_renewal(self.source, self.kind, "refused" if exc.permanent else "failed")
             self._failures += 1
             self._failure = exc
             wait = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (self._failures - 1))
@@ -149,6 +152,7 @@ class RenewingCredential:
                         exc.reason, self.kind, wait)
             raise
         self._failure, self._failures = None, 0
+        record_renewal(self.source, self.kind, "renewed" if self.renewals > asked else "adopted")
         self._token = token
         return token
 

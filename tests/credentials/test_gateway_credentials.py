@@ -116,3 +116,15 @@ async def test_no_secret_token_or_key_reaches_a_response_a_log_line_or_metrics(
     assert len(secrets) > 10
     leaked = [s for s in secrets if s and s in everything]
     assert not leaked
+
+
+async def test_metrics_count_renewals_by_source_grant_and_outcome(
+        gateway: Gateway, control: httpx.AsyncClient) -> None:
+    await gateway.query(CUSTOMERS)
+    await control.post("/__oauth", json={"fail": {"issuer": "hubspot", "status": 400, "error": "invalid_grant",
+                                                  "seconds": 60}})
+    await control.post("/__oauth/revoke", json={"issuer": "hubspot"})
+    await gateway.query(CUSTOMERS)
+    text = (await gateway.client.get("/metrics")).text
+    assert 'harmonia_credential_renewals_total{grant="refresh_token",outcome="renewed",source="hubspot"}' in text
+    assert 'harmonia_credential_renewals_total{grant="refresh_token",outcome="refused",source="hubspot"}' in text

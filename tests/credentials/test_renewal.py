@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,7 @@ from harmonia.errors import CredentialsUnavailable
 from harmonia.settings import GA4Settings, GoogleAdsSettings, HubSpotSettings, ShopifySettings
 from tests.conftest import SIM_BASE
 from tests.credentials.conftest import LIFETIME, oauth_settings, token_requests
+from tests.servers import ROOT
 
 
 def hubspot(transport: httpx.AsyncBaseTransport, redis_client: redis.Redis | None = None,
@@ -274,3 +278,14 @@ async def test_a_failed_renewal_is_tried_again_before_the_current_token_expires(
     assert (await credential.token()).value != old.value
     assert await token_requests(control, "hubspot") == {"refresh_token": 3}
     await credential.aclose()
+
+
+def test_serve_refuses_an_incomplete_credential_before_starting(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HARMONIA_")}
+    env |= {"PYTHONPATH": str(ROOT), "HARMONIA_SOURCES__HUBSPOT__OAUTH__CLIENT_ID": "0f6a-client",
+            "HARMONIA_SOURCES__GA4__SERVICE_ACCOUNT_FILE": str(tmp_path / "absent.json")}
+    done = subprocess.run([sys.executable, "-m", "harmonia.cli", "serve", "--port", "9"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == ("harmonia: HARMONIA_SOURCES__HUBSPOT__OAUTH__CLIENT_SECRET is required with "
+                                   "HARMONIA_SOURCES__HUBSPOT__OAUTH__CLIENT_ID")
