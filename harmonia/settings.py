@@ -31,7 +31,6 @@ DEMO_CREDENTIALS = {
     "googleads_developer_token": "demo-developer-token",
     "googleads_customer_id": "1234567890",
 }
-DEMO_JWT_SECRET = "harmonia-demo-secret-change-me-in-production"
 
 
 class SourceSettings(BaseModel):
@@ -100,8 +99,10 @@ class SourcesSettings(BaseModel):
 
 
 class AuthSettings(BaseModel):
-    jwt_secret: str | None = DEMO_JWT_SECRET
-    jwks_url: str | None = None          # when set, the secret is ignored: RS256/ES256 keys only
+    # No default key: `harmonia serve` refuses to start without one of these (harmonia/auth/key_checks.py);
+    # only `harmonia demo` makes its own, a random secret per run.
+    jwt_secret: str | None = None        # HS256, at least 32 bytes
+    jwks_url: str | None = None          # when set, the secret is ignored: RS256/ES256 keys only; needs audience
     issuer: str | None = None
     audience: str | None = None
     policy_file: str | None = None
@@ -243,7 +244,9 @@ class Settings(BaseSettings):
     )
 
     redis_url: str | None = None
-    dev_mode: bool = True
+    # Development conveniences that map the schema for anyone probing it ("Did you mean ...?"
+    # suggestions): off in `harmonia serve` unless asked for, on in `harmonia demo`.
+    dev_mode: bool = False
     sources: SourcesSettings = Field(default_factory=SourcesSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)

@@ -11,8 +11,7 @@ import httpx
 import jwt
 import pytest
 
-from harmonia.settings import DEMO_JWT_SECRET
-from tests.conftest import Gateway, token_for
+from tests.conftest import TEST_JWT_SECRET, Gateway, token_for
 
 QUERY = "{ customers(first: 2) { edges { node { email phone } } } }"
 
@@ -37,7 +36,7 @@ async def test_no_token_is_401_with_a_bearer_challenge_and_no_upstream_call(gate
 
 
 async def test_expired_and_forged_tokens_are_401(gateway: Gateway) -> None:
-    expired = jwt.encode({"sub": "x", "roles": ["admin"], "exp": int(time.time()) - 10}, DEMO_JWT_SECRET, "HS256")
+    expired = jwt.encode({"sub": "x", "roles": ["admin"], "exp": int(time.time()) - 10}, TEST_JWT_SECRET, "HS256")
     claims = {"sub": "x", "roles": ["admin"], "exp": int(time.time()) + 60}
     forged = jwt.encode(claims, "not-the-secret-but-long-enough-for-hs256", "HS256")
     for token in (expired, forged, "garbage"):
@@ -51,7 +50,7 @@ async def test_a_token_accepted_before_is_refused_once_it_expires(gateway: Gatew
     # (plus the clock-skew leeway every check allows): a token one second from its last valid moment.
     leeway = gateway.app.state.settings.auth.leeway_seconds
     expires = int(time.time()) + 1 - leeway
-    token = jwt.encode({"sub": "x", "roles": ["admin"], "exp": expires}, DEMO_JWT_SECRET, "HS256")
+    token = jwt.encode({"sub": "x", "roles": ["admin"], "exp": expires}, TEST_JWT_SECRET, "HS256")
     first = await gateway.post("{ __typename }", token=token)
     await asyncio.sleep(max(0.0, expires + leeway - time.time()) + 0.05)
 

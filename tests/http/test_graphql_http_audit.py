@@ -18,8 +18,7 @@ from pathlib import Path
 import pytest
 
 from harmonia.auth.tokens import mint_token
-from harmonia.settings import DEMO_JWT_SECRET
-from tests.conftest import SOURCES
+from tests.conftest import SOURCES, TEST_JWT_SECRET
 from tests.resilience.test_quota_under_load import Processes, base_env, free_port, processes, wait_ready
 
 NODE_DIR = Path(__file__).parent / "node"
@@ -49,7 +48,7 @@ async def test_the_gateway_passes_the_graphql_over_http_audit(processes: Process
                 for name in SOURCES})
     processes.start(["serve", "--port", str(port)], env)
     await wait_ready(f"http://127.0.0.1:{port}/healthz")
-    token = mint_token(DEMO_JWT_SECRET, roles=["admin"], sub="audit", ttl=600)
+    token = mint_token(TEST_JWT_SECRET, roles=["admin"], sub="audit", ttl=600)
 
     audit = await asyncio.create_subprocess_exec("node", "audit.mjs", f"http://127.0.0.1:{port}/graphql", token,
                                                  cwd=NODE_DIR, stdout=asyncio.subprocess.PIPE)
