@@ -105,6 +105,8 @@ class AuthSettings(BaseModel):
     jwks_url: str | None = None          # when set, the secret is ignored: RS256/ES256 keys only; needs audience
     issuer: str | None = None
     audience: str | None = None
+    # A claim naming the calling application (e.g. `azp`, `client_id`): the client label of /metrics.
+    client_claim: str | None = None
     policy_file: str | None = None
     algorithms: list[str] | None = None  # narrows HS256 (secret) or RS256/ES256 (JWKS); never the token's say
     leeway_seconds: float = 10.0         # clock skew tolerated on exp/nbf/iat
@@ -234,6 +236,10 @@ class ObservabilitySettings(BaseModel):
     field_usage_retention_days: int = 30
     field_usage_key_prefix: str = "harmonia:usage:"
     metrics_publish_seconds: float = 1.0   # with several workers: how often each shares its figures
+    # /metrics needs no token, so its series carry no user: client="all", or with auth.client_claim
+    # that claim's value; a list here shows only these values (of the claim, else of the token
+    # subject), every other caller as "other" (harmonia/observability/metrics_clients.py).
+    metrics_clients: list[str] = Field(default_factory=list)
 
 
 class Settings(BaseSettings):

@@ -137,7 +137,10 @@ class TokenVerifier:
         scope = claims.get("scope", "")
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles) or not isinstance(scope, str):
             raise Unauthenticated(BAD_CLAIMS)
-        return Principal(sub=str(claims["sub"]), roles=frozenset(roles), scopes=frozenset(scope.split())), claims, key
+        client = claims.get(self.settings.client_claim) if self.settings.client_claim else None
+        principal = Principal(sub=str(claims["sub"]), roles=frozenset(roles), scopes=frozenset(scope.split()),
+                              client=client if isinstance(client, str) else None)
+        return principal, claims, key
 
     def _refuse_if_expired(self, token: str) -> None:
         try:
