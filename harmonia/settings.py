@@ -177,8 +177,13 @@ class HttpSettings(BaseModel):
     """What the HTTP edge accepts and shows."""
 
     max_body_bytes: int = 1_000_000
+    # Introspection answers each role's own schema; false refuses it for everyone.
     introspection: bool = True
+    # GraphiQL on a browser's GET /graphql (the page holds no data: every query needs a token).
     graphiql: bool = True
+    # /readyz needs no token: it answers from probes of the sources and Redis at most this old,
+    # so no caller can make the gateway call the SaaS APIs faster than this.
+    readiness_probe_seconds: float = 5.0
     # Browser origins allowed to call the API (CORS); empty: no cross-origin browser calls.
     cors_origins: list[str] = Field(default_factory=list)
 
