@@ -20,6 +20,7 @@ from harmonia.simulators.core import SimulatorConfig, SimulatorState
 from harmonia.simulators.data import World, build_world
 
 SIM_BASE = "http://simulators"
+MODERN_ACCEPT = "application/graphql-response+json, application/json;q=0.9"
 # The tests' own HS256 secret: `harmonia serve` has no default one, and refuses the old published demo secret.
 TEST_JWT_SECRET = "harmonia-tests-only-secret-0123456789abcdef"
 TEST_SECRET_ENV = {"HARMONIA_AUTH__JWT_SECRET": TEST_JWT_SECRET}  # for `harmonia serve` subprocesses
@@ -190,7 +191,9 @@ async def open_gateway(sim: SimulatorState, **overrides: Any) -> tuple[Gateway, 
     sources = overrides.pop("sources", {})
     sources.setdefault("shopify", {}).update({"bucket_size": 1000, "leak_per_second": 1000.0})
     app = create_app(gateway_settings(sources=sources, **overrides), transports=dict.fromkeys(SOURCES, sim_transport))
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway")
+    # As today's GraphQL clients ask (Apollo Client, urql): the newer media type, with its 4xx statuses.
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway",
+                               headers={"Accept": MODERN_ACCEPT})
     lifespan = app.router.lifespan_context(app)
     await lifespan.__aenter__()
 

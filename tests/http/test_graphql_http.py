@@ -220,3 +220,24 @@ async def test_a_bad_variable_under_plain_json_is_200_with_the_same_error(gatewa
 
     assert response.status_code == 200
     assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["BAD_USER_INPUT"]
+
+
+@pytest.mark.parametrize("accept", [None, "*/*"], ids=["no Accept", "*/*"])
+async def test_a_client_naming_no_media_type_gets_application_json(gateway: Gateway, accept: str | None) -> None:
+    # GraphQL over HTTP: such a client may predate application/graphql-response+json, so it gets
+    # application/json and its statuses (a validation error is 200 with the error in the body).
+    async def send(body: bytes) -> httpx.Response:
+        request = gateway.client.build_request("POST", "/graphql", content=body, headers={
+            "Authorization": f"Bearer {token_for('admin')}", "Content-Type": "application/json"})
+        del request.headers["Accept"]  # the test client's default
+        if accept is not None:
+            request.headers["Accept"] = accept
+        return await gateway.client.send(request)
+
+    response = await send(b'{"query": "{ nope }"}')
+    ok = await send(b'{"query": "{ __typename }"}')
+
+    assert response.status_code == 200 and response.headers["content-type"] == "application/json"
+    assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["GRAPHQL_VALIDATION_FAILED"]
+    assert ok.status_code == 200 and ok.headers["content-type"] == "application/json"
+    assert ok.json()["data"] == {"__typename": "Query"}
