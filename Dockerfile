@@ -1,8 +1,15 @@
+# The gateway (and, with another command, the simulators) from the locked runtime set.
 FROM python:3.11-slim
 WORKDIR /app
+# The lock first: this layer is rebuilt only when requirements/runtime.txt changes.
+COPY requirements/runtime.txt requirements/runtime.txt
+RUN pip install --no-cache-dir --disable-pip-version-check --require-hashes --no-deps --only-binary :all: \
+        -r requirements/runtime.txt
 COPY pyproject.toml README.md ./
 COPY harmonia ./harmonia
-RUN pip install --no-cache-dir . && useradd --system --no-create-home --uid 10001 harmonia
+# The project alone, built with the locked setuptools: nothing resolved from the index here.
+RUN pip install --no-cache-dir --disable-pip-version-check --no-deps --no-build-isolation .
+RUN useradd --system --no-create-home --uid 10001 harmonia
 USER harmonia
 EXPOSE 4000 8100
 # No token key is built in: `harmonia serve` refuses to start until it gets one, e.g.
