@@ -5,7 +5,8 @@
 ``GET /__stats``, ``POST /__reset``, ``POST /__faults`` are the contract's (faults grow a ``kind``:
 ``status`` by default, ``reset`` or ``timeout``); ``/__oauth`` controls the token endpoints
 (``oauth.py``: lifetimes, revocation, failures, counts); ``GET /__requests``
-(the request log, filterable by ``source``) lets tests check that no key was asked for twice.
+(the request log, filterable by ``source``) lets tests check that no key was asked for twice, and
+that no cookie came back (HubSpot's answers set Cloudflare's ``__cf_bm``, as the real API's CDN does).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from harmonia.simulators import (
     shopify,
     shopify_oauth,
 )
+from harmonia.simulators.cdn import CdnCookie
 from harmonia.simulators.core import (
     FAULT_KINDS,
     SOURCES,
@@ -59,6 +61,7 @@ def create_simulator_app(config: SimulatorConfig | None = None, state: Simulator
 
     app.add_middleware(TokenFrontDoor, state=state)
     app.add_middleware(ConnectionDropper, exception=InjectedReset)
+    app.add_middleware(CdnCookie, prefix="/hubspot")
     app.add_middleware(StatusCounter, state=state)
 
     @app.exception_handler(InjectedFault)

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from harmonia.credentials import RenewingCredential, credential_for
 from harmonia.errors import CredentialsUnavailable
 from harmonia.settings import GA4Settings, GoogleAdsSettings, HubSpotSettings, ShopifySettings
-from tests.conftest import SIM_BASE
+from tests.conftest import SIM_BASE, TEST_SECRET_ENV
 from tests.credentials.conftest import LIFETIME, oauth_settings, token_requests
 from tests.servers import ROOT
 
@@ -282,7 +282,7 @@ async def test_a_failed_renewal_is_tried_again_before_the_current_token_expires(
 
 def test_serve_refuses_an_incomplete_credential_before_starting(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HARMONIA_")}
-    env |= {"PYTHONPATH": str(ROOT), "HARMONIA_SOURCES__HUBSPOT__OAUTH__CLIENT_ID": "0f6a-client",
+    env |= TEST_SECRET_ENV | {"PYTHONPATH": str(ROOT), "HARMONIA_SOURCES__HUBSPOT__OAUTH__CLIENT_ID": "0f6a-client",
             "HARMONIA_SOURCES__GA4__SERVICE_ACCOUNT_FILE": str(tmp_path / "absent.json")}
     done = subprocess.run([sys.executable, "-m", "harmonia.cli", "serve", "--port", "9"], env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=60)
