@@ -11,7 +11,7 @@ report asking for ``propertyQuota``. Google Ads: a one-row GAQL query. Nothing h
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from harmonia.credentials import AccessToken
 from harmonia.doctor.common import (
@@ -26,16 +26,21 @@ from harmonia.doctor.common import (
 )
 from harmonia.doctor.report import FAIL, OK, SKIP, WARN, SourceRow
 from harmonia.settings import GA4Settings, GoogleAdsSettings, HubSpotSettings, MailchimpSettings, ShopifySettings
-from harmonia.sources._http import read_json
+from harmonia.sources._http import SourceHttp, read_json
 from harmonia.sources.ga4 import GA4Property
 from harmonia.sources.googleads import GoogleAdsAccount
 from harmonia.sources.hubspot import HubSpotContacts
 from harmonia.sources.mailchimp import MailchimpAccount
-from harmonia.sources.shopify import ShopifyStore
 
 GA4_SCOPES = {"https://www.googleapis.com/auth/analytics.readonly", "https://www.googleapis.com/auth/analytics"}
 ADS_SCOPE = "https://www.googleapis.com/auth/adwords"
 SCOPES_QUERY = "{ currentAppInstallation { accessScopes { handle } } }"
+
+
+class Connector(Protocol):
+    """Any connector on the shared HTTP layer (Shopify's is asked for nothing else)."""
+
+    http: SourceHttp
 
 
 def _json(response: Any) -> Any:
@@ -91,7 +96,7 @@ async def _hubspot_scopes(row: SourceRow, contacts: HubSpotContacts, token: Acce
                 "add {scope} to the app's scopes, then authorize it again")
 
 
-async def check_shopify(store: ShopifyStore, settings: ShopifySettings, today: date) -> SourceRow:
+async def check_shopify(store: Connector, settings: ShopifySettings, today: date) -> SourceRow:
     row = SourceRow("shopify")
     credential = store.http.credential
     await check_credential(row, "shopify", credential)
