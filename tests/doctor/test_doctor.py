@@ -15,6 +15,8 @@ import redis.asyncio as redis
 
 from harmonia.doctor import examine, exit_code, render
 from harmonia.doctor.report import FAIL, OK, WARN, SourceRow
+from harmonia.simulators.core import SimulatorState
+from harmonia.simulators.oauth import DEMO_OAUTH, oauth_state
 from tests.conftest import SOURCES, gateway_settings
 from tests.credentials.conftest import oauth_settings, token_requests
 from tests.servers import ROOT, Servers
@@ -53,6 +55,15 @@ async def test_all_green_with_every_kind_of_renewing_credential(
     assert found["hubspot"].cells["quota"][1].startswith("99/100 per 10 s")
     assert found["shopify"].cells["quota"] == (OK, "1998/2000 points, +100/s")
     assert "All well" in text
+
+
+async def test_the_report_never_shows_a_secret_or_a_token(
+        sim_transport: httpx.ASGITransport, token_sim: SimulatorState, key_file: Path) -> None:
+    rows = await doctor(sim_transport, renewing(key_file))
+    shown = render(rows, TODAY) + json.dumps([r.as_json() for r in rows])
+    oauth = oauth_state(token_sim)
+    secrets = [*oauth.access, *oauth.refresh_tokens, *(d["client_secret"] for d in DEMO_OAUTH.values())]
+    assert len(oauth.access) >= 4 and not [s for s in secrets if s in shown]
 
 
 async def test_a_refused_refresh_token_and_a_shop_token_without_read_all_orders_fail_with_their_fixes(
