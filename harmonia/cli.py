@@ -77,7 +77,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)  # fail now, with the reason, rather than in every worker
     check_token_keys(settings.auth)
     check_policy(settings.auth.policy_file)
-    check_credentials(settings.sources)
+    for warning in check_credentials(settings.sources):
+        print(f"harmonia: warning: {warning}", file=sys.stderr)
     _check_tracing_env()
     with _metrics_dir(args.workers):
         uvicorn.run("harmonia.cli:create_app_from_env", factory=True, host=args.host, port=args.port,

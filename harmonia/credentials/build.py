@@ -32,6 +32,7 @@ GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
 GOOGLE_SCOPES = {"ga4": "https://www.googleapis.com/auth/analytics.readonly",
                  "googleads": "https://www.googleapis.com/auth/adwords"}
 RENEWABLE = ("hubspot", "shopify", "ga4", "googleads")
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 def auth_header(source: str) -> AuthHeader:
@@ -79,10 +80,17 @@ def plan_for(source: str, settings: SourceSettings) -> Plan | None:
     return None
 
 
-def check_credentials(sources: object) -> None:
-    """Every source's credential settings, checked at startup (``harmonia serve``): ValueError if incomplete."""
+def check_credentials(sources: object) -> list[str]:
+    """Every source's credential settings, checked at startup (``harmonia serve``): ValueError if incomplete;
+    returns warnings (a token endpoint reached without TLS, off this machine)."""
+    warnings = []
     for name in RENEWABLE:
-        plan_for(name, getattr(sources, name))
+        plan = plan_for(name, getattr(sources, name))
+        url = httpx.URL(plan.url) if plan is not None else None
+        if url is not None and url.scheme != "https" and url.host not in LOOPBACK:
+            warnings.append(f"{name}: the token endpoint {url.scheme}://{url.host} is not HTTPS: the client secret "
+                            "and refresh token would cross the network in clear")
+    return warnings
 
 
 def credential_for(source: str, settings: SourceSettings, *, transport: httpx.AsyncBaseTransport | None = None,

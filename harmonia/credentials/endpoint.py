@@ -20,7 +20,12 @@ import orjson
 
 from harmonia.errors import CredentialsUnavailable
 
-_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")  # invalid_grant, BAD_REFRESH_TOKEN: safe to log
+# Kept only when it is a code, never free text that could echo what was sent: RFC 6749's (and Google's
+# internal_failure), or an upper-case code such as HubSpot's BAD_REFRESH_TOKEN.
+OAUTH_CODES = frozenset({"invalid_request", "invalid_client", "invalid_grant", "unauthorized_client",
+                         "unsupported_grant_type", "invalid_scope", "access_denied", "server_error",
+                         "temporarily_unavailable", "internal_failure"})
+_UPPER_CODE = re.compile(r"^[A-Z][A-Z_]{2,47}$")
 TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 
 
@@ -63,6 +68,6 @@ def _error_code(body: Any) -> str | None:
         return None
     for key in ("error", "status"):
         code = body.get(key)
-        if isinstance(code, str) and _CODE.match(code) and code != "error":
+        if isinstance(code, str) and (code in OAUTH_CODES or _UPPER_CODE.match(code)):
             return code
     return None

@@ -289,3 +289,27 @@ def test_serve_refuses_an_incomplete_credential_before_starting(tmp_path: Path) 
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip() == ("harmonia: HARMONIA_SOURCES__HUBSPOT__OAUTH__CLIENT_SECRET is required with "
                                    "HARMONIA_SOURCES__HUBSPOT__OAUTH__CLIENT_ID")
+
+
+async def test_a_token_endpoint_error_that_is_not_a_code_is_never_repeated(
+        sim_transport: httpx.ASGITransport, control: httpx.AsyncClient, caplog: pytest.LogCaptureFixture) -> None:
+    echoed = oauth_settings("hubspot")["refresh_token"]  # an endpoint echoing what it was sent
+    await control.post("/__oauth", json={"fail": {"issuer": "hubspot", "status": 400, "error": echoed}})
+    credential = hubspot(sim_transport)
+    with pytest.raises(CredentialsUnavailable) as refused:
+        await credential.token()
+    assert refused.value.reason == "http_400" and echoed not in caplog.text
+    await credential.aclose()
+
+
+def test_serve_warns_of_a_token_endpoint_without_tls_off_this_machine() -> None:
+    from harmonia.credentials.build import check_credentials
+    from harmonia.settings import SourcesSettings
+
+    remote = SourcesSettings.model_validate({"hubspot": {"base_url": "http://crm-proxy.internal:8080",
+                                                         "oauth": oauth_settings("hubspot")}})
+    [warning] = check_credentials(remote)
+    assert warning.startswith("hubspot: the token endpoint http://crm-proxy.internal is not HTTPS")
+    local = SourcesSettings.model_validate({"hubspot": {"base_url": "http://127.0.0.1:8100/hubspot",
+                                                        "oauth": oauth_settings("hubspot")}})
+    assert check_credentials(local) == []
