@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -131,12 +132,9 @@ class AdminGraphQL:
     def _read(self, payload: Any) -> tuple[DocumentNode, OperationDefinitionNode, VariableValues]:
         if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
             raise _Refused(400, {"errors": {"query": "Required parameter missing or invalid"}})
-        try:
-            document = parse(payload["query"])
-        except GraphQLSyntaxError as exc:
-            raise _Refused(200, {"errors": [exc.formatted]}) from None
-        if problems := validate(self.schema, document):
-            raise _Refused(200, {"errors": [e.formatted for e in problems]})
+        document, problems = self._checked(payload["query"])
+        if problems:
+            raise _Refused(200, {"errors": problems})
         operation = get_operation_ast(document, payload.get("operationName"))
         if operation is None:
             raise _Refused(200, {"errors": [{"message": "An operation name is required"}]})
@@ -147,6 +145,15 @@ class AdminGraphQL:
         if isinstance(coerced, list):
             raise _Refused(200, {"errors": [e.formatted for e in coerced]})
         return document, operation, coerced
+
+    @lru_cache(maxsize=256)  # noqa: B019 - one endpoint per simulator state; clients repeat their documents
+    def _checked(self, query: str) -> tuple[DocumentNode, list[Any]]:
+        """The parsed document and its syntax or validation errors, once per distinct query text."""
+        try:
+            document = parse(query)
+        except GraphQLSyntaxError as exc:
+            return DocumentNode(definitions=()), [exc.formatted]
+        return document, [e.formatted for e in validate(self.schema, document)]
 
     def _price(self, document: DocumentNode, operation: OperationDefinitionNode, variables: VariableValues) -> int:
         fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -43,6 +44,9 @@ class Index:
     orders_by_id: dict[int, Row]
     orders_by_customer: dict[int, list[Row]]
     newest: float
+    customers_by_email: dict[str, list[Row]]  # by trimmed, lower-cased address: an email search is a lookup
+    # Each record's GraphQL shape, built once per index (a write rebuilds the index, and so the shapes).
+    shapes: dict[tuple[str, int], Row] = field(default_factory=dict)
 
     @classmethod
     def of(cls, customers: list[Row], orders: list[Row]) -> Index:
@@ -53,8 +57,12 @@ class Index:
             if order.get("customer"):
                 by_customer.setdefault(order["customer"]["id"], []).append(order)
         created = [epoch(o["created_at"]) for o in orders]
+        by_email: dict[str, list[Row]] = {}
+        for customer in customers:
+            if customer.get("email"):
+                by_email.setdefault(customer["email"].strip().lower(), []).append(customer)
         return cls(customers, {c["id"]: c for c in customers}, orders, created, {o["id"]: o for o in orders},
-                   by_customer, max(created, default=0.0))
+                   by_customer, max(created, default=0.0), by_email)
 
 
 def index_of(state: SimulatorState) -> Index:
@@ -91,6 +99,18 @@ class ShopView:
     def visible(self, order: Row) -> bool:
         return self.since is None or epoch(order["created_at"]) >= self.since
 
+    def order(self, row: Row) -> Row:
+        shape = self.index.shapes.get(("Order", row["id"]))
+        if shape is None:
+            shape = self.index.shapes[("Order", row["id"])] = order_node(row)
+        return shape
+
+    def customer(self, row: Row) -> Row:
+        shape = self.index.shapes.get(("Customer", row["id"]))
+        if shape is None:
+            shape = self.index.shapes[("Customer", row["id"])] = customer_node(row)
+        return shape
+
     def all_orders(self) -> list[Row]:
         if self.since is None:
             return self.index.orders
@@ -126,6 +146,7 @@ def money_bag(amount: str | None, currency: str) -> dict[str, Any]:
     return {"shopMoney": money(amount, currency), "presentmentMoney": money(amount, currency)}
 
 
+@lru_cache(maxsize=65_536)  # pure, and the same stamps are rendered again and again
 def utc(text: str | None) -> str | None:
     if not text:
         return None

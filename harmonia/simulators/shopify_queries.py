@@ -20,10 +20,8 @@ from harmonia.simulators.shopify_graph import (
     Row,
     ShopView,
     connection,
-    customer_node,
     gid,
     line_item_node,
-    order_node,
     parse_gid,
 )
 from harmonia.simulators.shopify_search import Term, compare, date_filter, epoch, paginate, parse_search
@@ -107,10 +105,10 @@ def _lookup(view: ShopView, global_id: str) -> Row | None:
     kind, number = parsed
     if kind == "Order":
         order = view.index.orders_by_id.get(number)
-        return order_node(order) if order is not None and view.visible(order) else None
+        return view.order(order) if order is not None and view.visible(order) else None
     if kind == "Customer":
         customer = view.index.customers_by_id.get(number)
-        return customer_node(customer) if customer is not None else None
+        return view.customer(customer) if customer is not None else None
     if kind == "Shop" and number == 1:
         return _shop()
     return None
@@ -137,8 +135,9 @@ def resolve_typed(kind: str) -> Callable[..., Row | None]:
 
 
 def resolve_orders(_: Any, info: Info, **args: Any) -> Row:
-    rows = _search(_view(info).all_orders(), args.get("query"), _order_passes)
-    return _page(rows, args, order_node, ids_follow_time=True)
+    view = _view(info)
+    rows = _search(view.all_orders(), args.get("query"), _order_passes)
+    return _page(rows, args, view.order, ids_follow_time=True)
 
 
 def resolve_orders_count(_: Any, info: Info, query: str | None = None,
@@ -149,9 +148,18 @@ def resolve_orders_count(_: Any, info: Info, query: str | None = None,
     return {"count": count, "precision": "EXACT"}
 
 
+def _customer_candidates(view: ShopView, query: str | None) -> list[Row]:
+    """Every customer, or only those with the address an ``email:`` term names (the index's lookup)."""
+    exact = [t for t in parse_search(query) if t.field == "email" and t.op == "="]
+    if not exact:
+        return view.index.customers
+    return view.index.customers_by_email.get(exact[0].value.strip().lower(), [])
+
+
 def resolve_customers(_: Any, info: Info, **args: Any) -> Row:
-    rows = _search(_view(info).index.customers, args.get("query"), _customer_passes)
-    return _page(rows, args, customer_node, ids_follow_time=False)
+    view = _view(info)
+    rows = _search(_customer_candidates(view, args.get("query")), args.get("query"), _customer_passes)
+    return _page(rows, args, view.customer, ids_follow_time=False)
 
 
 def resolve_customers_count(_: Any, info: Info, query: str | None = None,
@@ -184,15 +192,16 @@ def resolve_installation(_: Any, info: Info) -> Row:
 def resolve_customer_orders(customer: Row, info: Info, **args: Any) -> Row:
     view = _view(info)
     rows = [o for o in view.index.orders_by_customer.get(customer["_row"]["id"], []) if view.visible(o)]
-    return _page(_search(rows, args.get("query"), _order_passes), args, order_node, ids_follow_time=True)
+    return _page(_search(rows, args.get("query"), _order_passes), args, view.order, ids_follow_time=True)
 
 
 def resolve_order_customer(order: Row, info: Info) -> Row | None:
     owner = order["_row"].get("customer")
     if not owner:
         return None
-    customer = _view(info).index.customers_by_id.get(owner["id"])
-    return customer_node(customer) if customer is not None else None
+    view = _view(info)
+    customer = view.index.customers_by_id.get(owner["id"])
+    return view.customer(customer) if customer is not None else None
 
 
 def resolve_line_items(order: Row, info: Info, **args: Any) -> Row:
