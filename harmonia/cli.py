@@ -17,6 +17,10 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from harmonia.settings import Settings
 
 DEMO_ROLES = ("admin", "marketer", "analyst", "support")
 CONFIG_ENV = "HARMONIA_CONFIG_FILE"
@@ -123,9 +127,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import uvicorn
 
     from harmonia.app import create_app
-    from harmonia.auth.tokens import mint_token
     from harmonia.settings import load_settings
 
+    busy = [f"--{flag} {port}" for flag, port in (("port", args.port), ("sim-port", args.sim_port))
+            if not _port_free(args.host, port)]
+    if busy:
+        print(f"harmonia: {' and '.join(busy)} on {args.host} already in use (another demo?): "
+              "stop it, or choose other ports with --port and --sim-port", file=sys.stderr)
+        return 2
     sim_url = f"http://{args.host}:{args.sim_port}"
     settings = load_settings(args.config, sources={
         name: {"base_url": f"{sim_url}/{name}"} for name in ("hubspot", "shopify", "mailchimp", "ga4", "googleads")
@@ -139,10 +148,45 @@ def cmd_demo(args: argparse.Namespace) -> int:
         uvicorn.Server(uvicorn.Config(gateway, host=args.host, port=args.port, log_level="warning",
                                       **options)),  # type: ignore[arg-type]
     ]
+    print(f"harmonia: starting the SaaS simulators on {sim_url} and the gateway on "
+          f"http://{args.host}:{args.port}", flush=True)
+
+    async def run() -> None:
+        serving = [asyncio.create_task(server.serve()) for server in servers]
+        while not all(server.started for server in servers):
+            if any(task.done() for task in serving):  # one could not start (uvicorn said why)
+                break
+            await asyncio.sleep(0.05)
+        else:
+            _print_demo_welcome(args, settings)
+        await asyncio.gather(*serving)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+    return 0
+
+
+def _port_free(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no obstacle
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _print_demo_welcome(args: argparse.Namespace, settings: Settings) -> None:
+    """The URLs and a ready-made token per demo role, once both servers listen."""
+    from harmonia.auth.tokens import mint_token
+
     secret = settings.auth.jwt_secret or ""
     url = f"http://{args.host}:{args.port}/graphql"
     admin_page = ""
-    print(f"Harmonia demo\n  simulators: {sim_url}\n  GraphiQL:   {url}\n", flush=True)
+    print(f"harmonia: gateway ready\n\nHarmonia demo\n  simulators: http://{args.host}:{args.sim_port}\n"
+          f"  GraphiQL:   {url}  (open a role's link: the token rides in the URL fragment)\n", flush=True)
     for role in DEMO_ROLES:
         scopes = ["privacy"] if role == "admin" else []
         token = mint_token(secret, roles=[role], sub=f"demo-{role}", scopes=scopes, ttl=7 * 24 * 3600,
@@ -154,13 +198,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("\n  curl: curl -s -H 'Authorization: Bearer <token>' -H 'Content-Type: application/json' \\\n"
           f"        -d '{{\"query\":\"{{ customers(first: 3) {{ edges {{ node {{ email }} }} }} }}\"}}' {url}\n"
           "Ctrl-C stops everything.", flush=True)
-
-    async def run() -> None:
-        await asyncio.gather(*(server.serve() for server in servers))
-
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run())
-    return 0
 
 
 def cmd_token(args: argparse.Namespace) -> int:
