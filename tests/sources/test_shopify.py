@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ from harmonia.settings import ShopifySettings
 from harmonia.simulators.app import create_simulator_app
 from harmonia.simulators.core import SimulatorConfig, SimulatorState
 from harmonia.simulators.data import World
+from harmonia.simulators.shopify import bucket_of
 from harmonia.simulators.shopify_search import epoch
 from harmonia.sources.records import LineItem, Money
 from harmonia.sources.shopify import CustomerRef, ShopifyStore
@@ -264,6 +266,20 @@ async def test_customers_by_messy_email_in_one_aliased_query(
     assert len(documents(state)) == 1
     assert [found[a].id if found[a] else None for a in asked] == [str(c["id"]) for c in messy] + [None, None]
     assert all(isinstance(v, str) for v in documents(state)[0]["variables"].values())  # values, never spliced
+
+
+@pytest.mark.parametrize("status", [200, 429])
+async def test_a_throttled_answer_at_200_or_429_is_waited_out_and_asked_again(make_store: Any, status: int) -> None:
+    store, state = make_store(rate_limits=True, shopify_throttle_status=status)
+    await store.list_orders(5)  # the bucket is known: full
+    bucket_of(state).reconfigure(available=0.0, restore_rate=200.0)  # another app of the shop spent it all
+
+    started = time.monotonic()
+    page = await store.list_orders(50)  # 152 points: three quarters of a second at 200 a second
+
+    assert len(page.items) == 50
+    assert state.stats()["shopify"]["graphql_errors"] == {"THROTTLED": 1}  # one refusal, then it waited
+    assert 0.5 <= time.monotonic() - started < 3.0
 
 
 async def test_a_wrong_token_is_an_auth_failure(make_store: Any) -> None:
