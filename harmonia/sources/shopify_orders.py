@@ -62,13 +62,15 @@ def _cost(key: OrdersKey) -> int:
 async def orders_of_customers(store: ShopifyStore, keys: Sequence[OrdersKey]) -> dict[OrdersKey, Page[ShopifyOrder]]:
     pages: dict[OrdersKey, Page[ShopifyOrder]] = {}
     wanted: list[OrdersKey] = []
+    budget = store.admin.budget()
+    # A page too big for one query (a small bucket) comes shorter, with a cursor: the caller pages on.
+    fit = max(1, min(PAGE_MAX, int((budget - docs.email_lookup_cost(0)) // docs.ORDER_COST)))
     for ref, limit, after in dict.fromkeys(keys):
-        key = (ref, max(1, min(PAGE_MAX, limit)), after)
+        key = (ref, max(1, min(fit, limit)), after)
         kind, value = CustomerRef.read(ref)
         if (kind == "id" and value.isdigit()) or (kind == "email" and docs.email_query(value)):
             wanted.append(key)
         pages[(ref, limit, after)] = EMPTY
-    budget = store.admin.budget()
     groups: list[list[OrdersKey]] = [[]]
     spent = 0
     for key in wanted:
@@ -80,7 +82,7 @@ async def orders_of_customers(store: ShopifyStore, keys: Sequence[OrdersKey]) ->
     answers = await asyncio.gather(*(_halving(store, group) for group in groups if group))
     by_clamped = {k: v for answer in answers for k, v in answer.items()}
     for ref, limit, after in list(pages):
-        pages[(ref, limit, after)] = by_clamped.get((ref, max(1, min(PAGE_MAX, limit)), after), EMPTY)
+        pages[(ref, limit, after)] = by_clamped.get((ref, max(1, min(fit, limit)), after), EMPTY)
     return pages
 
 

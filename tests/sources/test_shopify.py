@@ -192,6 +192,18 @@ async def test_a_small_bucket_shapes_every_query_to_fit_it(make_store: Any, worl
     assert len(documents(state)) == 3 and state.stats()["shopify"]["graphql_errors"] == {}  # 99 + 99 + 52 ids
 
 
+async def test_a_customers_page_too_big_for_the_bucket_comes_shorter_with_a_cursor(
+    make_store: Any, world: World
+) -> None:
+    store, state = make_store(rate_limits=True, shopify_maximum_available=20.0, shopify_restore_rate=10_000.0)
+    await store.shop()  # the bucket is known: 20 points, four orders a query
+    customer = max(world.shopify_customers, key=lambda c: len(world.customer_orders(c["id"])))
+    page = await store.customer_orders(str(customer["id"]), 100)
+
+    assert 1 <= len(page.items) < len(world.customer_orders(customer["id"])) and page.next_cursor
+    assert state.stats()["shopify"]["graphql_errors"] == {}
+
+
 async def test_the_order_count_asks_for_no_limit(shop: tuple[ShopifyStore, SimulatorState], world: World) -> None:
     store, state = shop
     assert await store.count_orders() == len(world.orders)
