@@ -106,7 +106,7 @@ class ShopifyAdmin:
                 response = await self.http.request("POST", self.path, json={"query": document,
                                                                             "variables": dict(variables or {})},
                                                    idempotent=not write, passthrough=(429,))
-                body = self._body(response)
+                body = self._body(response, lenient=response.status_code == 429)
                 report = self._report(response, body)
             finally:
                 await self.pacer.settle(ticket, report)
@@ -120,10 +120,13 @@ class ShopifyAdmin:
                 continue  # the pacer now knows what is left and waits for the points
             return self._data(body, cost)
 
-    def _body(self, response: httpx.Response) -> dict[str, Any]:
+    def _body(self, response: httpx.Response, *, lenient: bool = False) -> dict[str, Any]:
+        """The answer as JSON; a 429 whose body is not JSON (a proxy's page) is still a refusal to wait out."""
         try:
             body = read_json(response)
         except ValueError:
+            if lenient:
+                return {}
             raise UpstreamUnavailable(SOURCE, "shopify sent a body that is not JSON") from None
         if not isinstance(body, dict):
             raise UpstreamUnavailable(SOURCE, "shopify sent an unexpected body")

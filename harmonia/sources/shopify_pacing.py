@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 MIN_RATE = 0.1  # points a second: a reported 0 must not stall us forever, nor divide by zero
+PROBE_PATIENCE = 2.0  # seconds the others wait for the first answer before going on with the configured bucket
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,12 +82,16 @@ class CostPacer:
         return min(self.maximum, self._available + (time.monotonic() - self._stamp) * self.restore_rate)
 
     async def wait_for_probe(self) -> bool:
-        """Wait while the first call learns the bucket; True when this caller must be that call."""
+        """Wait while the first call learns the bucket; True when this caller must be that call. A slow
+        first answer (a slow shop, not a spent bucket) holds the others back only ``PROBE_PATIENCE``."""
         while not self.learned:
             if self._probe is None:
                 self._probe = asyncio.get_running_loop().create_future()
                 return True
-            await asyncio.shield(self._probe)
+            try:
+                await asyncio.wait_for(asyncio.shield(self._probe), PROBE_PATIENCE)
+            except TimeoutError:
+                return False
         return False
 
     async def acquire(self, cost: float) -> Ticket:

@@ -20,6 +20,7 @@ from harmonia.simulators.shopify_search import epoch
 from harmonia.sources.records import LineItem, Money
 from harmonia.sources.shopify import CustomerRef, ShopifyStore
 from harmonia.sources.shopify_records import decode_attribution, utm_campaign
+from harmonia.sources.writes import ShopifyWrites
 
 BASE = "http://simulators/shopify"
 Store = Callable[..., ShopifyStore]
@@ -292,6 +293,30 @@ async def test_a_throttled_answer_at_200_or_429_is_waited_out_and_asked_again(ma
     assert len(page.items) == 50
     assert state.stats()["shopify"]["graphql_errors"] == {"THROTTLED": 1}  # one refusal, then it waited
     assert 0.5 <= time.monotonic() - started < 3.0
+
+
+async def test_an_email_that_is_search_syntax_gets_no_ones_orders_and_never_reaches_shopify(
+    shop: tuple[ShopifyStore, SimulatorState],
+) -> None:
+    store, state = shop
+    hostile = ["x@y.z OR email:*", '"a@b.c" OR *', "a@b.c) OR (email:*", "*", "no-at-sign"]
+    pages = await store.orders_of_customers([(CustomerRef.by_email(e), 5, None) for e in hostile])
+    found = await store.find_customers_by_email(hostile)
+
+    assert all(p.items == [] for p in pages.values()) and set(found.values()) == {None}
+    assert documents(state) == []
+
+
+async def test_an_erasure_request_is_sent_once_even_when_shopify_answers_503(
+    make_store: Any, world: World
+) -> None:
+    store, state = make_store({"max_retries": 3})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_simulator_app(state=state)),
+                                 base_url="http://simulators") as sim:
+        await sim.post("/__faults", json={"source": "shopify", "status": 503, "rate": 1.0, "seconds": 5})
+    with pytest.raises(UpstreamUnavailable):
+        await ShopifyWrites(store).erase_customer(str(world.shopify_customers[0]["id"]))
+    assert len(documents(state)) == 1  # not idempotent: the erasure job retries it, the HTTP layer never
 
 
 async def test_a_wrong_token_is_an_auth_failure(make_store: Any) -> None:

@@ -84,6 +84,13 @@ async def test_before_the_shop_has_said_anything_one_call_asks_alone() -> None:
     assert pacer.maximum == 100.0
 
 
+async def test_a_slow_first_answer_holds_the_others_back_only_briefly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("harmonia.sources.shopify_pacing.PROBE_PATIENCE", 0.1)
+    pacer = CostPacer(maximum=2000.0, restore_rate=100.0)
+    await pacer.acquire(10)  # the probe, never answered here
+    await asyncio.wait_for(pacer.acquire(10), 1)  # goes on with the configured bucket
+
+
 async def test_a_throttled_answer_that_says_nothing_leaves_less_than_the_call_cost() -> None:
     pacer = CostPacer(maximum=2000.0, restore_rate=100.0)
     ticket = await pacer.acquire(300)
