@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -66,11 +67,13 @@ def _uvicorn_options() -> dict[str, str]:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from harmonia.auth.key_checks import check_token_keys
     from harmonia.settings import load_settings
 
     if args.config:
         os.environ[CONFIG_ENV] = args.config
     settings = load_settings(args.config)  # fail now, with the reason, rather than in every worker
+    check_token_keys(settings.auth)
     check_policy(settings.auth.policy_file)
     _check_tracing_env()
     with _metrics_dir(args.workers):
@@ -136,9 +139,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
               "stop it, or choose other ports with --port and --sim-port", file=sys.stderr)
         return 2
     sim_url = f"http://{args.host}:{args.sim_port}"
-    settings = load_settings(args.config, sources={
+    settings = load_settings(args.config, dev_mode=True, sources={
         name: {"base_url": f"{sim_url}/{name}"} for name in ("hubspot", "shopify", "mailchimp", "ga4", "googleads")
     })
+    if not settings.auth.jwt_secret and not settings.auth.jwks_url:
+        # The demo's own key, new every run: tokens it prints die with it, and nothing published signs them.
+        settings.auth.jwt_secret = secrets.token_urlsafe(48)
     gateway = create_app(settings)
     simulators = _simulator_app(args)
     options = _uvicorn_options()
@@ -201,13 +207,17 @@ def _print_demo_welcome(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
+    from harmonia.auth.key_checks import check_token_keys
     from harmonia.auth.tokens import mint_token
     from harmonia.settings import load_settings
 
     settings = load_settings(args.config)
-    if not settings.auth.jwt_secret:
-        print("harmonia token: no HS256 secret configured (HARMONIA_AUTH__JWT_SECRET)", file=sys.stderr)
+    if settings.auth.jwks_url or not settings.auth.jwt_secret:
+        print("harmonia token: no HS256 secret configured: set HARMONIA_AUTH__JWT_SECRET to the gateway's "
+              "secret (with a JWKS, tokens come from your identity provider; `harmonia demo` prints its own)",
+              file=sys.stderr)
         return 2
+    check_token_keys(settings.auth)  # never mint with a published or guessable secret
     print(mint_token(settings.auth.jwt_secret, roles=args.role, sub=args.sub or f"dev-{args.role[0]}",
                      scopes=(args.scope or "").split(), ttl=args.ttl, issuer=settings.auth.issuer,
                      audience=settings.auth.audience))
@@ -267,7 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the gateway")
     serve.add_argument("--config", default=None)
-    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="default 127.0.0.1 (this machine only); 0.0.0.0 listens on every interface (a container)")
     serve.add_argument("--port", type=int, default=4000)
     serve.add_argument("--workers", type=int, default=1)
     serve.set_defaults(func=cmd_serve)
