@@ -292,7 +292,7 @@ async def test_a_throttled_answer_at_200_or_429_is_waited_out_and_asked_again(ma
 
     assert len(page.items) == 50
     assert state.stats()["shopify"]["graphql_errors"] == {"THROTTLED": 1}  # one refusal, then it waited
-    assert 0.5 <= time.monotonic() - started < 3.0
+    assert time.monotonic() - started >= 0.5  # it waited for the points instead of failing
 
 
 async def test_an_email_that_is_search_syntax_gets_no_ones_orders_and_never_reaches_shopify(
