@@ -124,7 +124,7 @@ class ShopifyStore:
             cursor = page.next_cursor
 
     async def get_orders(self, ids: Sequence[str]) -> dict[str, ShopifyOrder]:
-        nodes = await self._by_ids("Order", docs.ORDER, docs.ORDER_COST, ids, scopes=True)
+        nodes = _whole(await self._by_ids("Order", docs.ORDER, docs.ORDER_COST, ids, scopes=True))
         return {o.id: o for o in (order_page({"nodes": list(nodes.values())})[0])}
 
     async def get_order(self, order_id: str) -> ShopifyOrder | None:
@@ -150,7 +150,7 @@ class ShopifyStore:
         return (await self.orders_of_customers([key]))[key]
 
     async def order_attribution(self, ids: Sequence[str]) -> dict[str, OrderAttribution]:
-        nodes = await self._by_ids("Order", docs.ATTRIBUTION, docs.ATTRIBUTION_COST, ids)
+        nodes = _whole(await self._by_ids("Order", docs.ATTRIBUTION, docs.ATTRIBUTION_COST, ids))
         return {a.order_id: a for a in map(decode_attribution, nodes.values()) if a is not None}
 
     async def order_line_items(self, ids: Sequence[str]) -> dict[str, OrderLineItems]:
@@ -189,7 +189,7 @@ class ShopifyStore:
                     next_cursor=info.get("endCursor") if info.get("hasNextPage") else None)
 
     async def get_customers(self, ids: Sequence[str]) -> dict[str, ShopifyCustomer]:
-        nodes = await self._by_ids("Customer", docs.CUSTOMER, docs.CUSTOMER_COST, ids)
+        nodes = _whole(await self._by_ids("Customer", docs.CUSTOMER, docs.CUSTOMER_COST, ids))
         return {c.id: c for c in map(decode_customer, nodes.values()) if c is not None}
 
     async def find_customers_by_email(self, emails: Sequence[str]) -> dict[str, ShopifyCustomer | None]:
@@ -287,6 +287,14 @@ class ShopifyStore:
         chunks = [wanted[at:at + size] for at in range(0, len(wanted), size)]
         found = await asyncio.gather(*(_halving(fetch, chunk) for chunk in chunks))
         return {i: node for part in found for i, node in part}
+
+
+def _whole(nodes: dict[str, Any]) -> dict[str, Any]:
+    """The nodes, or UPSTREAM_UNAVAILABLE when Shopify answered an error for any of them: a record
+    missing from the answer must not read as a record that does not exist."""
+    if any(node is FAILED for node in nodes.values()):
+        raise UpstreamUnavailable(SOURCE, "shopify answered an error for some of the records asked for")
+    return nodes
 
 
 async def _halving(fetch: Callable[[list[str]], Awaitable[list[T]]], chunk: list[str]) -> list[T]:

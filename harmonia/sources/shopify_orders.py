@@ -22,7 +22,7 @@ from harmonia.errors import UpstreamUnavailable
 from harmonia.sources import shopify_documents as docs
 from harmonia.sources.normalize import normalize_email
 from harmonia.sources.records import Page, ShopifyOrder
-from harmonia.sources.shopify_admin import TooCostly
+from harmonia.sources.shopify_admin import ERROR_PATHS, TooCostly
 from harmonia.sources.shopify_records import gid, order_page
 
 if TYPE_CHECKING:
@@ -116,6 +116,9 @@ async def _one_call(store: ShopifyStore, group: list[OrdersKey]) -> dict[OrdersK
     for n, (limit, keys) in enumerate(first_pages.items()):
         document.first_pages(f"n{n}", [gid("Customer", CustomerRef.read(k[0])[1]) for k in keys], limit)
     data = await store.admin.run(document.render(), document.variables, document.cost)
+    if data.get(ERROR_PATHS):
+        # A customer missing from the answer is not a customer without orders: say Shopify failed.
+        raise UpstreamUnavailable(SOURCE, "shopify answered an error for some customers' orders")
     pages: dict[OrdersKey, Page[ShopifyOrder]] = {}
     for n, keys in enumerate(first_pages.values()):
         nodes = data.get(f"n{n}") or []

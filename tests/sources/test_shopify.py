@@ -268,6 +268,24 @@ async def test_an_order_whose_items_shopify_cannot_answer_is_unreadable_and_its_
     assert [found[str(o["id"])].readable for o in writable_world.orders[:3]] == [True, False, True]
 
 
+async def test_an_order_shopify_answers_an_error_for_fails_the_read_instead_of_reading_as_absent(
+    writable_world: World,
+) -> None:
+    broken = writable_world.orders[1]
+    del broken["total_price"]
+    state = SimulatorState(SimulatorConfig(seed=7, rate_limits=False), world=writable_world)
+    store = ShopifyStore.from_settings(ShopifySettings(base_url=BASE),
+                                       transport=httpx.ASGITransport(app=create_simulator_app(state=state)))
+    try:
+        with pytest.raises(UpstreamUnavailable):
+            await store.get_orders([str(o["id"]) for o in writable_world.orders[:3]])
+        with pytest.raises(UpstreamUnavailable):
+            await store.customer_orders(str(broken["customer"]["id"]), 10)
+        assert len(await store.get_orders([str(writable_world.orders[0]["id"])])) == 1  # the others still read
+    finally:
+        await store.aclose()
+
+
 async def test_customers_by_messy_email_in_one_aliased_query(
     shop: tuple[ShopifyStore, SimulatorState], world: World
 ) -> None:
