@@ -18,6 +18,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 import httpx
@@ -33,6 +34,16 @@ MAX_QUERY_COST = 1000  # Shopify's single-query maximum, whatever the bucket
 # Where the answer's field errors were, kept under a key no GraphQL response name can be (it has a space).
 ERROR_PATHS = " error paths"
 log = logging.getLogger("harmonia.sources.shopify")
+
+
+def version_supported_until(api_version: str) -> date | None:
+    """The day Shopify stops supporting a stable version: each is released on the first of its month
+    and supported for at least 12 months (shopify.dev/docs/api/usage/versioning: 2023-01 until
+    2024-01-01). None for ``unstable`` or a name that is not ``YYYY-MM``."""
+    year, _, month = api_version.partition("-")
+    if not (year.isdigit() and month.isdigit() and len(year) == 4 and 1 <= int(month) <= 12):
+        return None
+    return date(int(year) + 1, int(month), 1)
 
 
 def auth_headers(settings: ShopifySettings) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import date
 from typing import Any
 
 import httpx
@@ -19,6 +20,7 @@ from harmonia.simulators.shopify import bucket_of
 from harmonia.simulators.shopify_search import epoch
 from harmonia.sources.records import LineItem, Money
 from harmonia.sources.shopify import CustomerRef, ShopifyStore
+from harmonia.sources.shopify_admin import version_supported_until
 from harmonia.sources.shopify_records import decode_attribution, utm_campaign
 from harmonia.sources.writes import ShopifyWrites
 
@@ -382,3 +384,9 @@ async def test_a_shopify_outage_is_upstream_unavailable_with_no_shopify_text(mak
     with pytest.raises(UpstreamUnavailable) as failure:
         await store.list_orders(5)
     assert "Injected" not in failure.value.message
+
+
+@pytest.mark.parametrize(("version", "until"), [("2026-10", date(2027, 10, 1)), ("2023-01", date(2024, 1, 1)),
+                                                ("unstable", None), ("2026-13", None), ("latest", None)])
+def test_a_stable_version_is_supported_for_twelve_months_from_its_release(version: str, until: date | None) -> None:
+    assert version_supported_until(version) == until
