@@ -51,6 +51,8 @@ class SimulatorConfig:
     # extensions.cost, and Shopify pricing queries above (or below) its published rules.
     shopify_report_cost: bool = True
     shopify_cost_factor: float = 1.0
+    # Fields the shop's schema lacks ("Order.email"), as a shop on another version or a stricter copy would.
+    shopify_hidden_fields: tuple[str, ...] = ()
 
     def shopify_scopes(self) -> list[str]:
         scopes = ["read_customers", "write_customers", "read_orders"]

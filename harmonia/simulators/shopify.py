@@ -63,8 +63,8 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-def graph_schema() -> GraphQLSchema:
-    return shopify_writes.attach(shopify_queries.attach(admin_schema()))
+def graph_schema(hidden: frozenset[str] = frozenset()) -> GraphQLSchema:
+    return shopify_writes.attach(shopify_queries.attach(admin_schema(hidden)))
 
 
 def bucket_of(state: SimulatorState) -> CostBucket:
@@ -92,7 +92,7 @@ class AdminGraphQL:
 
     def __init__(self, state: SimulatorState) -> None:
         self.state = state
-        self.schema = graph_schema()
+        self.schema = graph_schema(frozenset(state.config.shopify_hidden_fields))
         self.errors = state.counter(ERRORS_KEY)
         self.operations = state.counter(OPERATIONS_KEY)
 

@@ -230,6 +230,13 @@ type Mutation {
 """
 
 
-@lru_cache(maxsize=1)
-def admin_schema() -> GraphQLSchema:
-    return build_schema(SDL)
+@lru_cache(maxsize=8)
+def admin_schema(hidden: frozenset[str] = frozenset()) -> GraphQLSchema:
+    """The schema, less the ``Type.field`` names in ``hidden``: a shop or version without them."""
+    schema = build_schema(SDL)
+    for name in hidden:
+        kind, _, field = name.partition(".")
+        fields = getattr(schema.get_type(kind), "fields", None)
+        if fields is not None:
+            fields.pop(field, None)
+    return schema

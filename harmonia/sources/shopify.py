@@ -19,8 +19,9 @@ Documents that read orders also ask, every few minutes, for the app's access sco
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -30,10 +31,11 @@ from harmonia.errors import UpstreamUnavailable
 from harmonia.settings import ShopifySettings
 from harmonia.sources import shopify_documents as docs
 from harmonia.sources._http import SourceHttp, build_client
-from harmonia.sources.normalize import normalize_email
 from harmonia.sources.records import OrderAttribution, OrderLineItems, Page, ShopifyCustomer, ShopifyOrder
 from harmonia.sources.shared import SharedRedis
-from harmonia.sources.shopify_admin import ERROR_PATHS, ShopifyAdmin, TooCostly, auth_headers
+from harmonia.sources.shopify_admin import ERROR_PATHS, ShopifyAdmin, TooCostly, UnknownFields, auth_headers
+from harmonia.sources.shopify_customers import customers_by_email
+from harmonia.sources.shopify_fields import CUSTOMER, ORDER, Missing, Shape, can_do_without
 from harmonia.sources.shopify_orders import CustomerRef, OrdersKey, orders_of_customers
 from harmonia.sources.shopify_pacing import CostPacer, ThrottleStatus
 from harmonia.sources.shopify_records import (
@@ -53,6 +55,7 @@ ORDERS_WINDOW_DAYS = 60  # what Shopify shows without read_all_orders
 T = TypeVar("T")
 
 FAILED = object()  # a node Shopify answered an error for
+log = logging.getLogger("harmonia.sources.shopify")
 __all__ = ["CustomerRef", "OrdersKey", "ShopInfo", "ShopifyStore"]
 
 
@@ -73,6 +76,7 @@ class ShopifyStore:
         self.api_version = admin.api_version
         self.scopes: frozenset[str] | None = None
         self._scopes_at = 0.0
+        self.missing: Missing = frozenset()  # fields the shop said it does not have (shopify_fields)
 
     @classmethod
     def from_settings(cls, settings: ShopifySettings,
@@ -93,16 +97,43 @@ class ShopifyStore:
         self.admin.pacer = SharedCostPacer(shared, f"shopify:{account}", local=local,
                                            lease_seconds=self.http.attempt_timeout + 5.0)
 
+    @property
+    def order_fields(self) -> Shape:
+        return ORDER.shape(self.missing)
+
+    @property
+    def customer_fields(self) -> Shape:
+        return CUSTOMER.shape(self.missing)
+
+    async def run(self, build: Callable[[], tuple[str, Mapping[str, Any] | None, float]], *,
+                  write: bool = False) -> dict[str, Any]:
+        """``build()``'s document asked of the shop; a field it says it does not have is left out from then
+        on and the document built and asked again (see ``shopify_fields``)."""
+        while True:
+            document, variables, cost = build()
+            try:
+                return await self.admin.run(document, variables, cost, write=write)
+            except UnknownFields as unknown:
+                if unknown.fields <= self.missing or not can_do_without(unknown.fields):
+                    raise UpstreamUnavailable(SOURCE, "shopify does not have a field Harmonia needs: check "
+                                              "sources.shopify.api_version") from None
+                log.warning("shopify has no %s: reading on without it", sorted(unknown.fields))
+                self.missing = self.missing | unknown.fields
+
     # --- orders ------------------------------------------------------------------------------
 
     async def list_orders(self, limit: int, cursor: str | None = None) -> Page[ShopifyOrder]:
         scopes = self._scopes_due()
-        fit = int((self.admin.budget() - 2 - docs.SCOPES_COST) // docs.ORDER_COST)
+        fit = int((self.admin.budget() - 2 - docs.SCOPES_COST) // self.order_fields.cost)
         first = max(1, min(limit, PAGE_MAX, fit))
+
+        def build() -> tuple[str, Mapping[str, Any], float]:
+            document, cost = docs.orders_page(self.order_fields, first, scopes)
+            return document, {"first": first, "after": cursor}, cost
+
         while True:
-            document, cost = docs.orders_page(first, scopes)
             try:
-                data = await self.admin.run(document, {"first": first, "after": cursor}, cost)
+                data = await self.run(build)
             except TooCostly:
                 if first == 1:
                     raise UpstreamUnavailable(SOURCE, "one shopify order costs more than a query may") from None
@@ -124,16 +155,15 @@ class ShopifyStore:
             cursor = page.next_cursor
 
     async def get_orders(self, ids: Sequence[str]) -> dict[str, ShopifyOrder]:
-        nodes = _whole(await self._by_ids("Order", docs.ORDER, docs.ORDER_COST, ids, scopes=True))
+        nodes = _whole(await self._by_ids("Order", lambda: self.order_fields, ids, scopes=True))
         return {o.id: o for o in (order_page({"nodes": list(nodes.values())})[0])}
 
     async def get_order(self, order_id: str) -> ShopifyOrder | None:
         return (await self.get_orders([order_id])).get(order_id)
 
     async def count_orders(self) -> int:
-        scopes = self._scopes_due()
-        document, cost = docs.order_count(scopes)
-        data = await self.admin.run(document, None, cost)
+        document, cost = docs.order_count(self._scopes_due())
+        data = await self.run(lambda: (document, None, cost))
         self._learn_scopes(data)
         count = (data.get("ordersCount") or {}).get("count")
         if not isinstance(count, int):
@@ -150,14 +180,13 @@ class ShopifyStore:
         return (await self.orders_of_customers([key]))[key]
 
     async def order_attribution(self, ids: Sequence[str]) -> dict[str, OrderAttribution]:
-        nodes = _whole(await self._by_ids("Order", docs.ATTRIBUTION, docs.ATTRIBUTION_COST, ids))
+        nodes = _whole(await self._by_ids("Order", lambda: Shape(docs.ATTRIBUTION, docs.ATTRIBUTION_COST), ids))
         return {a.order_id: a for a in map(decode_attribution, nodes.values()) if a is not None}
 
     async def order_line_items(self, ids: Sequence[str]) -> dict[str, OrderLineItems]:
         """Each order's products; an order Shopify answered with an error for is marked unreadable
         (its ``lineItems`` field fails, its siblings' do not)."""
-        each = 1 + docs.connection_cost(docs.LINE_ITEMS_FIRST, docs.LINE_ITEM_COST)
-        nodes = await self._by_ids("Order", "", each, ids, document=lambda n: docs.line_items(n))
+        nodes = await self._by_ids("Order", lambda: docs.LINE_ITEMS, ids, document=docs.line_items)
         found: dict[str, OrderLineItems] = {}
         for order_id, node in nodes.items():
             if node is FAILED:
@@ -167,7 +196,8 @@ class ShopifyStore:
                 items, more = line_items_of(node)
                 while more is not None:  # the rare order with more items than the first page holds
                     document, cost = docs.more_line_items()
-                    data = await self.admin.run(document, {"id": gid("Order", order_id), "after": more}, cost)
+                    variables = {"id": gid("Order", order_id), "after": more}
+                    data = await self.run(lambda: (document, variables, cost))  # noqa: B023 - awaited at once
                     rest, more = line_items_of(data.get("order") or {})
                     items += rest
             except UpstreamUnavailable:
@@ -179,9 +209,13 @@ class ShopifyStore:
     # --- customers ---------------------------------------------------------------------------
 
     async def list_customers(self, limit: int, cursor: str | None = None) -> Page[ShopifyCustomer]:
-        first = max(1, min(limit, PAGE_MAX, int((self.admin.budget() - 2) // docs.CUSTOMER_COST)))
-        document, cost = docs.customers_page(first)
-        data = await self.admin.run(document, {"first": first, "after": cursor}, cost)
+        first = max(1, min(limit, PAGE_MAX, int((self.admin.budget() - 2) // self.customer_fields.cost)))
+
+        def build() -> tuple[str, Mapping[str, Any], float]:
+            document, cost = docs.customers_page(self.customer_fields, first)
+            return document, {"first": first, "after": cursor}, cost
+
+        data = await self.run(build)
         connection = data.get("customers") or {}
         nodes = [e.get("node") for e in connection.get("edges") or [] if isinstance(e, dict)]
         info = connection.get("pageInfo") or {}
@@ -189,51 +223,21 @@ class ShopifyStore:
                     next_cursor=info.get("endCursor") if info.get("hasNextPage") else None)
 
     async def get_customers(self, ids: Sequence[str]) -> dict[str, ShopifyCustomer]:
-        nodes = _whole(await self._by_ids("Customer", docs.CUSTOMER, docs.CUSTOMER_COST, ids))
+        nodes = _whole(await self._by_ids("Customer", lambda: self.customer_fields, ids))
         return {c.id: c for c in map(decode_customer, nodes.values()) if c is not None}
 
     async def find_customers_by_email(self, emails: Sequence[str]) -> dict[str, ShopifyCustomer | None]:
         """Each address's customer (exact, normalized match), all in one aliased query where they fit."""
-        wanted = {e: normalize_email(e) or "" for e in emails}
-        queries = {e: q for e, n in wanted.items() if (q := docs.email_query(n)) is not None}
-        found: dict[str, ShopifyCustomer | None] = dict.fromkeys(emails)
-        each = docs.email_lookup_cost(None)
-        size = max(1, min(PAGE_MAX, int(self.admin.budget() // each)))
-        pending = list(queries)
-        chunks = [pending[at:at + size] for at in range(0, len(pending), size)]
-
-        async def lookup(chunk: list[str]) -> None:
-            document, variables, cost = docs.customers_by_email([queries[e] for e in chunk])
-            data = await self.admin.run(document, variables, cost)
-            for i, email in enumerate(chunk):
-                nodes = (data.get(f"e{i}") or {}).get("nodes") or []
-                customer = decode_customer(nodes[0]) if nodes else None
-                if customer is not None and customer.email != wanted[email]:
-                    customer = await self._search_exact(wanted[email])  # Shopify's search was not exact
-                found[email] = customer
-
-        await asyncio.gather(*(lookup(c) for c in chunks))
-        return found
+        return await customers_by_email(self, emails)
 
     async def find_customer_by_email(self, email: str) -> ShopifyCustomer | None:
         return (await self.find_customers_by_email([email])).get(email)
-
-    async def _search_exact(self, email: str) -> ShopifyCustomer | None:
-        query = docs.email_query(email)
-        if query is None:
-            return None
-        data = await self.admin.run(docs.EMAIL_SEARCH, {"query": query}, docs.EMAIL_SEARCH_COST)
-        for node in (data.get("customers") or {}).get("nodes") or []:
-            customer = decode_customer(node)
-            if customer is not None and customer.email == email:
-                return customer
-        return None
 
     # --- the shop ----------------------------------------------------------------------------
 
     async def shop(self) -> ShopInfo:
         """The shop's name and plan and the app's scopes: one cheap call (``harmonia doctor``)."""
-        data = await self.admin.run(docs.SHOP, None, docs.SHOP_COST)
+        data = await self.run(lambda: (docs.SHOP, None, docs.SHOP_COST))
         self._learn_scopes(data)
         shop = data.get("shop") or {}
         return ShopInfo(name=str(shop.get("name") or ""), domain=str(shop.get("myshopifyDomain") or ""),
@@ -264,18 +268,22 @@ class ShopifyStore:
             self.scopes = frozenset(str(s.get("handle")) for s in scopes if isinstance(s, dict))
             self._scopes_at = time.monotonic()
 
-    async def _by_ids(self, kind: str, fields: str, each: int, ids: Sequence[str], *, scopes: bool = False,
+    async def _by_ids(self, kind: str, fields: Callable[[], Shape], ids: Sequence[str], *, scopes: bool = False,
                       document: Callable[[int], tuple[str, int]] | None = None) -> dict[str, Any]:
         """``nodes(ids:)`` in as many calls as cost and Shopify's 250-item inputs need: each id found with
         its node, or ``FAILED`` where Shopify answered an error for it instead."""
         wanted = list(dict.fromkeys(i for i in ids if i.isdigit()))
         with_scopes = scopes and self._scopes_due()
-        size = max(1, min(PAGE_MAX, int((self.admin.budget() - docs.SCOPES_COST) // each)))
+        size = max(1, min(PAGE_MAX, int((self.admin.budget() - docs.SCOPES_COST) // fields().cost)))
 
         async def fetch(chunk: list[str]) -> list[tuple[str, Any]]:
-            text, cost = document(len(chunk)) if document else docs.by_ids(kind, fields, each, len(chunk),
-                                                                                with_scopes)
-            data = await self.admin.run(text, {"ids": [gid(kind, i) for i in chunk]}, cost)
+            def build() -> tuple[str, Mapping[str, Any], float]:
+                shape = fields()
+                text, cost = document(len(chunk)) if document else docs.by_ids(kind, shape.text, shape.cost,
+                                                                                    len(chunk), with_scopes)
+                return text, {"ids": [gid(kind, i) for i in chunk]}, cost
+
+            data = await self.run(build)
             self._learn_scopes(data)
             nodes = data.get("nodes")
             nodes = nodes if isinstance(nodes, list) and len(nodes) == len(chunk) else [None] * len(chunk)

@@ -27,6 +27,7 @@ from harmonia.errors import UpstreamAuthFailed, UpstreamRateLimited, UpstreamUna
 from harmonia.settings import ShopifySettings
 from harmonia.sources._http import SourceHttp, parse_retry_after, read_json
 from harmonia.sources.deadline import bounded
+from harmonia.sources.shopify_fields import undefined_fields
 from harmonia.sources.shopify_pacing import CostPacing, Report, ThrottleStatus
 
 SOURCE = "shopify"
@@ -49,6 +50,14 @@ def version_supported_until(api_version: str) -> date | None:
 def auth_headers(settings: ShopifySettings) -> dict[str, str]:
     """How Harmonia proves itself to the shop: the one place the access token is put on a request."""
     return {"X-Shopify-Access-Token": settings.token}
+
+
+class UnknownFields(Exception):
+    """Shopify's schema has no such field: the caller may read on without it (``shopify_fields``)."""
+
+    def __init__(self, fields: frozenset[tuple[str, str]]) -> None:
+        super().__init__(f"unknown fields {sorted(fields)}")
+        self.fields = fields
 
 
 class TooCostly(Exception):
@@ -173,6 +182,8 @@ class ShopifyAdmin:
         if "ACCESS_DENIED" in codes and not isinstance(data, dict):
             raise UpstreamAuthFailed(SOURCE, "shopify refused Harmonia's access token for this data (missing scope)")
         if not isinstance(data, dict):
+            if unknown := undefined_fields(body.get("errors") or ()):
+                raise UnknownFields(frozenset(unknown))
             if codes - {"None"}:
                 log.warning("shopify refused a query: %s", sorted(codes))
             raise UpstreamUnavailable(SOURCE, "shopify could not answer the query")

@@ -1,7 +1,8 @@
 """The GraphQL documents the Shopify connector sends, each with its cost by Shopify's rules.
 
-    document, cost = orders_page(first=50)                       # 2 + 50 x 3 = 152 points
-    batch = OrdersOfCustomers(limit=5); batch.add(key, ...); batch.render()
+    order = ORDER.shape(frozenset())                             # the fields, and 3 points an order
+    document, cost = orders_page(order, first=50)                # 2 + 50 x 3 = 152 points
+    batch = OrdersOfCustomers(order); batch.first_pages("n0", ids, 5); batch.render()
 
 Prices follow upstreams.md (an object 1, scalars 0, a connection 2 + ``first`` x one node, a list of
 ``ids`` one element each, a mutation 10 plus its payload): the connector asks for a query's points
@@ -9,7 +10,8 @@ before sending it and splits what would cost more than one query may. Every argu
 default that matters is sent (``sortKey: ID``, ``reverse: false``, ``ordersCount(limit: null)``), so a
 change of Shopify's defaults cannot change what Harmonia reads. Values travel as variables, never
 spliced into the text. Orders are read without a status filter: unlike REST's ``status=open``, the
-GraphQL ``orders`` connection lists every status.
+GraphQL ``orders`` connection lists every status. Orders and customers are read with the fields of
+``shopify_fields`` that the shop has (``Shape``).
 """
 
 from __future__ import annotations
@@ -17,13 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-MONEY = "{ shopMoney { amount currencyCode } }"
-# id name email createdAt displayFinancialStatus cancelledAt closedAt: scalars; the MoneyBag and MoneyV2: 2.
-ORDER = f"id name email createdAt displayFinancialStatus cancelledAt closedAt totalPriceSet {MONEY}"
-ORDER_COST = 3
-CUSTOMER = ("id firstName lastName createdAt numberOfOrders amountSpent { amount currencyCode } "
-            "defaultEmailAddress { emailAddress marketingState } defaultPhoneNumber { phoneNumber }")
-CUSTOMER_COST = 4
+from harmonia.sources.shopify_fields import MONEY, Shape
+
 VISIT = "{ landingPage utmParameters { campaign } }"
 ATTRIBUTION = f"id customerJourneySummary {{ lastVisit {VISIT} firstVisit {VISIT} }}"
 ATTRIBUTION_COST = 6
@@ -40,17 +37,17 @@ def connection_cost(first: int, node_cost: int) -> int:
     return 2 + first * node_cost
 
 
-def orders_page(first: int, with_scopes: bool = False) -> tuple[str, int]:
+def orders_page(order: Shape, first: int, with_scopes: bool = False) -> tuple[str, int]:
     scopes = SCOPES if with_scopes else ""
     return (f"query HarmoniaOrders($first: Int!, $after: String) {{ orders(first: $first, after: $after, "
-            f"sortKey: ID, reverse: false) {{ edges {{ cursor node {{ {ORDER} }} }} {PAGE_INFO} }} {scopes} }}",
-            connection_cost(first, ORDER_COST) + (SCOPES_COST if with_scopes else 0))
+            f"sortKey: ID, reverse: false) {{ edges {{ cursor node {{ {order.text} }} }} {PAGE_INFO} }} {scopes} }}",
+            connection_cost(first, order.cost) + (SCOPES_COST if with_scopes else 0))
 
 
-def customers_page(first: int) -> tuple[str, int]:
+def customers_page(customer: Shape, first: int) -> tuple[str, int]:
     return (f"query HarmoniaCustomers($first: Int!, $after: String) {{ customers(first: $first, after: $after, "
-            f"sortKey: ID, reverse: false) {{ edges {{ cursor node {{ {CUSTOMER} }} }} {PAGE_INFO} }} }}",
-            connection_cost(first, CUSTOMER_COST))
+            f"sortKey: ID, reverse: false) {{ edges {{ cursor node {{ {customer.text} }} }} {PAGE_INFO} }} }}",
+            connection_cost(first, customer.cost))
 
 
 def by_ids(kind: str, fields: str, each: int, count: int, with_scopes: bool = False) -> tuple[str, int]:
@@ -66,9 +63,12 @@ def order_count(with_scopes: bool = False) -> tuple[str, int]:
         SCOPES_COST if with_scopes else 0)
 
 
+LINE_ITEMS = Shape(f"id lineItems(first: {LINE_ITEMS_FIRST}) {{ nodes {{ {LINE_ITEM} }} {PAGE_INFO} }}",
+                   1 + connection_cost(LINE_ITEMS_FIRST, LINE_ITEM_COST))
+
+
 def line_items(count: int) -> tuple[str, int]:
-    fields = f"id lineItems(first: {LINE_ITEMS_FIRST}) {{ nodes {{ {LINE_ITEM} }} {PAGE_INFO} }}"
-    return by_ids("Order", fields, 1 + connection_cost(LINE_ITEMS_FIRST, LINE_ITEM_COST), count)
+    return by_ids("Order", LINE_ITEMS.text, LINE_ITEMS.cost, count)
 
 
 def more_line_items() -> tuple[str, int]:
@@ -83,15 +83,14 @@ SHOP = ("query HarmoniaShop { shop { name myshopifyDomain plan { displayName } }
 SHOP_COST = 2 + SCOPES_COST
 
 
-def customer_orders_cost(limit: int) -> int:
+def customer_orders_cost(order: Shape, limit: int) -> int:
     """One customer with one page of its orders."""
-    return 1 + connection_cost(limit, ORDER_COST)
+    return 1 + connection_cost(limit, order.cost)
 
 
-def email_lookup_cost(limit: int | None) -> int:
-    """``customers(first: 1, query: email)``, the customer with (``limit``) or without its orders."""
-    customer = CUSTOMER_COST if limit is None else 2 + connection_cost(limit, ORDER_COST)
-    return connection_cost(1, customer)
+def email_lookup_cost(order: Shape, limit: int) -> int:
+    """``customers(first: 1, query: email)``: the customer, its address and a page of its orders."""
+    return connection_cost(1, 2 + connection_cost(limit, order.cost))
 
 
 def email_query(email: str) -> str | None:
@@ -108,6 +107,7 @@ class OrdersOfCustomers:
     page size), other pages and email lookups by aliases. Aliases are ours (``c0``, ``e0``), never
     client text."""
 
+    order: Shape
     lines: list[str] = field(default_factory=list)
     variables: dict[str, Any] = field(default_factory=dict)
     declarations: list[str] = field(default_factory=list)
@@ -116,19 +116,19 @@ class OrdersOfCustomers:
     def orders_field(self, limit: int, after_var: str | None) -> str:
         after = f", after: ${after_var}" if after_var else ""
         return (f"orders(first: {int(limit)}{after}, sortKey: ID, reverse: false) "
-                f"{{ edges {{ cursor node {{ {ORDER} }} }} {PAGE_INFO} }}")
+                f"{{ edges {{ cursor node {{ {self.order.text} }} }} {PAGE_INFO} }}")
 
     def first_pages(self, alias: str, ids: list[str], limit: int) -> None:
         self._declare(alias, "[ID!]!", ids)
         orders = self.orders_field(limit, None)
         self.lines.append(f"{alias}: nodes(ids: ${alias}) {{ ... on Customer {{ id {orders} }} }}")
-        self.cost += len(ids) * customer_orders_cost(limit)
+        self.cost += len(ids) * customer_orders_cost(self.order, limit)
 
     def page_after(self, alias: str, customer_id: str, limit: int, after: str) -> None:
         self._declare(alias, "ID!", customer_id)
         self._declare(f"{alias}_after", "String", after)
         self.lines.append(f"{alias}: customer(id: ${alias}) {{ id {self.orders_field(limit, f'{alias}_after')} }}")
-        self.cost += customer_orders_cost(limit)
+        self.cost += customer_orders_cost(self.order, limit)
 
     def by_email(self, alias: str, query: str, limit: int, after: str | None) -> None:
         self._declare(alias, "String!", query)
@@ -138,7 +138,7 @@ class OrdersOfCustomers:
             self._declare(after_var, "String", after)
         self.lines.append(f"{alias}: customers(first: 1, query: ${alias}) {{ nodes {{ id defaultEmailAddress "
                           f"{{ emailAddress }} {self.orders_field(limit, after_var)} }} }}")
-        self.cost += email_lookup_cost(limit)
+        self.cost += email_lookup_cost(self.order, limit)
 
     def _declare(self, name: str, kind: str, value: Any) -> None:
         self.declarations.append(f"${name}: {kind}")
@@ -149,15 +149,16 @@ class OrdersOfCustomers:
         return f"query HarmoniaCustomerOrders{declared} {{ {' '.join(self.lines)} }}"
 
 
-def customers_by_email(queries: list[str]) -> tuple[str, dict[str, Any], int]:
+def customers_by_email(customer: Shape, queries: list[str]) -> tuple[str, dict[str, Any], int]:
     """One aliased ``customers(first: 1, query:)`` per address (``e0``, ``e1``...)."""
     declarations = ", ".join(f"$e{i}: String!" for i in range(len(queries)))
-    fields = " ".join(f"e{i}: customers(first: 1, query: $e{i}) {{ nodes {{ {CUSTOMER} }} }}"
+    fields = " ".join(f"e{i}: customers(first: 1, query: $e{i}) {{ nodes {{ {customer.text} }} }}"
                       for i in range(len(queries)))
     return (f"query HarmoniaCustomersByEmail({declarations}) {{ {fields} }}",
-            {f"e{i}": q for i, q in enumerate(queries)}, len(queries) * email_lookup_cost(None))
+            {f"e{i}": q for i, q in enumerate(queries)}, len(queries) * connection_cost(1, customer.cost))
 
 
-EMAIL_SEARCH = (f"query HarmoniaCustomerSearch($query: String!) {{ customers(first: 10, query: $query) "
-                f"{{ nodes {{ {CUSTOMER} }} }} }}")
-EMAIL_SEARCH_COST = connection_cost(10, CUSTOMER_COST)
+def email_search(customer: Shape) -> tuple[str, int]:
+    """Up to ten customers for an address, when the one-customer lookup found someone else."""
+    return (f"query HarmoniaCustomerSearch($query: String!) {{ customers(first: 10, query: $query) "
+            f"{{ nodes {{ {customer.text} }} }} }}", connection_cost(10, customer.cost))

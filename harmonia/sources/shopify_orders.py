@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from harmonia.errors import UpstreamUnavailable
@@ -23,6 +23,7 @@ from harmonia.sources import shopify_documents as docs
 from harmonia.sources.normalize import normalize_email
 from harmonia.sources.records import Page, ShopifyOrder
 from harmonia.sources.shopify_admin import ERROR_PATHS, TooCostly
+from harmonia.sources.shopify_fields import Shape
 from harmonia.sources.shopify_records import gid, order_page
 
 if TYPE_CHECKING:
@@ -54,9 +55,9 @@ OrdersKey = tuple[str, int, str | None]  # (CustomerRef, page size, Shopify's cu
 EMPTY: Page[ShopifyOrder] = Page(items=[], next_cursor=None)
 
 
-def _cost(key: OrdersKey) -> int:
+def _cost(order: Shape, key: OrdersKey) -> int:
     kind, _ = CustomerRef.read(key[0])
-    return docs.customer_orders_cost(key[1]) if kind == "id" else docs.email_lookup_cost(key[1])
+    return docs.customer_orders_cost(order, key[1]) if kind == "id" else docs.email_lookup_cost(order, key[1])
 
 
 async def orders_of_customers(store: ShopifyStore, keys: Sequence[OrdersKey]) -> dict[OrdersKey, Page[ShopifyOrder]]:
@@ -64,7 +65,8 @@ async def orders_of_customers(store: ShopifyStore, keys: Sequence[OrdersKey]) ->
     wanted: list[OrdersKey] = []
     budget = store.admin.budget()
     # A page too big for one query (a small bucket) comes shorter, with a cursor: the caller pages on.
-    fit = max(1, min(PAGE_MAX, int((budget - docs.email_lookup_cost(0)) // docs.ORDER_COST)))
+    order = store.order_fields
+    fit = max(1, min(PAGE_MAX, int((budget - docs.email_lookup_cost(order, 0)) // order.cost)))
     for ref, limit, after in dict.fromkeys(keys):
         key = (ref, max(1, min(fit, limit)), after)
         kind, value = CustomerRef.read(ref)
@@ -74,11 +76,11 @@ async def orders_of_customers(store: ShopifyStore, keys: Sequence[OrdersKey]) ->
     groups: list[list[OrdersKey]] = [[]]
     spent = 0
     for key in wanted:
-        if groups[-1] and spent + _cost(key) > budget:
+        if groups[-1] and spent + _cost(order, key) > budget:
             groups.append([])
             spent = 0
         groups[-1].append(key)
-        spent += _cost(key)
+        spent += _cost(order, key)
     answers = await asyncio.gather(*(_halving(store, group) for group in groups if group))
     by_clamped = {k: v for answer in answers for k, v in answer.items()}
     for ref, limit, after in list(pages):
@@ -97,25 +99,28 @@ async def _halving(store: ShopifyStore, group: list[OrdersKey]) -> dict[OrdersKe
 
 
 async def _one_call(store: ShopifyStore, group: list[OrdersKey]) -> dict[OrdersKey, Page[ShopifyOrder]]:
-    document = docs.OrdersOfCustomers()
     first_pages: dict[int, list[OrdersKey]] = defaultdict(list)
     aliases: dict[str, OrdersKey] = {}
     for key in group:
-        ref, limit, after = key
-        kind, value = CustomerRef.read(ref)
-        if kind == "id" and after is None:
-            first_pages[limit].append(key)
-        elif kind == "id":
-            alias = f"c{len(aliases)}"
-            document.page_after(alias, gid("Customer", value), limit, after or "")
-            aliases[alias] = key
+        kind, _ = CustomerRef.read(key[0])
+        if kind == "id" and key[2] is None:
+            first_pages[key[1]].append(key)
         else:
-            alias = f"e{len(aliases)}"
-            document.by_email(alias, docs.email_query(value) or "", limit, after)
-            aliases[alias] = key
-    for n, (limit, keys) in enumerate(first_pages.items()):
-        document.first_pages(f"n{n}", [gid("Customer", CustomerRef.read(k[0])[1]) for k in keys], limit)
-    data = await store.admin.run(document.render(), document.variables, document.cost)
+            aliases[f"{'c' if kind == 'id' else 'e'}{len(aliases)}"] = key
+
+    def build() -> tuple[str, Mapping[str, Any], float]:
+        document = docs.OrdersOfCustomers(store.order_fields)
+        for alias, (ref, limit, after) in aliases.items():
+            value = CustomerRef.read(ref)[1]
+            if alias.startswith("c"):
+                document.page_after(alias, gid("Customer", value), limit, after or "")
+            else:
+                document.by_email(alias, docs.email_query(value) or "", limit, after)
+        for n, (limit, keys) in enumerate(first_pages.items()):
+            document.first_pages(f"n{n}", [gid("Customer", CustomerRef.read(k[0])[1]) for k in keys], limit)
+        return document.render(), document.variables, document.cost
+
+    data = await store.run(build)
     if data.get(ERROR_PATHS):
         # A customer missing from the answer is not a customer without orders: say Shopify failed.
         raise UpstreamUnavailable(SOURCE, "shopify answered an error for some customers' orders")

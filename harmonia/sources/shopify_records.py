@@ -73,9 +73,17 @@ def decode_order(node: Any) -> ShopifyOrder | None:
         raise UpstreamUnavailable(SOURCE, "shopify sent an order without a total or a creation date")
     return _new_order(id=order_id, name=str(node.get("name") or ""), created_at=created_at, total_price=total,
                       financial_status=_lower(node.get("displayFinancialStatus")),
-                      email=normalize_email(node.get("email")),
+                      email=normalize_email(node.get("email") or _customer_email(node)),
                       cancelled_at=normalize_datetime(node.get("cancelledAt")),
                       closed_at=normalize_datetime(node.get("closedAt")))
+
+
+def _customer_email(order: Mapping[str, Any]) -> str | None:
+    """The order's customer's address: where a shop has no ``Order.email`` (``shopify_fields``)."""
+    customer = order.get("customer")
+    address = customer.get("defaultEmailAddress") if isinstance(customer, dict) else None
+    email = address.get("emailAddress") if isinstance(address, dict) else None
+    return email if isinstance(email, str) else None
 
 
 def decode_customer(node: Any) -> ShopifyCustomer | None:

@@ -28,15 +28,16 @@ from harmonia.errors import BadUserInput, UpstreamUnavailable
 from harmonia.sources import googleads, hubspot, mailchimp, shopify
 from harmonia.sources.normalize import normalize_email
 from harmonia.sources.records import AdsCampaign, MailchimpMember, ShopifyCustomer
-from harmonia.sources.shopify_documents import CUSTOMER, CUSTOMER_COST, MUTATION_COST
+from harmonia.sources.shopify_documents import MUTATION_COST
 from harmonia.sources.shopify_records import decode_customer
 from harmonia.sources.shopify_records import gid as shopify_gid
 
 CONSENT_TO_SHOPIFY = {"subscribed": "SUBSCRIBED", "unsubscribed": "UNSUBSCRIBED", "pending": "PENDING"}
+# The customer read back: its id and the state now (upstreams.md's CustomerEmailAddress fields).
 SET_CONSENT = ("mutation HarmoniaSetConsent($input: CustomerEmailMarketingConsentUpdateInput!) { "
-               f"customerEmailMarketingConsentUpdate(input: $input) {{ customer {{ {CUSTOMER} }} "
-               "userErrors { field message code } } }")
-SET_CONSENT_COST = MUTATION_COST + CUSTOMER_COST  # the mutation, and the customer read back
+               "customerEmailMarketingConsentUpdate(input: $input) { customer { id defaultEmailAddress { "
+               "emailAddress marketingState } } userErrors { field message code } } }")
+SET_CONSENT_COST = MUTATION_COST + 2
 REQUEST_ERASURE = ("mutation HarmoniaEraseCustomer($customerId: ID!) { customerRequestDataErasure("
                    "customerId: $customerId) { customerId userErrors { field message code } } }")
 REQUEST_ERASURE_COST = MUTATION_COST

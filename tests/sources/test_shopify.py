@@ -21,6 +21,7 @@ from harmonia.simulators.shopify_search import epoch
 from harmonia.sources.records import LineItem, Money
 from harmonia.sources.shopify import CustomerRef, ShopifyStore
 from harmonia.sources.shopify_admin import version_supported_until
+from harmonia.sources.shopify_fields import undefined_fields
 from harmonia.sources.shopify_records import decode_attribution, utm_campaign
 from harmonia.sources.writes import ShopifyWrites
 
@@ -337,6 +338,37 @@ async def test_an_erasure_request_is_sent_once_even_when_shopify_answers_503(
     with pytest.raises(UpstreamUnavailable):
         await ShopifyWrites(store).erase_customer(str(world.shopify_customers[0]["id"]))
     assert len(documents(state)) == 1  # not idempotent: the erasure job retries it, the HTTP layer never
+
+
+async def test_a_shop_without_some_order_fields_is_read_without_them_and_the_email_comes_from_the_customer(
+    make_store: Any, world: World
+) -> None:
+    store, state = make_store(shopify_hidden_fields=("Order.email", "Order.closedAt"))
+    page = await store.list_orders(20)
+    again = await store.list_orders(20)
+
+    assert store.missing == {("Order", "email"), ("Order", "closedAt")}
+    assert [o.id for o in page.items] == [o.id for o in again.items] == [str(o["id"]) for o in world.orders[:20]]
+    for order, raw in zip(page.items, world.orders[:20], strict=True):
+        expected = raw["customer"]["email"].strip().lower() if raw["customer"] else None  # guests: none
+        assert order.email == expected and order.closed_at is None
+    assert len(documents(state)) == 1 + 2  # one refusal naming both fields, then one query a page
+
+
+def test_undefined_field_errors_are_read_in_shopifys_wording_and_graphql_cores() -> None:
+    shopify = [{"message": "Field 'email' doesn't exist on type 'Order'", "extensions": {
+        "code": "undefinedField", "typeName": "Order", "fieldName": "email"}}]
+    core = [{"message": "Cannot query field 'cancelledAt' on type 'Order'."}]
+    assert undefined_fields(shopify) == {("Order", "email")}
+    assert undefined_fields(core) == {("Order", "cancelledAt")}
+    assert undefined_fields([{"message": "Throttled"}]) == set()
+
+
+async def test_a_shop_without_a_field_harmonia_needs_is_an_outage_not_a_loop(make_store: Any) -> None:
+    store, state = make_store(shopify_hidden_fields=("Order.totalPriceSet",))
+    with pytest.raises(UpstreamUnavailable, match="api_version"):
+        await store.list_orders(5)
+    assert len(documents(state)) == 1
 
 
 async def test_a_wrong_token_is_an_auth_failure(make_store: Any) -> None:
