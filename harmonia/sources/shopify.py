@@ -62,7 +62,6 @@ __all__ = ["CustomerRef", "OrdersKey", "ShopInfo", "ShopifyStore"]
 @dataclass(frozen=True, slots=True)
 class ShopInfo:
     name: str
-    domain: str
     plan: str
     scopes: frozenset[str]
 
@@ -240,8 +239,8 @@ class ShopifyStore:
         data = await self.run(lambda: (docs.SHOP, None, docs.SHOP_COST))
         self._learn_scopes(data)
         shop = data.get("shop") or {}
-        return ShopInfo(name=str(shop.get("name") or ""), domain=str(shop.get("myshopifyDomain") or ""),
-                        plan=str((shop.get("plan") or {}).get("displayName") or ""), scopes=self.scopes or frozenset())
+        return ShopInfo(name=str(shop.get("name") or ""), plan=str((shop.get("plan") or {}).get("displayName") or ""),
+                        scopes=self.scopes or frozenset())
 
     async def access_scopes(self) -> frozenset[str]:
         return (await self.shop()).scopes
