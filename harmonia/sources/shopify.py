@@ -157,9 +157,6 @@ class ShopifyStore:
         nodes = _whole(await self._by_ids("Order", lambda: self.order_fields, ids, scopes=True))
         return {o.id: o for o in (order_page({"nodes": list(nodes.values())})[0])}
 
-    async def get_order(self, order_id: str) -> ShopifyOrder | None:
-        return (await self.get_orders([order_id])).get(order_id)
-
     async def count_orders(self) -> int:
         document, cost = docs.order_count(self._scopes_due())
         data = await self.run(lambda: (document, None, cost))
