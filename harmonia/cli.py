@@ -118,7 +118,8 @@ def _simulator_app(args: argparse.Namespace) -> object:
 
     return create_simulator_app(SimulatorConfig(seed=args.seed, latency_ms=args.latency_ms,
                                                 rate_limits=not args.no_rate_limits,
-                                                token_lifetime_seconds=args.token_lifetime))
+                                                token_lifetime_seconds=args.token_lifetime,
+                                                shopify_read_all_orders=not args.no_read_all_orders))
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -313,6 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--latency-ms", type=float, default=0.0)
         p.add_argument("--seed", type=int, default=7)
         p.add_argument("--no-rate-limits", action="store_true")
+        p.add_argument("--no-read-all-orders", action="store_true",
+                       help="the simulated Shopify app lacks read_all_orders: only 60 days of orders")
         p.add_argument("--token-lifetime", type=float, default=None, metavar="SECONDS",
                        help="lifetime of the access tokens the simulated token endpoints issue "
                             "(default: each vendor's)")

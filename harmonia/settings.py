@@ -77,9 +77,12 @@ class ShopifySettings(SourceSettings):
     base_url: str = f"{SIMULATOR_URL}/shopify"
     token: str = DEMO_CREDENTIALS["shopify_token"]
     oauth: OAuthSettings = Field(default_factory=OAuthSettings)
-    api_version: str = "2024-04"
-    bucket_size: int = 40
-    leak_per_second: float = 2.0
+    # The GraphQL Admin API version: the latest stable one, quarterly releases kept about a year.
+    api_version: str = "2026-10"
+    # Shopify's cost bucket on the Standard plan (points, points restored a second), used only until the
+    # first answer reports the shop's own (``extensions.cost.throttleStatus``): a fallback, not a cap.
+    maximum_available: float = 2000.0
+    restore_rate: float = 100.0
 
 
 class MailchimpSettings(SourceSettings):
@@ -308,6 +311,20 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Environment beats the file: the file arrives through init_settings (lowest here).
         return env_settings, init_settings
+
+
+def account_identity(source: BaseModel) -> str:
+    """Every textual setting of a source, nested ones and secrets included (``oauth.refresh_token``: two
+    HubSpot portals share a base URL), as text for a digest naming the account in cache and state keys.
+    Only ever hashed: the text holds secrets."""
+    def walk(prefix: str, value: Any) -> list[str]:
+        if isinstance(value, dict):
+            return [line for key in sorted(value) for line in walk(f"{prefix}{key}.", value[key])]
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        return [f"{prefix[:-1]}={value}"] if isinstance(value, str) else []
+
+    return "\n".join(walk("", source.model_dump()))
 
 
 def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:

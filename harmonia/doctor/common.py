@@ -117,6 +117,11 @@ def refused(row: SourceRow, source: str, response: httpx.Response, credential: C
     """A 401 from the API itself: mark the credentials and say what to do; True when refused."""
     if response.status_code != 401:
         return False
+    refused_by_api(row, source, credential)
+    return True
+
+
+def refused_by_api(row: SourceRow, source: str, credential: Credential | None) -> None:
     kind = credential.kind if credential is not None else "static"
     row.set("credentials", FAIL, f"{KINDS.get(kind, kind)}: refused by the API (401)")
     if kind == "static":
@@ -127,7 +132,6 @@ def refused(row: SourceRow, source: str, response: httpx.Response, credential: C
     else:
         fix = "the app's access was revoked or uninstalled: authorize or install it again"
     row.problem(FAIL, "the API refused the access token", fix)
-    return True
 
 
 def scopes_cell(row: SourceRow, granted: frozenset[str] | set[str], required: dict[str, str],

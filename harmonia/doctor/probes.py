@@ -3,44 +3,45 @@
     row = await check_hubspot(sources.hubspot, settings.sources.hubspot, today)
 
 HubSpot: a one-contact page (its ``X-HubSpot-RateLimit-*`` headers) and, for an OAuth token, HubSpot's
-access-token metadata (its scopes). Shopify: ``currentAppInstallation { accessScopes { handle } }`` on the
-GraphQL Admin API (its ``extensions.cost.throttleStatus``). Mailchimp: one list member. GA4: a one-row
-report asking for ``propertyQuota``. Google Ads: a one-row GAQL query. Nothing here writes anything.
+access-token metadata (its scopes). Shopify: its connector's shop query (``currentAppInstallation
+{ accessScopes { handle } }`` on the GraphQL Admin API) and the throttle status it reported. Mailchimp:
+one list member. GA4: a one-row report asking for ``propertyQuota``. Google Ads: a one-row GAQL query.
+Nothing here writes anything.
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from harmonia.credentials import AccessToken
 from harmonia.doctor.common import (
+    CALL_SECONDS,
     call,
     check_credential,
     check_version,
     credentials_failed,
     refused,
+    refused_by_api,
     scopes_cell,
     setting,
     short,
 )
 from harmonia.doctor.report import FAIL, OK, SKIP, WARN, SourceRow
+from harmonia.errors import HarmoniaError, UpstreamAuthFailed
 from harmonia.settings import GA4Settings, GoogleAdsSettings, HubSpotSettings, MailchimpSettings, ShopifySettings
-from harmonia.sources._http import SourceHttp, read_json
+from harmonia.sources._http import read_json
+from harmonia.sources.deadline import operation_deadline
 from harmonia.sources.ga4 import GA4Property
 from harmonia.sources.googleads import GoogleAdsAccount
 from harmonia.sources.hubspot import HubSpotContacts
 from harmonia.sources.mailchimp import MailchimpAccount
+from harmonia.sources.shopify import ShopifyStore
 
 GA4_SCOPES = {"https://www.googleapis.com/auth/analytics.readonly", "https://www.googleapis.com/auth/analytics"}
 ADS_SCOPE = "https://www.googleapis.com/auth/adwords"
-SCOPES_QUERY = "{ currentAppInstallation { accessScopes { handle } } }"
 
 
-class Connector(Protocol):
-    """Any connector on the shared HTTP layer (Shopify's is asked for nothing else)."""
-
-    http: SourceHttp
 
 
 def _json(response: Any) -> Any:
@@ -96,36 +97,34 @@ async def _hubspot_scopes(row: SourceRow, contacts: HubSpotContacts, token: Acce
                 "add {scope} to the app's scopes, then authorize it again")
 
 
-async def check_shopify(store: Connector, settings: ShopifySettings, today: date) -> SourceRow:
+async def check_shopify(store: ShopifyStore, settings: ShopifySettings, today: date) -> SourceRow:
     row = SourceRow("shopify")
     credential = store.http.credential
     await check_credential(row, "shopify", credential)
     check_version(row, "shopify", settings.api_version, today)
     if row.cells.get("credentials", (OK,))[0] != OK:
         return row
-    response = await call(row, "shopify", store.http, "POST", f"/admin/api/{settings.api_version}/graphql.json",
-                          json={"query": SCOPES_QUERY})
-    if response is None or refused(row, "shopify", response, credential):
-        return row
-    body = _json(response)
     try:
-        handles = {s["handle"] for s in body["data"]["currentAppInstallation"]["accessScopes"]}
-    except (KeyError, TypeError):
-        row.set("scopes", FAIL, "not readable")
-        row.problem(FAIL, "Shopify did not answer currentAppInstallation", f"check {setting('shopify', 'BASE_URL')} "
-                    "names the shop (https://{shop}.myshopify.com)")
+        with operation_deadline(CALL_SECONDS):
+            shop = await store.shop()  # the shop's name and plan, and the app's access scopes
+    except UpstreamAuthFailed:
+        refused_by_api(row, "shopify", credential)
         return row
-    scopes_cell(row, handles, {"read_orders": "orders cannot be read", "read_customers": "customers cannot be read",
-                               "read_all_orders": "only the last 60 days of orders are visible, so totals and "
-                                                  "counts come out short"},
+    except HarmoniaError as exc:
+        row.problem(FAIL, f"Shopify did not answer the shop query ({exc.code})",
+                    f"check {setting('shopify', 'BASE_URL')} names the shop (https://{{shop}}.myshopify.com) "
+                    f"and {setting('shopify', 'API_VERSION')} is a version it serves")
+        return row
+    scopes_cell(row, shop.scopes, {"read_orders": "orders cannot be read", "read_customers": "customers cannot be read",
+                                   "read_all_orders": "only the last 60 days of orders are visible, so totals and "
+                                                      "counts come out short"},
                 {"write_customers": "consent updates and erasure fail"},
                 "add {scope} to the app's access scopes (Dev Dashboard > app > Versions), release it and "
                 "approve it on the shop")
-    throttle = (body.get("extensions") or {}).get("cost", {}).get("throttleStatus") if isinstance(body, dict) else None
-    if isinstance(throttle, dict):
-        left, size = float(throttle["currentlyAvailable"]), float(throttle["maximumAvailable"])
-        row.set("quota", WARN if left < size / 10 else OK,
-                f"{left:g}/{size:g} points, +{float(throttle['restoreRate']):g}/s")
+    throttle = store.throttle_status()
+    if throttle is not None:
+        row.set("quota", WARN if throttle.available < throttle.maximum / 10 else OK,
+                f"{throttle.available:g}/{throttle.maximum:g} points, +{throttle.restore_rate:g}/s")
     return row
 
 

@@ -3,10 +3,11 @@
     app = create_simulator_app(SimulatorConfig(seed=7, latency_ms=5, rate_limits=False))
 
 ``GET /__stats``, ``POST /__reset``, ``POST /__faults`` are the contract's (faults grow a ``kind``:
-``status`` by default, ``reset`` or ``timeout``); ``/__oauth`` controls the token endpoints
-(``oauth.py``: lifetimes, revocation, failures, counts); ``GET /__requests``
-(the request log, filterable by ``source``) lets tests check that no key was asked for twice, and
-that no cookie came back (HubSpot's answers set Cloudflare's ``__cf_bm``, as the real API's CDN does).
+``status`` by default, ``reset`` or ``timeout``); ``POST /__throttle`` changes Shopify's cost bucket
+while the simulators run; ``/__oauth`` controls the token endpoints (``oauth.py``: lifetimes,
+revocation, failures, counts); ``GET /__requests`` (the request log, filterable by ``source``) lets tests
+check that no key was asked for twice, and that no cookie came back (HubSpot's answers set
+Cloudflare's ``__cf_bm``, as the real API's CDN does).
 """
 
 from __future__ import annotations
@@ -55,8 +56,6 @@ def create_simulator_app(config: SimulatorConfig | None = None, state: Simulator
     for module in (hubspot, shopify, mailchimp, ga4, googleads):
         app.include_router(module.build_router(state), prefix=f"/{module.SOURCE}")
         state.error_renderers[module.SOURCE] = module.render_error
-    # After Shopify's own routes: the GraphQL Admin simulator's handler wins when it serves the path.
-    app.include_router(shopify_oauth.build_graphql_router(state), prefix="/shopify")
     app.include_router(oauth.build_control_router(state))
 
     app.add_middleware(TokenFrontDoor, state=state)
@@ -103,6 +102,19 @@ def create_simulator_app(config: SimulatorConfig | None = None, state: Simulator
             return JSONResponse({"error": f"bad fault: {exc}"}, status_code=400)
         state.faults[source] = fault
         return JSONResponse({"ok": True, "source": source})
+
+    @app.post("/__throttle")
+    async def throttle(request: Request) -> Response:
+        """Change a SaaS's quota while the simulators run (Shopify's cost bucket: ``maximumAvailable``,
+        ``restoreRate``, ``currentlyAvailable``, ``throttleStatus`` 200 or 429)."""
+        try:
+            body = await request.json()
+            if not isinstance(body, dict) or body.get("source") != "shopify":
+                raise ValueError("only source 'shopify' has a configurable quota")
+            settled = shopify.configure_throttle(state, body)
+        except (ValueError, TypeError) as exc:
+            return JSONResponse({"error": f"bad throttle: {exc}"}, status_code=400)
+        return JSONResponse({"ok": True, "source": "shopify", **settled})
 
     @app.delete("/__faults")
     async def clear_faults() -> dict[str, Any]:

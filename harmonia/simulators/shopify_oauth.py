@@ -1,5 +1,5 @@
-"""Shopify's access-token endpoint (client credentials; expiring offline tokens with rotating refresh
-tokens), and the one GraphQL Admin query ``harmonia doctor`` needs, until the GraphQL simulator serves it.
+"""Shopify's access-token endpoint: client credentials, and expiring offline tokens with rotating refresh
+tokens.
 
     POST /shopify/admin/oauth/access_token   grant_type=client_credentials&client_id&client_secret
     200 {"access_token": "shpat_...", "scope": "read_customers,read_orders,...", "expires_in": 86399}
@@ -12,22 +12,21 @@ Form-encoded (the docs) or JSON (``@shopify/shopify-api``) alike. Stricter than 
 2026-08-28 (upstreams.md): a refresh token is spent by its first use, so a client that does not keep
 every new one fails its next renewal with 400 ``invalid_grant``; a wrong client is 401 ``invalid_client``.
 
-``POST /shopify/admin/api/{version}/graphql.json`` here answers ``currentAppInstallation { accessScopes
-{ handle } }`` only, from the calling token's scopes, with Shopify's ``extensions.cost``. It is mounted
-after the Shopify simulator's own routes, so a GraphQL Admin simulator that serves the path takes over.
+The Shopify simulator answers ``currentAppInstallation { accessScopes }`` from its own configuration
+(``shopify_read_all_orders``), not from the calling token's ``scope``: a client's token lacking
+``read_all_orders`` is simulated with that setting (``harmonia simulate --no-read-all-orders``).
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from harmonia.simulators.core import SimulatorState
-from harmonia.simulators.oauth import Issued, form_of, oauth_state
+from harmonia.simulators.oauth import form_of, oauth_state
 
 AUTH_ERROR = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 INSTALLATION_COST = 2  # currentAppInstallation (1) + accessScopes (1)
@@ -83,36 +82,5 @@ def build_token_router(state: SimulatorState) -> APIRouter:
         return JSONResponse({"access_token": token, "scope": ",".join(record.scopes), "expires_in": int(lifetime),
                              "refresh_token": following,
                              "refresh_token_expires_in": 90 * 24 * 3600})
-
-    return router
-
-
-def build_graphql_router(state: SimulatorState) -> APIRouter:
-    router = APIRouter()
-
-    @router.post("/admin/api/{version}/graphql.json")
-    async def graphql(version: str, request: Request) -> Response:
-        issued: Issued | None = request.scope.get("harmonia.oauth")
-        oauth = oauth_state(state)
-        if issued is not None:
-            scopes: tuple[str, ...] = tuple(sorted(issued.scopes))
-        elif request.headers.get("x-shopify-access-token") == state.config.credentials.get("shopify_token"):
-            scopes = oauth.static_scopes.get("shopify", ())
-        else:
-            return JSONResponse({"errors": AUTH_ERROR}, status_code=401)
-        try:
-            query = str(orjson.loads(await request.body()).get("query") or "")
-        except (orjson.JSONDecodeError, AttributeError):
-            return JSONResponse({"errors": [{"message": "Bad Request: body must be JSON with a query"}]},
-                                status_code=400)
-        if "currentAppInstallation" not in query:
-            return JSONResponse({"errors": [{"message": "This simulator answers only currentAppInstallation "
-                                             "{ accessScopes { handle } } on the GraphQL Admin API",
-                                             "extensions": {"code": "NOT_IMPLEMENTED"}}]}, status_code=200)
-        cost = {"requestedQueryCost": INSTALLATION_COST, "actualQueryCost": INSTALLATION_COST,
-                "throttleStatus": {"maximumAvailable": 2000.0, "currentlyAvailable": 2000 - INSTALLATION_COST,
-                                   "restoreRate": 100.0}}
-        data: dict[str, Any] = {"currentAppInstallation": {"accessScopes": [{"handle": s} for s in scopes]}}
-        return JSONResponse({"data": data, "extensions": {"cost": cost}})
 
     return router

@@ -4,13 +4,15 @@
     await circuit_of(sources.shopify).state()       # "closed" | "open" | "half_open"
 
 Pacing sized to each SaaS's documented quota, minus a little headroom for other clients:
-Shopify's bucket (40, leaking 2/s), HubSpot's window (100 per 10 s until its headers say otherwise,
+HubSpot's window (100 per 10 s until its headers say otherwise,
 then what they say, up or down: ``shared_window``), Google Ads' per-customer bucket, and the
 concurrency caps of Mailchimp (10 connections) and GA4 (10 concurrent requests until its
 ``propertyQuota`` says how many are free, up or down); GA4's token quotas are metered from its answers
 (``ga4_quota``), their refusals shared too. Each connector's own in-process pacer stays as the
-fallback when Redis is absent or down. State keys carry a digest of the base URL and credentials:
-quotas belong to an account, and two gateways on one Redis may serve different accounts.
+fallback when Redis is absent or down. Shopify paces itself by query cost (``shopify_pacing``) and
+is handed the shared Redis to keep its bucket there (``share_pacing``). State keys carry a digest of
+the base URL and credentials: quotas belong to an account, and two gateways on one Redis may serve
+different accounts.
 """
 
 from __future__ import annotations
@@ -20,9 +22,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any, Protocol
 
-import httpx
-
-from harmonia.settings import Settings, SourceSettings
+from harmonia.settings import Settings, SourceSettings, account_identity
 from harmonia.sources._http import SourceHttp
 from harmonia.sources.circuit import Circuit, CircuitPolicy
 from harmonia.sources.ga4 import free_slots
@@ -56,6 +56,9 @@ def install(connectors: Iterable[tuple[str, Connector]], settings: Settings,
         quota = getattr(connector, "quota", None)
         if isinstance(quota, PropertyQuotaMeter):
             quota.share(shared, account)  # GA4's spent token quotas stop every instance
+        share = getattr(connector, "share_pacing", None)
+        if shared is not None and callable(share):
+            share(shared, account)  # a connector that paces itself (Shopify's cost bucket) shares its state
     return shared
 
 
@@ -64,17 +67,13 @@ def circuit_of(connector: Connector) -> Circuit | None:
 
 
 def _account(settings: SourceSettings) -> str:
-    identity = "|".join(f"{k}={v}" for k, v in sorted(settings.model_dump().items()) if isinstance(v, str))
-    return hashlib.sha256(identity.encode()).hexdigest()[:12]
+    return hashlib.sha256(account_identity(settings).encode()).hexdigest()[:12]
 
 
 def _shared_pacer(name: str, key: str, s: Any, http: SourceHttp, shared: SharedRedis) -> Pacer:
     fallback = http.pacer
     assert fallback is not None
     lease_seconds = http.attempt_timeout + 5.0
-    if name == "shopify":
-        return SharedTokenBucket(shared, key, capacity=s.bucket_size - HEADROOM, rate=s.leak_per_second,
-                                 fallback=fallback, correction=_shopify_left)
     if name == "hubspot":
         return SharedWindow(shared, key, limit=s.requests_per_window, window=s.window_seconds,
                             lease_seconds=lease_seconds, fallback=fallback, headroom=HEADROOM)
@@ -84,11 +83,4 @@ def _shared_pacer(name: str, key: str, s: Any, http: SourceHttp, shared: SharedR
     return SharedSemaphore(shared, key, limit=s.max_concurrency, lease_seconds=lease_seconds, fallback=fallback,
                            free_slots=free_slots if name == "ga4" else None)
 
-
-def _shopify_left(response: httpx.Response) -> float | None:
-    used, _, size = response.headers.get("X-Shopify-Shop-Api-Call-Limit", "").partition("/")
-    try:
-        return int(size) - int(used) - HEADROOM
-    except ValueError:
-        return None
 

@@ -6,8 +6,9 @@
 
 Dates come from each vendor's published policy: Google Ads' sunset dates (v19-v22 announced; later
 versions about 12 months after release, so estimated), HubSpot's date versions (18 months from their
-release month; ``v3`` paths unsupported from September 2027), Shopify's quarterly versions (12 months,
-unverified), GA4 Data API ``v1beta`` and Mailchimp ``3.0`` (no end announced).
+release month; ``v3`` paths unsupported from September 2027), Shopify's quarterly versions (at least 12
+months, ``shopify_admin.version_supported_until``), GA4 Data API ``v1beta`` and Mailchimp ``3.0`` (no end
+announced).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+
+from harmonia.sources.shopify_admin import version_supported_until
 
 WARN_DAYS = 90
 CURRENT = {"hubspot": "2026-09", "shopify": "2026-10", "mailchimp": "3.0", "ga4": "v1beta", "googleads": "v26"}
@@ -73,9 +76,8 @@ def support_of(source: str, version: str) -> Support:
         ends = _months_after(version, 18)
         return Support(source, version, ends) if ends else Support(source, version, None, known=False)
     if source == "shopify":
-        ends = _months_after(version, 12)
-        return Support(source, version, ends, estimated=True) if ends else \
-            Support(source, version, None, known=False)
+        ends = version_supported_until(version)
+        return Support(source, version, ends) if ends else Support(source, version, None, known=False)
     if source == "ga4":
         return Support(source, version, None, known=version in ("v1beta", "v1alpha"))
     return Support(source, version, None, known=version == "3.0")

@@ -4,12 +4,14 @@ token endpoint costs the affected fields a contract code, and no secret ever lea
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio as redis
 
 from harmonia.simulators.core import SimulatorState
 from harmonia.simulators.oauth import DEMO_OAUTH, oauth_state
@@ -128,3 +130,22 @@ async def test_metrics_count_renewals_by_source_grant_and_outcome(
     text = (await gateway.client.get("/metrics")).text
     assert 'harmonia_credential_renewals_total{grant="refresh_token",outcome="renewed",source="hubspot"}' in text
     assert 'harmonia_credential_renewals_total{grant="refresh_token",outcome="refused",source="hubspot"}' in text
+
+
+async def test_two_portals_of_one_app_never_share_cached_records(
+        token_sim: SimulatorState, control: httpx.AsyncClient, credential_redis: redis.Redis) -> None:
+    """Two companies' gateways on one Redis, the same HubSpot app installed in two portals (one base URL,
+    one client id, two refresh tokens): the second must not be answered from the first one's cache."""
+    await credential_redis.flushdb()
+    demo = DEMO_OAUTH["hubspot"]
+    await control.post("/__oauth/clients", json={"issuer": "hubspot", "client_id": demo["client_id"],
+                                                 "client_secret": demo["client_secret"], "scopes": ["oauth"],
+                                                 "refresh_token": "portal-b-refresh-token"})
+    url = os.environ["HARMONIA_TEST_REDIS_URL"]
+    portal_b = oauth_settings("hubspot", refresh_token="portal-b-refresh-token")
+    async with gateway_over(token_sim, redis_url=url, sources={"hubspot": {"oauth": oauth_settings("hubspot")}}) as a:
+        assert "errors" not in await a.query(CUSTOMERS)
+    token_sim.reset()
+    async with gateway_over(token_sim, redis_url=url, sources={"hubspot": {"oauth": portal_b}}) as b:
+        assert "errors" not in await b.query(CUSTOMERS)
+    assert token_sim.requests["hubspot"] == 1  # portal B asked HubSpot itself
