@@ -12,7 +12,9 @@ still supported, how much quota is left. ``report`` holds the table and the exit
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Iterator
 from datetime import date
 
 from harmonia.doctor.probes import check_ga4, check_googleads, check_hubspot, check_mailchimp, check_shopify
@@ -24,16 +26,31 @@ __all__ = ["examine", "exit_code", "render"]
 
 
 async def examine(settings: Settings, *, today: date, transports: Transports | None = None) -> list[SourceRow]:
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # URLs may carry an email or a token: never logged
-    logging.getLogger("harmonia.credentials").setLevel(logging.ERROR)  # the table says it, with the fix
-    sources = Sources.from_settings(settings, transports)
-    s = settings.sources
-    try:
-        rows = await asyncio.gather(check_hubspot(sources.hubspot, s.hubspot, today),
-                                    check_shopify(sources.shopify, s.shopify, today),
-                                    check_mailchimp(sources.mailchimp, s.mailchimp, today),
-                                    check_ga4(sources.ga4, s.ga4, today),
-                                    check_googleads(sources.googleads, s.googleads, today))
-    finally:
-        await sources.aclose()
+    # URLs may carry an email or a token (httpx logs them at INFO), and a failed renewal is said in the
+    # table with its fix: both loggers are quieter while the doctor runs, and as they were afterwards
+    # (the doctor may run inside a process that goes on serving or testing).
+    with _quieter({"httpx": logging.WARNING, "harmonia.credentials": logging.ERROR}):
+        sources = Sources.from_settings(settings, transports)
+        s = settings.sources
+        try:
+            rows = await asyncio.gather(check_hubspot(sources.hubspot, s.hubspot, today),
+                                        check_shopify(sources.shopify, s.shopify, today),
+                                        check_mailchimp(sources.mailchimp, s.mailchimp, today),
+                                        check_ga4(sources.ga4, s.ga4, today),
+                                        check_googleads(sources.googleads, s.googleads, today))
+        finally:
+            await sources.aclose()
     return list(rows)
+
+
+@contextlib.contextmanager
+def _quieter(levels: dict[str, int]) -> Iterator[None]:
+    loggers = {name: logging.getLogger(name) for name in levels}
+    before = {name: logger.level for name, logger in loggers.items()}
+    for name, logger in loggers.items():
+        logger.setLevel(max(levels[name], logger.getEffectiveLevel()))
+    try:
+        yield
+    finally:
+        for name, logger in loggers.items():
+            logger.setLevel(before[name])

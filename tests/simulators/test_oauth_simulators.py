@@ -191,6 +191,30 @@ async def test_a_live_shopify_token_reaches_the_graphql_admin_api(client: httpx.
     assert answer.status_code == 200 and "read_all_orders" in handles
 
 
+async def test_a_shopify_token_answers_with_its_own_scopes_and_their_order_window(client: httpx.AsyncClient) -> None:
+    # An app installed without read_all_orders: its tokens say so, and see only the last 60 days of orders.
+    await client.post("/__oauth/clients", json={"issuer": "shopify", "client_id": "narrow", "client_secret": "s",
+                                                "scopes": ["read_orders", "read_customers"]})
+    narrow = (await client.post("/shopify/admin/oauth/access_token", data={
+        "grant_type": "client_credentials", "client_id": "narrow", "client_secret": "s"})).json()["access_token"]
+    wide = (await client.post("/shopify/admin/oauth/access_token", data={
+        "grant_type": "client_credentials", "client_id": SHOPIFY["client_id"],
+        "client_secret": SHOPIFY["client_secret"]})).json()["access_token"]
+    count = {"query": "{ ordersCount(limit: null) { count } }"}
+
+    answers = {}
+    for name, token in (("narrow", narrow), ("wide", wide)):
+        headers = {"X-Shopify-Access-Token": token}
+        scopes = (await client.post(SHOPIFY_GRAPHQL, json=SCOPES_QUERY, headers=headers)).json()
+        orders = (await client.post(SHOPIFY_GRAPHQL, json=count, headers=headers)).json()
+        answers[name] = ({s["handle"] for s in scopes["data"]["currentAppInstallation"]["accessScopes"]},
+                         orders["data"]["ordersCount"]["count"])
+
+    assert answers["narrow"][0] == {"read_orders", "read_customers"}
+    assert "read_all_orders" in answers["wide"][0]
+    assert 0 < answers["narrow"][1] < answers["wide"][1]
+
+
 async def test_hubspot_date_versioned_paths_answer_as_the_v3_ones(client: httpx.AsyncClient) -> None:
     auth = {"Authorization": f"Bearer {DEMO_CREDENTIALS['hubspot_token']}"}
     v3 = await client.get("/hubspot/crm/v3/objects/contacts?limit=3&properties=email", headers=auth)
