@@ -22,8 +22,10 @@ from graphql import DocumentNode
 from harmonia.auth.policy import apply_mask
 from harmonia.auth.rules import Decision
 
-# The alias under which the plan asks for __typename where a rule depends on the runtime type.
-TYPENAME_KEY = "_harmoniaTypename"
+# The response key under which the plan asks the executor for __typename where a rule depends on the
+# runtime type. Not a GraphQL Name (``#``): no alias a client can write equals it, so nothing a client
+# selects can stand in for the runtime type, and stripping it never removes a client's own field.
+TYPENAME_KEY = "#typename"
 
 
 @dataclass(frozen=True, slots=True)
