@@ -102,6 +102,10 @@ class PersistedQueries:
         while len(self._local) > self._max_local:
             self._local.popitem(last=False)
 
+    def involved(self, extensions: Any) -> bool:
+        """Whether ``resolve`` has anything to do (a persisted query, or the safelist to check)."""
+        return self.settings.safelist or (isinstance(extensions, dict) and extensions.get("persistedQuery") is not None)
+
     async def resolve(self, query: Any, extensions: Any, *, privileged: bool = False) -> Resolved:
         persisted = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
         safelist = self.settings.safelist and not privileged

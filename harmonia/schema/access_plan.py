@@ -64,6 +64,7 @@ class AccessPlan:
     masked: list[Site] = field(default_factory=list)
     empty: bool = False                         # every root field is denied: nothing to execute
     typename_injected: bool = False
+    introspects: bool = False                   # __schema or __type anywhere: run on the role's own schema
     # Masked sites grouped by the objects that hold them (one walk masks every field of a parent).
     mask_groups: list[MaskGroup] = field(init=False, repr=False, compare=False)
 
@@ -106,7 +107,10 @@ class AccessPlan:
 
 
 def _error(site: Site, path: list[str | int]) -> dict[str, Any]:
-    error: dict[str, Any] = {"message": f"Not allowed to read {site.label}"}
+    searched = site.decision.searched
+    message = (f"Not allowed to read {site.label}" if searched is None else
+               f"Not allowed to look up {site.label} by {searched}: only for who reads {searched} in clear")
+    error: dict[str, Any] = {"message": message}
     if site.locations:
         error["locations"] = list(site.locations)
     error["path"] = path

@@ -1,7 +1,8 @@
-"""Issue 15, as a hostile client with a legitimate low-privilege token tries it against ``harmonia
-serve`` started as an operator would (its own secret, a subprocess), over real HTTP.
+"""Issue 15, items 1, 2 and 3, as a hostile client with a legitimate low-privilege token tries them
+against ``harmonia serve`` started as an operator would (its own secret, a subprocess), over real HTTP.
 
-Each test here failed on main at f45b7f0: an alias undid the analyst's masks.
+Each test here failed on main at f45b7f0: an alias undid the analyst's masks, introspection through a
+fragment showed the whole admin plane, and ``customerByEmail`` confirmed masked addresses.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ from harmonia.auth.tokens import mint_token
 from tests.servers import Servers
 
 SECRET = secrets.token_urlsafe(32)
+ADMIN_PLANE = ("fieldPolicies", "policyAudit", "dryRunPolicy", "setFieldPolicy", "removeFieldPolicy",
+               "evictCache", "fieldUsage", "FieldPolicy", "PolicyAuditEntry", "DryRunReport", "FieldUsageReport",
+               "CacheEviction", "FieldPolicyInput")
+
 
 @dataclass
 class Gateway:
@@ -62,6 +67,10 @@ def seeded(gateway: Gateway) -> dict[str, Any]:
     return next(e["node"] for e in body["data"]["customers"]["edges"] if e["node"]["phone"])
 
 
+def codes(body: dict[str, Any]) -> list[str]:
+    return [e["extensions"]["code"] for e in body.get("errors", ())]
+
+
 # --- item 1: nothing a client writes decides a mask ------------------------------------------------
 
 @pytest.mark.parametrize("selection", [
@@ -80,3 +89,97 @@ def test_an_alias_never_undoes_the_analysts_masks(gateway: Gateway, seeded: dict
     values = response.json()["data"]["node"].values()
     assert any(isinstance(v, str) and v.startswith(seeded["email"][0]) and "***@" in v for v in values)
     assert "***" + seeded["phone"][-4:] in values
+
+
+# --- item 2: each role's own schema, however it asks ------------------------------------------------
+
+SCHEMA = ("__schema { queryType { fields { name } } mutationType { name fields { name } } "
+          "types { name fields { name } } }")
+SPELLINGS = {
+    "named fragment": f"{{ ...Q }} fragment Q on Query {{ {SCHEMA} }}",
+    "inline fragment": f"{{ ... on Query {{ {SCHEMA} }} }}",
+    "untyped inline fragment": f"{{ ... {{ {SCHEMA} }} }}",
+    "alias": f"{{ s: {SCHEMA} }}",
+    "fragment in a fragment":
+        f"{{ ...A }} fragment A on Query {{ ... on Query {{ ...B }} }} fragment B on Query {{ {SCHEMA} }}",
+    "skipped plain spelling beside a fragment":
+        f"{{ __typename @skip(if: true) ...Q }} fragment Q on Query {{ {SCHEMA} }}",
+    "type lookup in a fragment": '{ ...T } fragment T on Query { __type(name: "Query") { name fields { name } } }',
+}
+
+
+def names_in(value: Any) -> set[str]:
+    """Every string value of an introspection answer (type and field names among them)."""
+    if isinstance(value, dict):
+        return set().union(*(names_in(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(names_in(v) for v in value)) if value else set()
+    return {value} if isinstance(value, str) else set()
+
+
+@pytest.mark.parametrize("spelling", sorted(SPELLINGS))
+def test_introspection_in_any_position_answers_from_the_roles_own_schema(gateway: Gateway, spelling: str) -> None:
+    analyst = gateway.query(SPELLINGS[spelling], "analyst")
+    support = gateway.query(SPELLINGS[spelling], "support")
+    admin = gateway.query(SPELLINGS[spelling], "admin")
+
+    assert "fieldPolicies" in names_in(admin["data"])  # the admins' own schema has the plane
+    for body in (analyst, support):
+        assert "errors" not in body, body
+        assert not names_in(body["data"]) & set(ADMIN_PLANE)
+    if "__schema" in SPELLINGS[spelling]:
+        campaign = next(t for t in support["data"][next(iter(support["data"]))]["types"] if t["name"] == "Campaign")
+        assert {"name", "channel"} <= {f["name"] for f in campaign["fields"]}
+        assert "stats" not in {f["name"] for f in campaign["fields"]}
+        assert not {"CampaignStats", "AnalyticsSummary"} & names_in(support["data"])
+
+
+@pytest.mark.parametrize("query", ["{ fieldPolicies { typeName } }", "{ f: fieldUsage { hours } }",
+                                   "mutation { evictCache(type: ORDER) { evicted } }",
+                                   "{ ...P } fragment P on FieldPolicy { typeName }"])
+def test_the_admin_plane_is_not_there_for_anyone_else(gateway: Gateway, query: str) -> None:
+    for role in ("analyst", "support", "marketer"):
+        response = gateway.post({"query": query}, role)
+        body = response.json()
+        assert set(codes(body)) == {"GRAPHQL_VALIDATION_FAILED"}, body
+        assert "requiredRoles" not in response.text and "admin" not in response.text
+        assert body.get("data") is None
+
+
+def test_suggestions_never_name_what_the_role_may_not_see(servers: tuple[Servers, str]) -> None:
+    running, sim = servers
+    dev = Gateway(running.gateway(sim, operator_env(HARMONIA_DEV_MODE="true"), name="dev-gateway"), sim)
+
+    probes = {"analyst": ["{ fieldPolicie { typeName } }", "mutation { evictCach(type: ORDER) { evicted } }",
+                          "{ fieldUsag { hours } }"],
+              "support": ["{ campaigns { edges { node { stat { clicks } } } } }", "{ analytic { rowCount } }"]}
+    hidden = {"analyst": ADMIN_PLANE, "support": (*ADMIN_PLANE, "stats", "analytics")}
+    for role, queries in probes.items():
+        for query in queries:
+            body = dev.query(query, role)
+            assert codes(body) == ["GRAPHQL_VALIDATION_FAILED"], body
+            for name in hidden[role]:
+                assert f"'{name}'" not in body["errors"][0]["message"], body
+    # Suggestions themselves still help with what the role does see.
+    typo = dev.query("{ campaigns { edges { node { nam } } } }", "support")
+    assert "'name'" in typo["errors"][0]["message"]
+
+
+# --- item 3: no lookup by a value the role reads masked ------------------------------------------------
+
+def test_the_analyst_cannot_confirm_a_masked_email_by_looking_it_up(gateway: Gateway, seeded: dict[str, Any]) -> None:
+    before = gateway.upstream_requests()
+    literal = gateway.query(f'{{ customerByEmail(email: "{seeded["email"]}") {{ firstName }} }}', "analyst")
+    variable = gateway.query("query($e: String!) { hit: customerByEmail(email: $e) { id } }", "analyst",
+                             variables={"e": seeded["email"]})
+    miss = gateway.query('{ customerByEmail(email: "nobody@nowhere.example") { firstName } }', "analyst")
+    after = gateway.upstream_requests()
+
+    for body, key in ((literal, "customerByEmail"), (variable, "hit"), (miss, "customerByEmail")):
+        assert body["data"] == {key: None}
+        [error] = body["errors"]
+        assert error["extensions"]["code"] == "FORBIDDEN"
+        assert {"marketer", "support"} <= set(error["extensions"]["requiredRoles"])
+    assert after == before  # refused before any upstream call: a hit and a miss look the same
+    found = gateway.query(f'{{ customerByEmail(email: "{seeded["email"]}") {{ firstName }} }}', "marketer")
+    assert found["data"]["customerByEmail"]["firstName"] == seeded["firstName"]
