@@ -10,7 +10,7 @@ answers (a refusal, a cached answer, the executed answer), which ends the run. A
 I/O to go on returns None at once; only what waits (Redis, a refusal's bucket, execution) is awaited,
 so a warm answer pays for no coroutine it does not need:
 
- 1. ``persisted_query``   APQ and the safelist: the text to run
+ 1. ``persisted_query``   APQ and the safelist: the text to run, and a hash to register once it passes
  2. ``request_shape``     query, variables, operationName and extensions of the right JSON types
  3. ``parse_document``    parsed under the principal's token limit (cached)
  4. ``role_view``         the principal's own schemas: what it may ask for, what it may read
@@ -18,11 +18,12 @@ so a warm answer pays for no coroutine it does not need:
  6. ``choose_operation``  by operationName; GET runs queries only
  7. ``coerce_variables``  before pricing (a page size may be a variable)
  8. ``price``             limits and static cost (``harmonia.limits``); a cost preview answers here
- 9. ``authorize``         the access plan: denied fields taken out, lookups checked, masks planned;
+ 9. ``register_persisted`` the APQ text stored now that it has passed, within the client's budget
+10. ``authorize``         the access plan: denied fields taken out, lookups checked, masks planned;
                           introspection anywhere in the operation runs on the principal's own schema
-10. ``reserve_budget``    the client's cost budget
-11. ``cached_answer``     a whole answer kept for the same operation, variables and policy fingerprint
-12. ``execute``           the plan's document, the plan applied (null + FORBIDDEN, masks), actual cost,
+11. ``reserve_budget``    the client's cost budget
+12. ``cached_answer``     a whole answer kept for the same operation, variables and policy fingerprint
+13. ``execute``           the plan's document, the plan applied (null + FORBIDDEN, masks), actual cost,
                           settlement, the answer kept for next time
 
 Everything before ``execute`` answers with zero upstream calls. ``extensions: {"cost": {"preview":
@@ -66,7 +67,7 @@ from harmonia.execution.compiled import CompiledExecutor
 from harmonia.http.answers import cacheable
 from harmonia.http.error_body import error, execution_error, limit_error, locations
 from harmonia.limits.actual import actual_cost
-from harmonia.limits.budget import BucketState
+from harmonia.limits.budget import Bucket, BucketState
 from harmonia.limits.check import Pricing
 from harmonia.limits.meter import CostMeter, CostOptions
 from harmonia.limits.plan import select_operation
@@ -112,6 +113,7 @@ class Request:
     strict_status: bool                          # the client accepts graphql-response+json: 4xx for its errors
     idempotency_key: str | None
     text: Any = None                             # persisted_query: the text to run, not yet checked
+    register: str | None = None                  # persisted_query: the APQ hash to store it under
     query: str = ""                              # request_shape
     variables: dict[str, Any] | None = None      # request_shape
     operation_name: str | None = None            # request_shape
@@ -122,6 +124,7 @@ class Request:
     options: CostOptions = NO_OPTIONS            # price
     pricing: Pricing | None = None               # price
     extra: dict[str, Any] = field(default_factory=dict)   # price: more of extensions.cost
+    notes: dict[str, Any] | None = None          # register_persisted: more of the answer's extensions
     plan: AccessPlan | None = None               # authorize
     schema: GraphQLSchema | None = None          # authorize: the schema to execute on
     answer_key: str | None = None                # cached_answer: where the answer is kept, when it may be
@@ -181,9 +184,11 @@ class GraphQLPipeline:
         if not settings.http.introspection:
             self.rules.append(NoSchemaIntrospectionCustomRule)
         self.role_schemas = RoleSchemas(schema, self.rules)
+        registrations = settings.persisted_queries.registrations_per_hour
+        self.registrations = Bucket(registrations, registrations / 3600)
         self.steps: tuple[Step, ...] = (
             self.persisted_query, self.request_shape, self.parse_document, self.role_view, self.validate_document,
-            self.choose_operation, self.coerce_variables, self.price, self.authorize,
+            self.choose_operation, self.coerce_variables, self.price, self.register_persisted, self.authorize,
             self.reserve_budget, self.cached_answer, self.execute)
 
     async def run(self, params: GraphQLParams, principal: Principal, *, method: str = "POST",
@@ -232,7 +237,7 @@ class GraphQLPipeline:
             p = resolved.problem
             status = p.status if r.strict_status or p.status != 400 else r.request_error
             return await self.refuse(status, r.principal, error(p.message, p.code, **p.extensions))
-        r.text = resolved.query
+        r.text, r.register = resolved.query, resolved.register
         return None
 
     def request_shape(self, r: Request) -> Outcome:
@@ -338,6 +343,27 @@ class GraphQLPipeline:
             state, pricing.cost, 0, pricing.upstream_calls, preview=True,
             throttled=state.available < pricing.cost, **r.extra)})
 
+    def register_persisted(self, r: Request) -> Outcome:
+        return None if r.register is None else self._register(r, r.register)
+
+    async def _register(self, r: Request, sha: str) -> None:
+        # Parsed, validated for this caller and within the limits: now it may be kept, if small enough
+        # and within the client's registration budget. Either way it runs: the client sent it whole.
+        why_not = self.persisted.too_large(r.query)
+        if why_not is None and not await self._may_register(r.principal):
+            why_not = (f"this client registered {self.registrations.maximum:g} operations within the hour; "
+                       "send the text with the hash for now")
+        if why_not is None:
+            await self.persisted.put(sha, r.query)
+        else:
+            r.notes = {"persistedQuery": {"stored": False, "reason": why_not}}
+
+    async def _may_register(self, principal: Principal) -> bool:
+        if self.registrations.maximum <= 0:
+            return False
+        state = await self.meter.budget.reserve(f"persisted-queries|{principal.sub}", 1, self.registrations)
+        return state.allowed
+
     def authorize(self, r: Request) -> Outcome:
         assert r.document is not None and r.operation is not None and r.access is not None and r.view is not None
         plan = r.plan = self._access_plan(r.query, r.operation_name, r.document, r.operation, r.access)
@@ -386,7 +412,7 @@ class GraphQLPipeline:
         answer: dict[str, Any] = {"errors": list(hit.errors)} if hit.errors else {}
         answer["data"] = hit.data
         answer["extensions"] = {**self.meter.extension(state, r.pricing.cost, hit.actual_cost,
-                                                       r.pricing.upstream_calls, **r.extra)}
+                                                       r.pricing.upstream_calls, **r.extra), **(r.notes or {})}
         return PipelineResult(200, answer)
 
     async def execute(self, r: Request) -> PipelineResult | None:
@@ -426,7 +452,7 @@ class GraphQLPipeline:
             body["errors"] = errors + denied
         body["data"] = data
         body["extensions"] = {**self.meter.extension(state, pricing.cost, actual, pricing.upstream_calls, **r.extra),
-                              **ctx.extensions}
+                              **ctx.extensions, **(r.notes or {})}
         return PipelineResult(200, body)
 
     # --- helpers of the steps -----------------------------------------------------------------

@@ -1,12 +1,14 @@
-"""Issue 15, items 1, 2 and 3, as a hostile client with a legitimate low-privilege token tries them
+"""Issue 15, items 1, 2, 3 and 5, as a hostile client with a legitimate low-privilege token tries them
 against ``harmonia serve`` started as an operator would (its own secret, a subprocess), over real HTTP.
 
 Each test here failed on main at f45b7f0: an alias undid the analyst's masks, introspection through a
-fragment showed the whole admin plane, and ``customerByEmail`` confirmed masked addresses.
+fragment showed the whole admin plane, ``customerByEmail`` confirmed masked addresses, and any token
+could persist any text (invalid, oversized, unbounded in number and time).
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 
 from harmonia.auth.tokens import mint_token
 from tests.servers import Servers
@@ -183,3 +186,72 @@ def test_the_analyst_cannot_confirm_a_masked_email_by_looking_it_up(gateway: Gat
     assert after == before  # refused before any upstream call: a hit and a miss look the same
     found = gateway.query(f'{{ customerByEmail(email: "{seeded["email"]}") {{ firstName }} }}', "marketer")
     assert found["data"]["customerByEmail"]["firstName"] == seeded["firstName"]
+
+
+# --- item 5: persisted queries are stored only once they pass -------------------------------------------
+
+def apq(text: str) -> dict[str, Any]:
+    return {"persistedQuery": {"version": 1, "sha256Hash": hashlib.sha256(text.encode()).hexdigest()}}
+
+
+def stored(gateway: Gateway, text: str) -> bool:
+    body = gateway.post({"extensions": apq(text)}, "admin").json()
+    return not any(e.get("extensions", {}).get("persistedQuery") == "PersistedQueryNotFound"
+                   for e in body.get("errors", ()))
+
+
+def test_a_persisted_query_is_stored_only_after_it_passes_for_its_caller(gateway: Gateway) -> None:
+    refused = {
+        "does not parse": ("{ customers(first: 1) { edges ", "analyst"),
+        "does not validate": ("{ nope }", "analyst"),
+        "hidden from the caller": ("{ fieldPolicies { typeName } }", "analyst"),
+        "over the limits": ("{ " + " ".join(f"a{i}: customers(first: 1) {{ pageInfo {{ hasNextPage }} }}"
+                                            for i in range(20)) + " }", "marketer"),
+    }
+    for why, (text, role) in refused.items():
+        response = gateway.post({"query": text, "extensions": apq(text)}, role)
+        assert response.json()["errors"], why
+        assert not stored(gateway, text), why
+    good = "{ campaigns(first: 1) { edges { node { name } } } }"
+    assert "errors" not in gateway.post({"query": good, "extensions": apq(good)}, "analyst").json()
+    assert stored(gateway, good)
+
+
+def test_an_oversized_text_runs_but_is_never_stored(gateway: Gateway) -> None:
+    text = "{ campaigns(first: 1) { edges { node { name } } } }\n#" + "x" * 100_000
+    response = gateway.post({"query": text, "extensions": apq(text)}, "analyst")
+
+    assert response.status_code == 200 and response.json()["data"]["campaigns"]["edges"]
+    assert not stored(gateway, text)
+
+
+def test_each_client_registers_only_so_many_operations(servers: tuple[Servers, str]) -> None:
+    running, sim = servers
+    gateway = Gateway(running.gateway(sim, operator_env(HARMONIA_PERSISTED_QUERIES__REGISTRATIONS_PER_HOUR="3"),
+                                      name="budget-gateway"), sim)
+    texts = [f"{{ campaigns(first: {n}) {{ edges {{ node {{ name }} }} }} }}" for n in range(1, 6)]
+
+    for text in texts:
+        assert "errors" not in gateway.post({"query": text, "extensions": apq(text)}, "analyst", sub="spammer").json()
+    other = "{ orders(first: 1) { edges { node { name } } } }"
+    gateway.post({"query": other, "extensions": apq(other)}, "analyst", sub="someone-else")
+
+    assert [stored(gateway, t) for t in texts] == [True, True, True, False, False]
+    assert stored(gateway, other)  # the budget is per client
+
+
+def test_a_registration_lives_a_bounded_time_in_redis(servers: tuple[Servers, str], redis_url: str) -> None:
+    running, sim = servers
+    database = redis_url.rsplit("/", 1)[0] + "/6"
+    redis.Redis.from_url(database).flushdb()
+    gateway = Gateway(running.gateway(sim, operator_env(HARMONIA_REDIS_URL=database), name="redis-gateway"), sim)
+    text = "{ campaigns(first: 2) { edges { node { name } } } }"
+
+    assert "errors" not in gateway.post({"query": text, "extensions": apq(text)}, "analyst").json()
+
+    client = redis.Redis.from_url(database)
+    [key] = client.keys("*pq*" + hashlib.sha256(text.encode()).hexdigest())
+    assert 0 < client.pttl(key) <= 24 * 3600 * 1000  # a day by default, never the 7 days it was
+    assert client.get(key) == text.encode()
+    client.flushdb()
+    client.close()
