@@ -14,7 +14,8 @@ so a warm answer pays for no coroutine it does not need:
  2. ``request_shape``     query, variables, operationName and extensions of the right JSON types
  3. ``parse_document``    parsed under the principal's token limit (cached)
  4. ``role_view``         the principal's own schemas: what it may ask for, what it may read
- 5. ``validate_document`` against what it may ask for; suggestions only from what it may read (cached)
+ 5. ``validate_document`` against what it may read, else what it may ask for; errors and suggestions
+                          only ever from what it may read (cached)
  6. ``choose_operation``  by operationName; GET runs queries only
  7. ``coerce_variables``  before pricing (a page size may be a variable)
  8. ``price``             limits and static cost (``harmonia.limits``); a cost preview answers here
@@ -183,7 +184,7 @@ class GraphQLPipeline:
         self.rules = list(specified_rules)
         if not settings.http.introspection:
             self.rules.append(NoSchemaIntrospectionCustomRule)
-        self.role_schemas = RoleSchemas(schema, self.rules)
+        self.role_schemas = RoleSchemas(schema)
         registrations = settings.persisted_queries.registrations_per_hour
         self.registrations = Bucket(registrations, registrations / 3600)
         self.steps: tuple[Step, ...] = (
@@ -289,12 +290,25 @@ class GraphQLPipeline:
         key = (r.view, r.query)  # each view is its own schema (and keeps its place in the key alive)
         problems = self._validated.get_or(key)
         if problems is None:
-            problems = [e.message for e in validate(r.view.valid, r.document, r.view.rules,
-                                                    hide_suggestions=self.hide_suggestions)]
+            problems = self._problems(r.view, r.document)
             self._validated.put(key, problems)
         if problems:
             return self.refuse(r.request_error, r.principal, *(error(m, "GRAPHQL_VALIDATION_FAILED") for m in problems))
         return None
+
+    def _problems(self, view: RoleView, document: DocumentNode) -> list[str]:
+        """None when the document is valid for what the principal may ask (its denied fields answer FORBIDDEN
+        with the roles that would do); else the messages of the schema it may read, so that no message or
+        suggestion names what it may not read. One pass for every document that runs."""
+        if view.valid is view.readable:
+            return [e.message for e in validate(view.valid, document, self.rules,
+                                                hide_suggestions=self.hide_suggestions)]
+        if not validate(view.valid, document, self.rules, hide_suggestions=True):
+            return []
+        if view.readable is None:  # it reads nothing: no name is its own to suggest
+            return [e.message for e in validate(view.valid, document, self.rules, hide_suggestions=True)]
+        return [e.message for e in validate(view.readable, document, self.rules,
+                                            hide_suggestions=self.hide_suggestions)]
 
     def choose_operation(self, r: Request) -> Outcome:
         assert r.document is not None

@@ -1,7 +1,7 @@
-"""The schema as one kind of principal sees it: what its operations are validated against, what its
-introspection (and GraphiQL's docs) show, and where its "Did you mean" suggestions come from.
+"""The schema as one kind of principal sees it: what it may ask for, and what it may read (what its
+introspection, GraphiQL's docs, its validation errors and their "Did you mean" show).
 
-    schemas = RoleSchemas(schema, rules=specified_rules)
+    schemas = RoleSchemas(schema)
     view = schemas.view(policy.access_for(frozenset({"support"}), frozenset()))
     "stats" in view.readable.get_type("Campaign").fields      # False: support may not read it
     "stats" in view.valid.get_type("Campaign").fields         # True: asking for it is FORBIDDEN, not invalid
@@ -12,21 +12,23 @@ readable), when no lookup it must make is refused (``customerByEmail`` for the a
 lookup argument is dropped instead) and, for an object field, when its type shows at least one field.
 ``valid``: every field but those *hidden* from the principal (the admin plane, fields the policy
 marks hidden): a denied field validates and is then answered null with FORBIDDEN and the roles that
-would do, a hidden one is a plain validation error. In both, types left without a field vanish with
-every field that leads to them, and an interface keeps only the fields every one of its shown
-implementations keeps, so each is a valid schema. One view per policy version and kind of principal
-(roles and scopes), built on first use; the resolvers are the full schema's own.
+would do, a hidden one is a plain validation error. An operation valid against ``valid`` runs (its
+denied fields answer FORBIDDEN); an invalid one is answered with ``readable``'s errors, so that no
+message or suggestion names a field, argument or type the principal may not read. In both, types
+left without a field vanish with every field that leads to them, and an interface keeps only the
+fields every one of its shown implementations keeps, so each is a valid schema. One view per policy
+version and kind of principal (roles and scopes), built on first use; the resolvers are the full
+schema's own.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
-    ASTValidationRule,
     GraphQLArgument,
     GraphQLField,
     GraphQLInterfaceType,
@@ -42,26 +44,23 @@ from graphql import (
 )
 
 from harmonia.auth.policy import FieldAccess, Policy
-from harmonia.schema.suggestions import suggesting_from
 
 Keep = Callable[[str, str], bool]
 
 
 @dataclass(frozen=True, eq=False)
 class RoleView:
-    """One kind of principal's schemas, and the validation rules whose suggestions stay inside ``readable``."""
+    """One kind of principal's schemas: what it may ask for, what it may read."""
 
     valid: GraphQLSchema
     readable: GraphQLSchema | None            # None: this principal may read nothing at all
-    rules: tuple[type[ASTValidationRule], ...]
 
 
 class RoleSchemas:
-    def __init__(self, schema: GraphQLSchema, rules: Collection[type[ASTValidationRule]], size: int = 64) -> None:
+    def __init__(self, schema: GraphQLSchema, size: int = 64) -> None:
         self.schema = schema
         self.size = size
-        self.rules = tuple(rules)
-        self.full = RoleView(schema, schema, self.rules)
+        self.full = RoleView(schema, schema)
         self._built: OrderedDict[tuple[Any, ...], tuple[Policy, RoleView]] = OrderedDict()
         # The hot path: the same principal kind's memoised access object asks again (kept with its view).
         self._last: dict[int, tuple[FieldAccess, RoleView]] = {}
@@ -89,7 +88,7 @@ class RoleSchemas:
                            _refused_lookups(self.schema, access))
         valid = _filter(self.schema, _visible_fields(self.schema, lambda t, f: not access.hides(t, f)), {})
         assert valid is not None  # the root type always keeps a field: nothing hides __typename's parent
-        built = RoleView(valid, readable, suggesting_from(readable, self.rules))
+        built = RoleView(valid, readable)
         self._built[key] = (access.policy, built)
         if len(self._built) > self.size:
             self._built.popitem(last=False)

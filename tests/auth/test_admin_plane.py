@@ -51,7 +51,10 @@ async def test_the_admin_plane_does_not_exist_for_non_admins(gateway: Gateway) -
         mutation = await gateway.query(SET_STATS_FOR_SUPPORT, role=role)
         assert codes(mutation) == {"GRAPHQL_VALIDATION_FAILED"} and mutation.get("data") is None
         assert "requiredRoles" not in str(mutation)
-        assert mutation["errors"][0]["message"] == "Cannot query field 'setFieldPolicy' on type 'Mutation'."
+        # Told as its own schema has it: the analyst may run no mutation at all.
+        assert mutation["errors"][0]["message"] == ("The mutation operation is not supported by the schema."
+                                                    if role == "analyst" else
+                                                    "Cannot query field 'setFieldPolicy' on type 'Mutation'.")
         listing = await gateway.query("{ fieldPolicies { typeName } }", role=role)
         assert codes(listing) == {"GRAPHQL_VALIDATION_FAILED"}
         audit = await gateway.query(AUDIT, role=role)
