@@ -338,7 +338,9 @@ class GraphQLPipeline:
         assert r.document is not None and r.operation is not None
         r.options = CostOptions.of(r.params.extensions)
         note_operation(self.schema, r.document, r.operation)  # span name, log line, field usage
-        pricing = r.pricing = self.meter.check(r.document, r.operation, r.variables or {}, r.principal, r.query)
+        assert r.view is not None  # introspection is priced on what it will show: the caller's own schema
+        pricing = r.pricing = self.meter.check(r.document, r.operation, r.variables or {}, r.principal, r.query,
+                                               r.view.readable or r.view.valid)
         if r.options.breakdown:
             r.extra = {"breakdown": pricing.breakdown()}
         if pricing.errors or r.options.preview:

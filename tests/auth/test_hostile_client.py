@@ -137,6 +137,19 @@ def test_introspection_in_any_position_answers_from_the_roles_own_schema(gateway
         assert not {"CampaignStats", "AnalyticsSummary"} & names_in(support["data"])
 
 
+def test_the_price_of_introspection_tells_nothing_it_does_not_show(gateway: Gateway) -> None:
+    def cost(query: str, role: str) -> int:
+        body = gateway.query(query, role)
+        assert "errors" not in body, body
+        return int(body["extensions"]["cost"]["requestedQueryCost"])
+
+    for role in ("analyst", "support"):
+        assert cost('{ __type(name: "FieldPolicy") { name } }', role) == cost('{ __type(name: "Nope") { name } }', role)
+        types = gateway.query("{ __schema { types { name } } }", role)["data"]["__schema"]["types"]
+        assert cost("{ __schema { types { name } } }", role) == 1 + len(types)
+    assert cost('{ __type(name: "FieldPolicy") { name } }', "admin") == 1
+
+
 @pytest.mark.parametrize("query", ["{ fieldPolicies { typeName } }", "{ f: fieldUsage { hours } }",
                                    "mutation { evictCache(type: ORDER) { evicted } }",
                                    "{ ...P } fragment P on FieldPolicy { typeName }"])
