@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import statistics
 import subprocess
 import sys
@@ -40,7 +41,7 @@ def enforcement_cpu(workload: str, role: str, repeat: int = 200) -> dict[str, fl
     from harmonia.auth.tokens import mint_token
     from harmonia.limits.plan import select_operation
     from harmonia.schema.authorize import authorize
-    from harmonia.settings import DEMO_JWT_SECRET, load_settings
+    from harmonia.settings import load_settings
     from harmonia.simulators.app import create_simulator_app
     from harmonia.simulators.core import SimulatorConfig
 
@@ -49,8 +50,10 @@ def enforcement_cpu(workload: str, role: str, repeat: int = 200) -> dict[str, fl
     sources = {n: {"base_url": f"http://sim/{n}", **({"bucket_size": 10**6, "leak_per_second": 10**6}
                                                       if n == "shopify" else {})}
                for n in ("hubspot", "shopify", "mailchimp", "ga4", "googleads")}
-    app = create_app(load_settings(sources=sources), transports=dict.fromkeys(sources, sim))
-    token = mint_token(DEMO_JWT_SECRET, roles=["admin"], sub="bench", ttl=600)
+    secret = secrets.token_urlsafe(48)  # the gateway has no default key
+    app = create_app(load_settings(sources=sources, auth={"jwt_secret": secret}),
+                     transports=dict.fromkeys(sources, sim))
+    token = mint_token(secret, roles=["admin"], sub="bench", ttl=600)
 
     async def raw() -> dict[str, object]:
         async with app.router.lifespan_context(app), \

@@ -18,6 +18,7 @@ import asyncio
 import cProfile
 import os
 import pstats
+import secrets
 import subprocess
 import sys
 import time
@@ -29,9 +30,10 @@ import orjson
 from bench.run import SOURCES, WORKLOADS, free_port, wait_up
 from harmonia.auth.tokens import mint_token
 from harmonia.gc_tuning import tune_garbage_collector
-from harmonia.settings import DEMO_JWT_SECRET, load_settings
+from harmonia.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+SECRET = secrets.token_urlsafe(48)  # this run's HS256 secret: the gateway has no default key
 
 
 async def call(app: Any, body: bytes, token: str) -> tuple[int, bytes]:
@@ -88,11 +90,11 @@ async def session(args: argparse.Namespace, sim_url: str) -> None:
         | {"shopify": {"base_url": f"{sim_url}/shopify", "bucket_size": 1_000_000, "leak_per_second": 1e6},
            "hubspot": {"base_url": f"{sim_url}/hubspot", "requests_per_window": 1_000_000}},
         limits={"budget_maximum": 1_000_000_000, "budget_restore_rate": 1e9},
-        cache={"enabled": args.cache == "warm"})
+        cache={"enabled": args.cache == "warm"}, auth={"jwt_secret": SECRET})
     app = create_app(settings)
     if not args.default_gc:
         tune_garbage_collector()  # as `harmonia serve` does
-    token = mint_token(DEMO_JWT_SECRET, roles=[args.role], sub="profile", ttl=3600)
+    token = mint_token(SECRET, roles=[args.role], sub="profile", ttl=3600)
     async with app.router.lifespan_context(app):
         _, first = await call(app, orjson.dumps({"query": "{ customers(first: 1) { edges { node { id } } } }"}),
                                    token)

@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -267,6 +268,7 @@ def gateway_env(base: Mapping[str, str], sim_url: str) -> dict[str, str]:
     """``base`` plus what points a gateway at the simulators and, since they enforce no quotas here,
     opens its pacers and its cost budget to match."""
     env = dict(base)
+    env.setdefault("HARMONIA_AUTH__JWT_SECRET", secrets.token_urlsafe(48))  # the gateway has no default key
     env.update({f"HARMONIA_SOURCES__{name.upper()}__BASE_URL": f"{sim_url}/{name}" for name in SOURCES})
     env.update({"HARMONIA_SOURCES__SHOPIFY__BUCKET_SIZE": "1000000",
                 "HARMONIA_SOURCES__SHOPIFY__LEAK_PER_SECOND": "1000000",

@@ -6,13 +6,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-import httpx
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
@@ -29,6 +26,7 @@ from harmonia.cache.responses import ResponseCache
 from harmonia.http.admin_page import admin_page
 from harmonia.http.graphiql import STATIC_DIR, STATIC_PREFIX
 from harmonia.http.pipeline import GraphQLPipeline
+from harmonia.http.readiness import Readiness, reachable, redis_ping
 from harmonia.http.routes import build_graphql_router
 from harmonia.observability.telemetry import Telemetry
 from harmonia.resolvers.cached import build_entity_cache, build_redis_tier, shared_invalidation
@@ -60,6 +58,7 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
                                responses=responses, policies=policies, admin=admin, recent=recent)
     verifier = TokenVerifier(settings.auth)
     telemetry = Telemetry(settings)
+    readiness = _readiness(settings, sources)
     if shared is not None:
         telemetry.watch_circuit("redis", lambda: shared.circuit.is_open)
 
@@ -67,7 +66,7 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
         """Everything the app opened: also for tests that drive the app without its lifespan. Each part
         is closed whatever became of the one before, so no Redis client or pool is left to the GC."""
         failures: list[Exception] = []
-        closers = [telemetry.aclose, writes.aclose, policies.stop, cache.aclose,
+        closers = [readiness.aclose, telemetry.aclose, writes.aclose, policies.stop, cache.aclose,
                    *([shared.aclose] if shared is not None else []), sources.aclose, verifier.aclose,
                    pipeline.meter.aclose]
         for close in closers:
@@ -124,12 +123,12 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
 
     @app.get("/readyz")
     async def readyz() -> JSONResponse:
-        names = [name for name, _ in sources.items()]
-        results = await asyncio.gather(*(_reachable(c.http.client) for _, c in sources.items()))
-        checks: dict[str, Any] = dict(zip(names, results, strict=True))
-        checks["redis"] = "not configured" if settings.redis_url is None else await _redis_ok(settings.redis_url)
+        checks, age = await readiness.checks()
+        if settings.redis_url is None:
+            checks["redis"] = "not configured"
         ready = all(v in ("ok", "not configured") for v in checks.values())
-        return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks, "cache": cache.status()},
+        return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks,
+                             "checked_seconds_ago": round(age, 1), "cache": cache.status()},
                             status_code=200 if ready else 503)
 
     @app.get("/metrics")
@@ -139,23 +138,8 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
     return app
 
 
-async def _reachable(client: httpx.AsyncClient) -> str:
-    """Any HTTP answer means the source is reachable; only transport failures count against it."""
-    try:
-        await client.get("/", timeout=2.0)
-    except httpx.HTTPError:
-        return "unreachable"
-    return "ok"
-
-
-async def _redis_ok(url: str) -> str:
-    import redis.asyncio as redis
-
-    client = redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=1.0)
-    try:
-        await client.ping()
-    except (redis.RedisError, OSError):
-        return "unreachable"
-    finally:
-        await client.aclose()
-    return "ok"
+def _readiness(settings: Settings, sources: Sources) -> Readiness:
+    probes = {name: reachable(connector.http.client) for name, connector in sources.items()}
+    if settings.redis_url is not None:
+        probes["redis"] = redis_ping(settings.redis_url)
+    return Readiness(probes, interval=settings.http.readiness_probe_seconds)

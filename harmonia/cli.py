@@ -13,10 +13,15 @@ import argparse
 import asyncio
 import contextlib
 import os
+import secrets
 import shutil
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from harmonia.settings import Settings
 
 DEMO_ROLES = ("admin", "marketer", "analyst", "support")
 CONFIG_ENV = "HARMONIA_CONFIG_FILE"
@@ -62,11 +67,13 @@ def _uvicorn_options() -> dict[str, str]:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from harmonia.auth.key_checks import check_token_keys
     from harmonia.settings import load_settings
 
     if args.config:
         os.environ[CONFIG_ENV] = args.config
     settings = load_settings(args.config)  # fail now, with the reason, rather than in every worker
+    check_token_keys(settings.auth)
     check_policy(settings.auth.policy_file)
     _check_tracing_env()
     with _metrics_dir(args.workers):
@@ -123,13 +130,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import uvicorn
 
     from harmonia.app import create_app
-    from harmonia.auth.tokens import mint_token
     from harmonia.settings import load_settings
 
+    busy = [f"--{flag} {port}" for flag, port in (("port", args.port), ("sim-port", args.sim_port))
+            if not _port_free(args.host, port)]
+    if busy:
+        print(f"harmonia: {' and '.join(busy)} on {args.host} already in use (another demo?): "
+              "stop it, or choose other ports with --port and --sim-port", file=sys.stderr)
+        return 2
     sim_url = f"http://{args.host}:{args.sim_port}"
-    settings = load_settings(args.config, sources={
+    settings = load_settings(args.config, dev_mode=True, sources={
         name: {"base_url": f"{sim_url}/{name}"} for name in ("hubspot", "shopify", "mailchimp", "ga4", "googleads")
     })
+    if not settings.auth.jwt_secret and not settings.auth.jwks_url:
+        # The demo's own key, new every run: tokens it prints die with it, and nothing published signs them.
+        settings.auth.jwt_secret = secrets.token_urlsafe(48)
     gateway = create_app(settings)
     simulators = _simulator_app(args)
     options = _uvicorn_options()
@@ -139,10 +154,45 @@ def cmd_demo(args: argparse.Namespace) -> int:
         uvicorn.Server(uvicorn.Config(gateway, host=args.host, port=args.port, log_level="warning",
                                       **options)),  # type: ignore[arg-type]
     ]
+    print(f"harmonia: starting the SaaS simulators on {sim_url} and the gateway on "
+          f"http://{args.host}:{args.port}", flush=True)
+
+    async def run() -> None:
+        serving = [asyncio.create_task(server.serve()) for server in servers]
+        while not all(server.started for server in servers):
+            if any(task.done() for task in serving):  # one could not start (uvicorn said why)
+                break
+            await asyncio.sleep(0.05)
+        else:
+            _print_demo_welcome(args, settings)
+        await asyncio.gather(*serving)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+    return 0
+
+
+def _port_free(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no obstacle
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _print_demo_welcome(args: argparse.Namespace, settings: Settings) -> None:
+    """The URLs and a ready-made token per demo role, once both servers listen."""
+    from harmonia.auth.tokens import mint_token
+
     secret = settings.auth.jwt_secret or ""
     url = f"http://{args.host}:{args.port}/graphql"
     admin_page = ""
-    print(f"Harmonia demo\n  simulators: {sim_url}\n  GraphiQL:   {url}\n", flush=True)
+    print(f"harmonia: gateway ready\n\nHarmonia demo\n  simulators: http://{args.host}:{args.sim_port}\n"
+          f"  GraphiQL:   {url}  (open a role's link: the token rides in the URL fragment)\n", flush=True)
     for role in DEMO_ROLES:
         scopes = ["privacy"] if role == "admin" else []
         token = mint_token(secret, roles=[role], sub=f"demo-{role}", scopes=scopes, ttl=7 * 24 * 3600,
@@ -155,22 +205,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
           f"        -d '{{\"query\":\"{{ customers(first: 3) {{ edges {{ node {{ email }} }} }} }}\"}}' {url}\n"
           "Ctrl-C stops everything.", flush=True)
 
-    async def run() -> None:
-        await asyncio.gather(*(server.serve() for server in servers))
-
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run())
-    return 0
-
 
 def cmd_token(args: argparse.Namespace) -> int:
+    from harmonia.auth.key_checks import check_token_keys
     from harmonia.auth.tokens import mint_token
     from harmonia.settings import load_settings
 
     settings = load_settings(args.config)
-    if not settings.auth.jwt_secret:
-        print("harmonia token: no HS256 secret configured (HARMONIA_AUTH__JWT_SECRET)", file=sys.stderr)
+    if settings.auth.jwks_url or not settings.auth.jwt_secret:
+        print("harmonia token: no HS256 secret configured: set HARMONIA_AUTH__JWT_SECRET to the gateway's "
+              "secret (with a JWKS, tokens come from your identity provider; `harmonia demo` prints its own)",
+              file=sys.stderr)
         return 2
+    check_token_keys(settings.auth)  # never mint with a published or guessable secret
     print(mint_token(settings.auth.jwt_secret, roles=args.role, sub=args.sub or f"dev-{args.role[0]}",
                      scopes=(args.scope or "").split(), ttl=args.ttl, issuer=settings.auth.issuer,
                      audience=settings.auth.audience))
@@ -230,7 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the gateway")
     serve.add_argument("--config", default=None)
-    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="default 127.0.0.1 (this machine only); 0.0.0.0 listens on every interface (a container)")
     serve.add_argument("--port", type=int, default=4000)
     serve.add_argument("--workers", type=int, default=1)
     serve.set_defaults(func=cmd_serve)

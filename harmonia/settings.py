@@ -31,7 +31,6 @@ DEMO_CREDENTIALS = {
     "googleads_developer_token": "demo-developer-token",
     "googleads_customer_id": "1234567890",
 }
-DEMO_JWT_SECRET = "harmonia-demo-secret-change-me-in-production"
 
 
 class SourceSettings(BaseModel):
@@ -100,10 +99,14 @@ class SourcesSettings(BaseModel):
 
 
 class AuthSettings(BaseModel):
-    jwt_secret: str | None = DEMO_JWT_SECRET
-    jwks_url: str | None = None          # when set, the secret is ignored: RS256/ES256 keys only
+    # No default key: `harmonia serve` refuses to start without one of these (harmonia/auth/key_checks.py);
+    # only `harmonia demo` makes its own, a random secret per run.
+    jwt_secret: str | None = None        # HS256, at least 32 bytes
+    jwks_url: str | None = None          # when set, the secret is ignored: RS256/ES256 keys only; needs audience
     issuer: str | None = None
     audience: str | None = None
+    # A claim naming the calling application (e.g. `azp`, `client_id`): the client label of /metrics.
+    client_claim: str | None = None
     policy_file: str | None = None
     algorithms: list[str] | None = None  # narrows HS256 (secret) or RS256/ES256 (JWKS); never the token's say
     leeway_seconds: float = 10.0         # clock skew tolerated on exp/nbf/iat
@@ -174,8 +177,13 @@ class HttpSettings(BaseModel):
     """What the HTTP edge accepts and shows."""
 
     max_body_bytes: int = 1_000_000
+    # Introspection answers each role's own schema; false refuses it for everyone.
     introspection: bool = True
+    # GraphiQL on a browser's GET /graphql (the page holds no data: every query needs a token).
     graphiql: bool = True
+    # /readyz needs no token: it answers from probes of the sources and Redis at most this old,
+    # so no caller can make the gateway call the SaaS APIs faster than this.
+    readiness_probe_seconds: float = 5.0
     # Browser origins allowed to call the API (CORS); empty: no cross-origin browser calls.
     cors_origins: list[str] = Field(default_factory=list)
 
@@ -239,6 +247,10 @@ class ObservabilitySettings(BaseModel):
     field_usage_retention_days: int = 30
     field_usage_key_prefix: str = "harmonia:usage:"
     metrics_publish_seconds: float = 1.0   # with several workers: how often each shares its figures
+    # /metrics needs no token, so its series carry no user: client="all", or with auth.client_claim
+    # that claim's value; a list here shows only these values (of the claim, else of the token
+    # subject), every other caller as "other" (harmonia/observability/metrics_clients.py).
+    metrics_clients: list[str] = Field(default_factory=list)
 
 
 class Settings(BaseSettings):
@@ -249,7 +261,9 @@ class Settings(BaseSettings):
     )
 
     redis_url: str | None = None
-    dev_mode: bool = True
+    # Development conveniences that map the schema for anyone probing it ("Did you mean ...?"
+    # suggestions): off in `harmonia serve` unless asked for, on in `harmonia demo`.
+    dev_mode: bool = False
     sources: SourcesSettings = Field(default_factory=SourcesSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)

@@ -9,8 +9,12 @@ if [ -x "$CHROMIUM" ]; then
   exit 0
 fi
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-  echo "chromium not found: installing Debian's package" >&2
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >&2
+  echo "harmonia: installing Debian's chromium for the browser tests" >&2
+  log=$(mktemp)
+  if ! (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >"$log" 2>&1; then
+    tail -n 30 "$log" >&2; echo "harmonia: could not install chromium (above: apt-get's last words)" >&2; exit 1
+  fi
+  rm -f "$log"
   [ -x "$CHROMIUM" ] && exit 0
   echo "apt-get installed chromium but $CHROMIUM is still missing" >&2
   exit 1

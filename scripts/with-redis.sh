@@ -5,8 +5,12 @@ set -euo pipefail
 
 if ! command -v redis-server >/dev/null 2>&1; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    echo "redis-server not found: installing Debian's package" >&2
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) >&2
+    echo "harmonia: installing Debian's redis-server for the tests" >&2
+    log=$(mktemp)
+    if ! (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) >"$log" 2>&1; then
+      tail -n 30 "$log" >&2; echo "harmonia: could not install redis-server (above: apt-get's last words)" >&2; exit 1
+    fi
+    rm -f "$log"
   else
     echo "redis-server is required for the tests: install Debian's package (sudo apt-get install redis-server)" >&2
     exit 1
@@ -24,6 +28,7 @@ for _ in $(seq 1 50); do
   if redis-cli -p "$port" ping >/dev/null 2>&1; then break; fi
   sleep 0.1
 done
+echo "harmonia: redis-server $(redis-server --version | sed -E 's/.*v=([0-9.]+).*/\1/') on 127.0.0.1:$port (throwaway)" >&2
 export HARMONIA_TEST_REDIS_URL="redis://127.0.0.1:$port/0"
 export HARMONIA_TEST_REDIS_PORT="$port"
 export HARMONIA_TEST_REDIS_PID="$pid"

@@ -14,12 +14,16 @@ import pytest
 from fastapi import FastAPI
 
 from harmonia.auth.tokens import mint_token
-from harmonia.settings import DEMO_JWT_SECRET, Settings, load_settings
+from harmonia.settings import Settings, load_settings
 from harmonia.simulators.app import create_simulator_app
 from harmonia.simulators.core import SimulatorConfig, SimulatorState
 from harmonia.simulators.data import World, build_world
 
 SIM_BASE = "http://simulators"
+MODERN_ACCEPT = "application/graphql-response+json, application/json;q=0.9"
+# The tests' own HS256 secret: `harmonia serve` has no default one, and refuses the old published demo secret.
+TEST_JWT_SECRET = "harmonia-tests-only-secret-0123456789abcdef"
+TEST_SECRET_ENV = {"HARMONIA_AUTH__JWT_SECRET": TEST_JWT_SECRET}  # for `harmonia serve` subprocesses
 
 # --- full garbage collections between tests, never inside one ------------------------------------
 # Tests leave gateways, apps and simulator states behind in reference cycles, so the collector's full
@@ -82,15 +86,16 @@ SOURCES = ("hubspot", "shopify", "mailchimp", "ga4", "googleads")
 
 
 def gateway_settings(**overrides: Any) -> Settings:
-    """Settings pointing every source at the in-process simulators."""
+    """Settings pointing every source at the in-process simulators, tokens signed with the tests' secret."""
     sources: dict[str, Any] = {name: {"base_url": f"{SIM_BASE}/{name}"} for name in SOURCES}
     for name, values in overrides.pop("sources", {}).items():
         sources[name].update(values)
+    overrides["auth"] = {"jwt_secret": TEST_JWT_SECRET, **overrides.get("auth", {})}
     return load_settings(sources=sources, **overrides)
 
 
 def token_for(*roles: str, sub: str = "tester", scopes: tuple[str, ...] | list[str] = ()) -> str:
-    return mint_token(DEMO_JWT_SECRET, roles=list(roles), sub=sub, scopes=scopes, ttl=600)
+    return mint_token(TEST_JWT_SECRET, roles=list(roles), sub=sub, scopes=scopes, ttl=600)
 
 
 class Gateway:
@@ -186,7 +191,9 @@ async def open_gateway(sim: SimulatorState, **overrides: Any) -> tuple[Gateway, 
     sources = overrides.pop("sources", {})
     sources.setdefault("shopify", {}).update({"bucket_size": 1000, "leak_per_second": 1000.0})
     app = create_app(gateway_settings(sources=sources, **overrides), transports=dict.fromkeys(SOURCES, sim_transport))
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway")
+    # As today's GraphQL clients ask (Apollo Client, urql): the newer media type, with its 4xx statuses.
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway",
+                               headers={"Accept": MODERN_ACCEPT})
     lifespan = app.router.lifespan_context(app)
     await lifespan.__aenter__()
 

@@ -22,6 +22,8 @@ from types import TracebackType
 
 import httpx
 
+from tests.conftest import TEST_SECRET_ENV
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("hubspot", "shopify", "mailchimp", "ga4", "googleads")
 
@@ -82,4 +84,4 @@ class Servers:
 
     def gateway(self, simulators: str, env: dict[str, str], name: str = "gateway") -> str:
         sources = {f"HARMONIA_SOURCES__{s.upper()}__BASE_URL": f"{simulators}/{s}" for s in SOURCES}
-        return self.start(name, ["serve"], sources | env, free_port())
+        return self.start(name, ["serve"], TEST_SECRET_ENV | sources | env, free_port())

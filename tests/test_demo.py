@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 
+from harmonia.auth.key_checks import PUBLISHED_SECRETS
 from harmonia.http.examples import EXAMPLES
 
 
@@ -93,3 +95,19 @@ def test_demo_tokens_carry_their_roles(demo: tuple[str, dict[str, str]]) -> None
 
     assert "***" in analyst["data"]["customers"]["edges"][0]["node"]["email"]
     assert "***" not in marketer["data"]["customers"]["edges"][0]["node"]["email"]
+
+
+def test_demo_tokens_are_signed_with_a_secret_of_its_own(demo: tuple[str, dict[str, str]]) -> None:
+    _, tokens = demo
+    for published in PUBLISHED_SECRETS:
+        with pytest.raises(jwt.InvalidSignatureError):
+            jwt.decode(tokens["admin"], published, algorithms=["HS256"])
+
+
+def test_demo_is_the_development_mode_it_suggests_field_names(demo: tuple[str, dict[str, str]]) -> None:
+    url, tokens = demo
+    typo = "{ customers(first: 1) { edges { node { emial } } } }"
+    answer = httpx.post(f"{url}/graphql", json={"query": typo},
+                        headers={"Authorization": f"Bearer {tokens['admin']}"}).json()
+
+    assert "Did you mean 'email'?" in answer["errors"][0]["message"]

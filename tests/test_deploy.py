@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -40,3 +41,13 @@ def test_prometheus_scrapes_the_gateways_metrics() -> None:
     host, port = target.split(":")
     assert job["metrics_path"] == "/metrics" and host == "gateway"
     assert f"--port\", \"{port}" in str(services["gateway"]["command"]).replace("'", '"')
+
+
+def test_the_image_installs_exactly_the_locked_runtime_set() -> None:
+    """Every pip install in the Dockerfile either takes the lock with hashes or resolves nothing."""
+    runs = re.findall(r"^RUN (.+?)(?<!\\)$", (ROOT / "Dockerfile").read_text(), flags=re.MULTILINE | re.DOTALL)
+    installs = [" ".join(run.replace("\\\n", " ").split()) for run in runs if "pip install" in run]
+
+    assert installs
+    assert any("--require-hashes" in i and "-r requirements/runtime.txt" in i for i in installs)
+    assert all("--no-deps" in i for i in installs)

@@ -22,7 +22,7 @@ import pytest
 
 from harmonia.settings import DEMO_CREDENTIALS
 from harmonia.simulators.data import World, subscriber_hash
-from tests.conftest import SOURCES, token_for
+from tests.conftest import SOURCES, TEST_SECRET_ENV, token_for
 from tests.schema.test_mutations import customer_id
 
 DPO = token_for("admin", sub="dpo@example.com", scopes=("privacy",))
@@ -73,7 +73,7 @@ def processes(redis_url: str) -> Iterator[tuple[str, Callable[[], tuple[str, sub
     started.append(_start(["simulate", "--port", str(sim_port), "--no-rate-limits"], env, f"{sim_url}/__stats"))
     prefix = f"test-{uuid.uuid4().hex}:"
     gateway_env = {
-        **env, "HARMONIA_REDIS_URL": redis_url,
+        **env, **TEST_SECRET_ENV, "HARMONIA_REDIS_URL": redis_url,
         "HARMONIA_ERASURE__KEY_PREFIX": prefix + "erasure:", "HARMONIA_IDEMPOTENCY__KEY_PREFIX": prefix + "idem:",
         "HARMONIA_ERASURE__RETRY_BASE_SECONDS": "0.2", "HARMONIA_ERASURE__RETRY_MAX_SECONDS": "0.5",
         "HARMONIA_ERASURE__POLL_SECONDS": "0.2", "HARMONIA_ERASURE__LEASE_SECONDS": "2",

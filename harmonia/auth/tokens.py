@@ -8,7 +8,8 @@ The accepted algorithms come from configuration, never from the token's header: 
 secret, RS256/ES256 with a JWKS (``auth.algorithms`` narrows either). With ``jwks_url`` set the
 HS256 secret is not consulted at all, so a token signed with the public key as an HMAC secret
 (the classic algorithm-confusion attack) has nothing to match. ``exp`` and ``sub`` are required,
-``nbf`` honoured, ``iss``/``aud`` checked when configured, all with a small leeway for clock skew.
+``nbf`` honoured, ``iss``/``aud`` checked when configured (a JWKS needs ``aud``, and a secret must
+not be short or published: ``harmonia.auth.key_checks``), all with a small leeway for clock skew.
 While the JWKS has never been fetched (issuer down at start), a token that is not plainly bad
 (malformed, expired, no ``exp``) raises ``KeySetUnavailable``: 503 and retry, not 401 and log in.
 pyjwt's exception text stays in the server's log: clients get one of the fixed messages below.
@@ -29,6 +30,7 @@ from typing import Any
 import jwt
 
 from harmonia.auth.jwks import JwksKeys
+from harmonia.auth.key_checks import check_token_keys
 from harmonia.auth.principal import Principal
 from harmonia.errors import KeySetUnavailable, Unauthenticated
 from harmonia.settings import AuthSettings
@@ -68,17 +70,16 @@ class _Verified:
 class TokenVerifier:
     def __init__(self, settings: AuthSettings, jwks: JwksKeys | None = None) -> None:
         self.settings = settings
+        check_token_keys(settings)  # no key, a published or short secret, a key set without audience
         if settings.jwks_url:
             self.algorithms = _allowed(settings.algorithms, ASYMMETRIC)
             self._jwks: JwksKeys | None = jwks or JwksKeys(
                 settings.jwks_url, ttl=settings.jwks_ttl_seconds,
                 min_refresh_interval=settings.jwks_min_refresh_seconds)
             self._secret: str | None = None
-        elif settings.jwt_secret:
+        else:
             self.algorithms = _allowed(settings.algorithms, SYMMETRIC)
             self._jwks, self._secret = None, settings.jwt_secret
-        else:
-            raise ValueError("auth needs jwt_secret or jwks_url")
         self._options: dict[str, Any] = {"require": ["exp", "sub"], "verify_aud": settings.audience is not None,
                                          "verify_iss": settings.issuer is not None}
         # A dashboard sends the same token with every query: checking its signature again each time
@@ -136,7 +137,10 @@ class TokenVerifier:
         scope = claims.get("scope", "")
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles) or not isinstance(scope, str):
             raise Unauthenticated(BAD_CLAIMS)
-        return Principal(sub=str(claims["sub"]), roles=frozenset(roles), scopes=frozenset(scope.split())), claims, key
+        client = claims.get(self.settings.client_claim) if self.settings.client_claim else None
+        principal = Principal(sub=str(claims["sub"]), roles=frozenset(roles), scopes=frozenset(scope.split()),
+                              client=client if isinstance(client, str) else None)
+        return principal, claims, key
 
     def _refuse_if_expired(self, token: str) -> None:
         try:

@@ -62,8 +62,12 @@ def _with_cost_options(params: GraphQLParams, header: str) -> GraphQLParams:
 
 
 def _media_type(accept: str) -> tuple[str, bool]:
-    """(response media type, strict statuses): graphql-response+json when the client accepts it."""
-    if not accept or GRAPHQL_RESPONSE in accept or "*/*" in accept:
+    """(response media type, strict statuses): graphql-response+json when the client names it.
+
+    A client that names no type (no Accept, or ``*/*``) gets ``application/json``, as GraphQL over
+    HTTP recommends for clients that predate the newer type, with its statuses (200 for a request
+    that reached GraphQL, errors in the body); ask for graphql-response+json to get 4xx for them."""
+    if GRAPHQL_RESPONSE in accept:
         return GRAPHQL_RESPONSE, True
     return "application/json", False
 

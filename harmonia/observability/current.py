@@ -20,7 +20,8 @@ from typing import Any
 
 @dataclass(slots=True)
 class OperationRecord:
-    client: str | None = None
+    client: str | None = None  # logs and field usage: the token subject (hashed when an email)
+    metrics_client: str | None = None  # the bounded client label of /metrics (metrics_clients.py)
     roles: tuple[str, ...] = ()
     name: str | None = None
     type: str | None = None

@@ -9,8 +9,9 @@ One MeterProvider per process, built on first use, like a Prometheus registry: e
 process records into it. It always has an in-memory reader (rendered at ``/metrics``) and, when
 ``OTEL_METRICS_EXPORTER=otlp``, a periodic OTLP exporter as well.
 
-Labels that clients control (operation names, token subjects) are capped: past ``MAX_LABEL_VALUES``
-distinct values, new ones are counted as ``other``, so a client cannot grow the series without bound.
+Labels that clients control (operation names, client names from a token claim) are capped: past
+``MAX_LABEL_VALUES`` distinct values, new ones are counted as ``other``, so a client cannot grow the
+series without bound. The ``client`` label names no user by default (``metrics_clients.py``).
 """
 
 from __future__ import annotations
@@ -148,10 +149,12 @@ class Metrics:
         self.cost_rejections = counter("harmonia_cost_rejections", ("reason",),
                                        "Operations refused before running, by reason (COST_LIMIT_EXCEEDED, "
                                        "DEPTH_LIMIT_EXCEEDED, THROTTLED, ...).")
-        self.cost_points = counter("harmonia_cost_points", ("client",), "Cost points spent, by client (token subject).")
+        self.cost_points = counter("harmonia_cost_points", ("client",),
+                                   "Cost points spent, by client (see observability.metrics_clients).")
         self.budget: dict[str, float] = {}
         m.create_observable_gauge("harmonia_budget_available_points", callbacks=[self._observe_budget],
-                                  description="Points left in a client's cost budget after its last operation.")
+                                  description="Points left in the cost budget of the last caller under this "
+                                              "client label, after its operation.")
         m.create_observable_gauge("harmonia_circuit_open", callbacks=[self._observe_circuits],
                                   description="1 while a circuit is open (the dependency is being skipped).")
 

@@ -82,6 +82,7 @@ class OperationScope:
 
     def authenticated(self, principal: Principal) -> None:
         self.record.client = client_label(principal.sub)
+        self.record.metrics_client = self.services.metrics_clients.label(principal)
         self.record.roles = tuple(sorted(principal.roles))
 
     def finish(self, status: int, body: Mapping[str, Any]) -> None:
@@ -111,8 +112,8 @@ class OperationScope:
                     if e.get("extensions", {}).get("code") in _REJECTIONS or "limit" in e.get("extensions", {})]
         name = record.name or "anonymous"
         record_operation(name, outcome, seconds)
-        if record.client is not None:
-            record_cost(record.client, actual=actual, available=available, rejected=rejected)
+        if record.metrics_client is not None:
+            record_cost(record.metrics_client, actual=actual, available=available, rejected=rejected)
         span = record.span
         trace_id = self._trace_id(span)
         if span is not None:

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from harmonia.observability import tracing
 from harmonia.observability.metrics import collect, metrics, own_families, register_circuit
+from harmonia.observability.metrics_clients import MetricsClients
 from harmonia.observability.operation import OperationScope
 from harmonia.observability.oplog import OperationLog
 from harmonia.observability.prometheus import WorkerBoard, merge, render, snapshot
@@ -38,6 +39,7 @@ class Telemetry:
         self.usage = FieldUsage(settings.redis_url, prefix=obs.field_usage_key_prefix,
                                 retention_days=obs.field_usage_retention_days) if obs.field_usage else None
         self.oplog = OperationLog() if obs.operation_log else None
+        self.metrics_clients = MetricsClients.from_settings(settings)
         directory = os.environ.get(METRICS_DIR_ENV)
         self.board = WorkerBoard(directory) if directory else None
         self._tasks: list[asyncio.Task[None]] = []

@@ -20,7 +20,6 @@ anonymisation of the profile when Shopify refuses the delete because the custome
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -66,6 +65,7 @@ class ErasureService:
         self.owner = uuid.uuid4().hex       # this instance, as a lease holder
         self._drivers: dict[str, asyncio.Task[None]] = {}
         self._watcher: asyncio.Task[None] | None = None
+        self._stopping = False
 
     # --- the API the mutations use -------------------------------------------------------------
 
@@ -91,19 +91,26 @@ class ErasureService:
 
     def start(self) -> None:
         if self._watcher is None:
+            self._stopping = False
             self._watcher = asyncio.create_task(self._watch(), name="erasure-watcher")
 
     async def stop(self) -> None:
+        """Every job this instance drives stops where it is (saved after each attempt; another instance
+        or the next start resumes it). A cancellation that a library below swallows must not keep a job
+        running past shutdown (seen: a 16 s shutdown whose job ran out of attempts meanwhile), so the
+        loops also check ``_stopping`` and the cancel is repeated until each task has ended."""
+        self._stopping = True
         tasks = [t for t in (self._watcher, *self._drivers.values()) if t is not None]
         for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            while not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=0.5)
+            if not task.cancelled():
+                task.exception()  # retrieved: both loops log their own failures
         self._watcher = None
 
     async def _watch(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 for job_id in await self.store.open_ids():
                     self._drive_soon(job_id)
@@ -112,7 +119,7 @@ class ErasureService:
             await asyncio.sleep(self.settings.poll_seconds)
 
     def _drive_soon(self, job_id: str) -> None:
-        if job_id in self._drivers:
+        if job_id in self._drivers or self._stopping:
             return
         task = asyncio.create_task(self._drive(job_id), name=f"erasure-{job_id}")
         self._drivers[job_id] = task
@@ -135,7 +142,7 @@ class ErasureService:
             log.exception("erasure job %s stopped; it resumes at the next look", job_id)
 
     async def _run(self, job_id: str, ttl: float) -> None:
-        while True:
+        while not self._stopping:
             job = await self.store.load(job_id)
             if job is None or job.state != RUNNING:
                 return

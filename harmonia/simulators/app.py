@@ -4,7 +4,8 @@
 
 ``GET /__stats``, ``POST /__reset``, ``POST /__faults`` are the contract's (faults grow a ``kind``:
 ``status`` by default, ``reset`` or ``timeout``); ``GET /__requests``
-(the request log, filterable by ``source``) lets tests check that no key was asked for twice.
+(the request log, filterable by ``source``) lets tests check that no key was asked for twice, and
+that no cookie came back (HubSpot's answers set Cloudflare's ``__cf_bm``, as the real API's CDN does).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from harmonia.simulators import ga4, googleads, hubspot, mailchimp, shopify
+from harmonia.simulators.cdn import CdnCookie
 from harmonia.simulators.core import (
     FAULT_KINDS,
     SOURCES,
@@ -39,6 +41,7 @@ def create_simulator_app(config: SimulatorConfig | None = None, state: Simulator
         state.error_renderers[module.SOURCE] = module.render_error
 
     app.add_middleware(ConnectionDropper, exception=InjectedReset)
+    app.add_middleware(CdnCookie, prefix="/hubspot")
     app.add_middleware(StatusCounter, state=state)
 
     @app.exception_handler(InjectedFault)

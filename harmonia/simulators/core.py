@@ -116,7 +116,7 @@ class SimulatorState:
             self.log.append({
                 "source": source, "method": request.method, "route": template,
                 "path": request.url.path[len(prefix):], "query": str(request.url.query), "body": body,
-                "traceparent": request.headers.get("traceparent"),
+                "traceparent": request.headers.get("traceparent"), "cookie": request.headers.get("cookie"),
             })
             delay = self.config.latency_ms
             fault = self.faults.get(source)

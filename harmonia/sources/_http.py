@@ -61,9 +61,25 @@ def build_client(
     if transport is None:
         # aiohttp under httpx's API: measured here at a fraction of httpcore's CPU per call, and free
         # of its pool's rescans of waiting requests (see bench/README.md).
-        transport = AiohttpTransport(limits=limits)
+        transport = CookielessAiohttpTransport(limits=limits)
     return SourceClient(base_url=settings.base_url.rstrip("/"), headers=dict(headers or {}), auth=auth,
                         timeout=timeout, limits=limits, transport=transport)
+
+
+class CookielessAiohttpTransport(AiohttpTransport):
+    """httpx-aiohttp's transport on an aiohttp session that keeps no cookies.
+
+    httpx's jar is not the only one: aiohttp's session keeps the ``Set-Cookie`` of every answer
+    (HubSpot's CDN sets ``__cf_bm``) and sends it back on every later call, for every user. The
+    session is the one httpx-aiohttp would build (same pool limit, keep-alive and TLS context)
+    with aiohttp's ``DummyCookieJar``.
+    """
+
+    def get_client(self) -> aiohttp.ClientSession:
+        limit = self.limits.max_connections
+        connector = aiohttp.TCPConnector(keepalive_timeout=self.limits.keepalive_expiry, ssl=self.ssl_context,
+                                         limit=limit if limit is not None else 100)  # aiohttp's own default
+        return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
 
 class IgnoredCookies(httpx.Cookies):
@@ -74,7 +90,7 @@ class IgnoredCookies(httpx.Cookies):
 
 
 class SourceClient(httpx.AsyncClient):
-    """httpx's client for one source: no cookie jar, and a direct ``fetch``.
+    """httpx's client for one source: no cookie jar (and none in the transport), and a direct ``fetch``.
 
     One client serves every user of the gateway: a cookie one answer sets (a session, a load
     balancer's affinity, a consent flag) would otherwise ride along on every later call made for

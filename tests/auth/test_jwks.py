@@ -27,14 +27,17 @@ class Clock:
         return self.now
 
 
+AUDIENCE = "harmonia-api"  # a key set needs one: without it, any token of the issuer would do
+
+
 def claims() -> dict[str, Any]:
-    return {"sub": "ana", "roles": ["marketer"], "exp": int(time.time()) + 300}
+    return {"sub": "ana", "roles": ["marketer"], "exp": int(time.time()) + 300, "aud": AUDIENCE}
 
 
 @pytest.fixture
 async def gateway_client(jwks_server: JwksServer, fast_sim_state: SimulatorState) -> AsyncIterator[httpx.AsyncClient]:
     """A gateway on the key server, with a short TTL and refresh interval so the test need not wait 30 s."""
-    settings = gateway_settings(auth={"jwks_url": jwks_server.url, "jwks_ttl_seconds": 0.5,
+    settings = gateway_settings(auth={"jwks_url": jwks_server.url, "audience": AUDIENCE, "jwks_ttl_seconds": 0.5,
                                       "jwks_min_refresh_seconds": 0.2})
     sim = httpx.ASGITransport(app=create_simulator_app(state=fast_sim_state))
     app = create_app(settings, transports=dict.fromkeys(SOURCES, sim))

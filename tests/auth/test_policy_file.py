@@ -14,6 +14,7 @@ from harmonia.auth.policy_file import DEMO_POLICY, PolicyError, demo_policy_text
 from harmonia.auth.rules import Lookup, Requirement, Rule
 from harmonia.schema import build_schema
 from harmonia.schema.catalog import catalog_of
+from tests.conftest import TEST_SECRET_ENV
 
 CATALOG = catalog_of(build_schema()._schema)
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,7 +154,7 @@ def test_serve_refuses_an_invalid_policy_file_at_start(tmp_path: Path) -> None:
     bad = tmp_path / "policy.yaml"
     bad.write_text(demo_policy_text().replace("stats: {read: [marketer, analyst]}", "stats: {raed: [marketer]}"))
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("HARMONIA_")}
-    env |= {"HARMONIA_AUTH__POLICY_FILE": str(bad), "PYTHONPATH": str(ROOT)}
+    env |= {"HARMONIA_AUTH__POLICY_FILE": str(bad), "PYTHONPATH": str(ROOT), **TEST_SECRET_ENV}
     done = subprocess.run([sys.executable, "-m", "harmonia.cli", "serve", "--port", "0"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2

@@ -18,11 +18,10 @@ from cryptography.hazmat.primitives import serialization
 
 from harmonia.app import create_app
 from harmonia.auth import tokens
-from harmonia.settings import DEMO_JWT_SECRET
 from harmonia.simulators.app import create_simulator_app
 from harmonia.simulators.core import SimulatorState
 from tests.auth.conftest import JwksServer, SigningKey, ec_key, rsa_key
-from tests.conftest import SOURCES, gateway_settings
+from tests.conftest import SOURCES, TEST_JWT_SECRET, gateway_settings
 
 ISSUER = "https://issuer.test/"
 AUDIENCE = "harmonia-api"
@@ -94,7 +93,7 @@ def _bad_tokens(edge: Edge) -> dict[str, str | None]:
 
 def _library_text(edge: Edge, token: str) -> str | None:
     """What pyjwt itself says about the token (None when it has nothing to say)."""
-    key: Any = DEMO_JWT_SECRET
+    key: Any = TEST_JWT_SECRET
     algorithms = ["HS256"]
     if edge.key is not None:
         key, algorithms = edge.key.private.public_key(), [edge.key.alg]  # type: ignore[union-attr]
@@ -120,7 +119,7 @@ async def edge(request: pytest.FixtureRequest, fast_sim_state: SimulatorState,
         key = None
 
         def sign(c: dict[str, Any]) -> str:
-            return jwt.encode(c, DEMO_JWT_SECRET, "HS256")
+            return jwt.encode(c, TEST_JWT_SECRET, "HS256")
     app = create_app(gateway_settings(auth=auth),
                      transports=dict.fromkeys(SOURCES, httpx.ASGITransport(app=create_simulator_app(
                          state=fast_sim_state))))
@@ -170,15 +169,15 @@ async def test_the_reason_is_told_in_our_words(edge: Edge) -> None:
 async def test_es256_keys_from_the_set_verify(jwks_server: JwksServer, fast_sim_state: SimulatorState) -> None:
     key = ec_key("ec-1")
     jwks_server.keys.append(key)
-    app = create_app(gateway_settings(auth={"jwks_url": jwks_server.url}),
+    app = create_app(gateway_settings(auth={"jwks_url": jwks_server.url, "audience": AUDIENCE}),
                      transports=dict.fromkeys(SOURCES, httpx.ASGITransport(app=create_simulator_app(
                          state=fast_sim_state))))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
         ok = await client.post("/graphql", json={"query": "{ __typename }"},
-                               headers={"Authorization": f"Bearer {key.sign(claims(iss=None, aud=None))}"})
+                               headers={"Authorization": f"Bearer {key.sign(claims(iss=None))}"})
         # An HS256 token made with the demo secret means nothing once a key set is configured.
         hs = await client.post("/graphql", json={"query": "{ __typename }"}, headers={
-            "Authorization": f"Bearer {jwt.encode(claims(iss=None, aud=None), DEMO_JWT_SECRET, 'HS256')}"})
+            "Authorization": f"Bearer {jwt.encode(claims(iss=None), TEST_JWT_SECRET, 'HS256')}"})
     await app.state.sources.aclose()
     await app.state.verifier.aclose()
     assert ok.status_code == 200 and ok.json()["data"] == {"__typename": "Query"}

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from harmonia.simulators.app import create_simulator_app
 from harmonia.simulators.core import SimulatorState
-from tests.conftest import SOURCES, Gateway, gateway_settings
+from tests.conftest import MODERN_ACCEPT, SOURCES, Gateway, gateway_settings
 
 
 @pytest.fixture
@@ -71,7 +71,8 @@ async def make_gateway(fast_sim_state: SimulatorState, redis_url: str) -> AsyncI
         overrides.setdefault("limits", {"budget_maximum": 10**9, "budget_restore_rate": 10**9})
         settings = gateway_settings(sources=sources, **overrides)
         app = create_app(settings, transports=dict.fromkeys(SOURCES, httpx.ASGITransport(app=upstream)))
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=60)
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=60,
+                                   headers={"Accept": MODERN_ACCEPT})
         lifespan = app.router.lifespan_context(app)
         await lifespan.__aenter__()
         made.append((lifespan, client))

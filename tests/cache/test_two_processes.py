@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from bench.run import stop
-from tests.conftest import SOURCES, token_for
+from tests.conftest import SOURCES, TEST_SECRET_ENV, token_for
 
 ROOT = Path(__file__).resolve().parents[2]
 NESTED = "{ customers(first: 50) { edges { node { email orders(first: 5) { edges { node { name } } } } } } }"
@@ -50,6 +50,7 @@ def cluster() -> Iterator[tuple[str, list[str]]]:
     sim_port = _free_port()
     sim_url = f"http://127.0.0.1:{sim_port}"
     env.update({f"HARMONIA_SOURCES__{name.upper()}__BASE_URL": f"{sim_url}/{name}" for name in SOURCES})
+    env.update(TEST_SECRET_ENV)
     # A separate Redis database: the in-process tests flush theirs.
     env.update({"HARMONIA_REDIS_URL": redis_url.rsplit("/", 1)[0] + "/3",
                 "HARMONIA_SOURCES__SHOPIFY__BUCKET_SIZE": "1000", "HARMONIA_SOURCES__SHOPIFY__LEAK_PER_SECOND": "1000"})

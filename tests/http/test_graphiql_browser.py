@@ -31,7 +31,7 @@ from websockets.sync.client import ClientConnection, connect
 from harmonia.auth.tokens import mint_token
 from harmonia.http.examples import EXAMPLES
 from harmonia.http.graphiql import ASSETS, STATIC_DIR, STATIC_PREFIX
-from harmonia.settings import DEMO_JWT_SECRET
+from tests.conftest import TEST_JWT_SECRET, TEST_SECRET_ENV
 
 CHROMIUM = Path("/usr/bin/chromium")
 SOURCES = ("hubspot", "shopify", "mailchimp", "ga4", "googleads")
@@ -95,6 +95,7 @@ def gateway_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("servers")  # no harmonia.yaml here, so defaults plus the env below
     sim_port, gw_port = _free_port(), _free_port()
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("HARMONIA_")}
+    env |= TEST_SECRET_ENV
     env |= {f"HARMONIA_SOURCES__{name.upper()}__BASE_URL": f"http://127.0.0.1:{sim_port}/{name}"
             for name in SOURCES}
     procs: list[subprocess.Popen[bytes]] = []
@@ -213,7 +214,7 @@ TAB_TITLES = f"{TAB_BUTTONS}.map(b => b.textContent.trim())"
 def test_graphiql_renders_offline_with_the_examples_and_runs_one_with_the_url_token(
     gateway_url: str, browser: DevTools, tmp_path: Path
 ) -> None:
-    token = mint_token(DEMO_JWT_SECRET, roles=["admin"], sub="t", ttl=600)
+    token = mint_token(TEST_JWT_SECRET, roles=["admin"], sub="t", ttl=600)
     browser.load(f"{gateway_url}/graphql#token={token}")
 
     assert browser.wait_for("!!document.querySelector('.graphiql-container')")
@@ -252,8 +253,8 @@ def test_graphiql_renders_offline_with_the_examples_and_runs_one_with_the_url_to
 def test_reloaded_tabs_get_the_current_token_though_headers_are_never_stored(
     gateway_url: str, browser: DevTools
 ) -> None:
-    first = mint_token(DEMO_JWT_SECRET, roles=["admin"], sub="first", ttl=600)
-    second = mint_token(DEMO_JWT_SECRET, roles=["admin"], sub="second", ttl=600)
+    first = mint_token(TEST_JWT_SECRET, roles=["admin"], sub="first", ttl=600)
+    second = mint_token(TEST_JWT_SECRET, roles=["admin"], sub="second", ttl=600)
     browser.load(f"{gateway_url}/graphql#token={first}")
     assert browser.wait_for(QUERY_EDITOR) == FIRST_QUERY
     # GraphiQL writes its tab state after a 500 ms debounce; wait for it rather than guess.

@@ -11,8 +11,7 @@ import httpx
 import jwt
 import pytest
 
-from harmonia.settings import DEMO_JWT_SECRET
-from tests.conftest import Gateway, token_for
+from tests.conftest import TEST_JWT_SECRET, Gateway, token_for
 
 QUERY = "{ customers(first: 2) { edges { node { email phone } } } }"
 
@@ -37,7 +36,7 @@ async def test_no_token_is_401_with_a_bearer_challenge_and_no_upstream_call(gate
 
 
 async def test_expired_and_forged_tokens_are_401(gateway: Gateway) -> None:
-    expired = jwt.encode({"sub": "x", "roles": ["admin"], "exp": int(time.time()) - 10}, DEMO_JWT_SECRET, "HS256")
+    expired = jwt.encode({"sub": "x", "roles": ["admin"], "exp": int(time.time()) - 10}, TEST_JWT_SECRET, "HS256")
     claims = {"sub": "x", "roles": ["admin"], "exp": int(time.time()) + 60}
     forged = jwt.encode(claims, "not-the-secret-but-long-enough-for-hs256", "HS256")
     for token in (expired, forged, "garbage"):
@@ -51,7 +50,7 @@ async def test_a_token_accepted_before_is_refused_once_it_expires(gateway: Gatew
     # (plus the clock-skew leeway every check allows): a token one second from its last valid moment.
     leeway = gateway.app.state.settings.auth.leeway_seconds
     expires = int(time.time()) + 1 - leeway
-    token = jwt.encode({"sub": "x", "roles": ["admin"], "exp": expires}, DEMO_JWT_SECRET, "HS256")
+    token = jwt.encode({"sub": "x", "roles": ["admin"], "exp": expires}, TEST_JWT_SECRET, "HS256")
     first = await gateway.post("{ __typename }", token=token)
     await asyncio.sleep(max(0.0, expires + leeway - time.time()) + 0.05)
 
@@ -221,3 +220,24 @@ async def test_a_bad_variable_under_plain_json_is_200_with_the_same_error(gatewa
 
     assert response.status_code == 200
     assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["BAD_USER_INPUT"]
+
+
+@pytest.mark.parametrize("accept", [None, "*/*"], ids=["no Accept", "*/*"])
+async def test_a_client_naming_no_media_type_gets_application_json(gateway: Gateway, accept: str | None) -> None:
+    # GraphQL over HTTP: such a client may predate application/graphql-response+json, so it gets
+    # application/json and its statuses (a validation error is 200 with the error in the body).
+    async def send(body: bytes) -> httpx.Response:
+        request = gateway.client.build_request("POST", "/graphql", content=body, headers={
+            "Authorization": f"Bearer {token_for('admin')}", "Content-Type": "application/json"})
+        del request.headers["Accept"]  # the test client's default
+        if accept is not None:
+            request.headers["Accept"] = accept
+        return await gateway.client.send(request)
+
+    response = await send(b'{"query": "{ nope }"}')
+    ok = await send(b'{"query": "{ __typename }"}')
+
+    assert response.status_code == 200 and response.headers["content-type"] == "application/json"
+    assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["GRAPHQL_VALIDATION_FAILED"]
+    assert ok.status_code == 200 and ok.headers["content-type"] == "application/json"
+    assert ok.json()["data"] == {"__typename": "Query"}

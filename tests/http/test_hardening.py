@@ -11,11 +11,11 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from harmonia.settings import DEMO_CREDENTIALS, DEMO_JWT_SECRET
+from harmonia.settings import DEMO_CREDENTIALS
 from harmonia.simulators.app import create_simulator_app
 from harmonia.simulators.core import Fault, SimulatorConfig, SimulatorState
 from harmonia.simulators.data import World
-from tests.conftest import SOURCES, Gateway, gateway_settings, token_for
+from tests.conftest import SOURCES, TEST_JWT_SECRET, Gateway, gateway_settings, token_for
 
 Build = Callable[..., Awaitable[Gateway]]
 
@@ -136,6 +136,6 @@ async def test_logs_carry_no_token_secret_or_customer_data(build: Build, caplog:
                              headers={"Authorization": f"Bearer {token}"})
 
     text = "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
-    for secret in (token, DEMO_JWT_SECRET, email, quote(email), quote(email, safe=""),
+    for secret in (token, TEST_JWT_SECRET, email, quote(email), quote(email, safe=""),
                    *DEMO_CREDENTIALS.values()):
         assert secret not in text

@@ -12,7 +12,7 @@ import pytest
 
 from harmonia.simulators.app import create_simulator_app
 from harmonia.simulators.core import SimulatorState
-from tests.conftest import SOURCES, Gateway, gateway_settings
+from tests.conftest import MODERN_ACCEPT, SOURCES, Gateway, gateway_settings
 
 GatewayFactory = Callable[..., AbstractAsyncContextManager[Gateway]]
 
@@ -40,7 +40,8 @@ def make_gateway(fast_sim_state: SimulatorState) -> GatewayFactory:
         app = create_app(settings, transports=dict.fromkeys(SOURCES, sim_transport))
         # The app's lifespan closes all it opened (meter, cache, Redis clients, connectors).
         async with app.router.lifespan_context(app), \
-                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway",
+                                  headers={"Accept": MODERN_ACCEPT}) as client:
             yield Gateway(app, client, fast_sim_state)
 
     return build

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import SOURCES, token_for
+from tests.conftest import SOURCES, TEST_SECRET_ENV, token_for
 
 ROOT = Path(__file__).resolve().parents[2]
 ORDERS_PAGE = "{ orders(first: 100) { edges { node { name } } } }"  # 201 points
@@ -57,7 +57,7 @@ def two_gateways(redis_url: str) -> Iterator[tuple[str, str]]:
     sim_port, ports = _free_port(), (_free_port(), _free_port())
     base = {k: v for k, v in os.environ.items() if not k.startswith("HARMONIA_")}
     base["PYTHONPATH"] = os.environ.get("PYTHONPATH", str(ROOT))
-    env = dict(base, HARMONIA_REDIS_URL=redis_url, HARMONIA_LIMITS__BUDGET_MAXIMUM="1000",
+    env = dict(base, **TEST_SECRET_ENV, HARMONIA_REDIS_URL=redis_url, HARMONIA_LIMITS__BUDGET_MAXIMUM="1000",
                HARMONIA_LIMITS__BUDGET_RESTORE_RATE="0.01")
     for name in SOURCES:
         env[f"HARMONIA_SOURCES__{name.upper()}__BASE_URL"] = f"http://127.0.0.1:{sim_port}/{name}"

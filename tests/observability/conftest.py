@@ -10,8 +10,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from harmonia.observability import tracing
-from harmonia.settings import DEMO_CREDENTIALS, DEMO_JWT_SECRET
+from harmonia.settings import DEMO_CREDENTIALS
 from harmonia.simulators.data import World
+from tests.conftest import TEST_JWT_SECRET
 
 
 @pytest.fixture
@@ -28,7 +29,7 @@ def spans() -> Iterator[InMemorySpanExporter]:
 
 def secrets(world: World, *tokens: str) -> list[str]:
     """Every string that must never reach telemetry: tokens, source credentials, the people's emails and phones."""
-    found = {*tokens, *DEMO_CREDENTIALS.values(), DEMO_JWT_SECRET}
+    found = {*tokens, *DEMO_CREDENTIALS.values(), TEST_JWT_SECRET}
     for contact in world.contacts:
         props = contact["properties"]
         found.update(str(props.get(k) or "").strip().lower() for k in ("email", "phone"))

@@ -16,7 +16,7 @@ from opentelemetry.trace import SpanKind
 
 from harmonia.observability import tracing
 from harmonia.simulators.data import World
-from tests.conftest import Gateway, open_gateway, token_for
+from tests.conftest import TEST_SECRET_ENV, Gateway, open_gateway, token_for
 from tests.observability.conftest import leaks, secrets
 
 NESTED = """
@@ -195,7 +195,7 @@ def test_an_unknown_exporter_is_a_clear_error() -> None:
 
 
 def test_serve_refuses_a_bad_exporter_before_starting() -> None:
-    env = {**os.environ, "OTEL_TRACES_EXPORTER": "zipkin"}
+    env = {**os.environ, **TEST_SECRET_ENV, "OTEL_TRACES_EXPORTER": "zipkin"}
     done = subprocess.run([sys.executable, "-m", "harmonia.cli", "serve", "--port", "1"], env=env,
                           capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
     assert done.returncode == 2
@@ -224,7 +224,7 @@ def test_a_global_tracer_provider_gets_harmonias_spans_only_not_the_frameworks()
         trace.set_tracer_provider(provider)
         tracing.install(provider)
         async def main():
-            app = create_app(load_settings())
+            app = create_app(load_settings(auth={"jwt_secret": "x" * 32}))
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as c:
                 await c.post("/graphql", json={"query": "{ __typename }"})
         asyncio.run(main())

@@ -14,7 +14,7 @@ import httpx
 
 from bench.run import stop
 from tests.cache.test_two_processes import ROOT, _free_port, _wait_up
-from tests.conftest import SOURCES, token_for
+from tests.conftest import SOURCES, TEST_SECRET_ENV, token_for
 from tests.observability.promtext import samples, value
 
 RUNS = 40
@@ -33,6 +33,7 @@ def test_metrics_add_up_both_workers(tmp_path: Path) -> None:
     sim_port, port = _free_port(), _free_port()
     sim_url, url = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{port}"
     env.update({f"HARMONIA_SOURCES__{name.upper()}__BASE_URL": f"{sim_url}/{name}" for name in SOURCES})
+    env.update(TEST_SECRET_ENV)
     metrics_dir = tmp_path / "metrics"
     env.update({"HARMONIA_METRICS_DIR": str(metrics_dir), "HARMONIA_OBSERVABILITY__METRICS_PUBLISH_SECONDS": "0.2"})
     log_path = tmp_path / "gateway.log"
@@ -66,7 +67,7 @@ def test_metrics_add_up_both_workers(tmp_path: Path) -> None:
                 assert value(found, "harmonia_operations_total", operation="Workers", outcome="OK") == RUNS
                 assert value(found, "harmonia_operation_duration_seconds_count", operation="Workers") == RUNS
                 assert value(found, "harmonia_metrics_workers") == 2
-                assert value(found, "harmonia_cost_points_total", client="worker-test") > 0
+                assert value(found, "harmonia_cost_points_total", client="all") > 0
 
             # Both workers answered some of them: without the adding up, a scrape would miss some.
             per_worker = []

@@ -26,8 +26,11 @@ QUERY = "{ customers(first: 2) { edges { node { email } } } }"
 LEAKS = ("httpx", "jwt", "Connect", "refused", "Traceback", "HTTPStatusError", "PyJWK", "127.0.0.1")
 
 
+AUDIENCE = "harmonia-api"  # a key set needs one: without it, any token of the issuer would do
+
+
 def claims(ttl: int = 300, **extra: Any) -> dict[str, Any]:
-    return {"sub": "ana", "roles": ["marketer"], "exp": int(time.time()) + ttl, **extra}
+    return {"sub": "ana", "roles": ["marketer"], "exp": int(time.time()) + ttl, "aud": AUDIENCE, **extra}
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +82,7 @@ def refused_as_unauthenticated(response: httpx.Response) -> bool:
 @pytest.mark.parametrize("how", ["refused", "503"])
 async def test_cached_keys_keep_answering_while_the_key_server_is_down(
         fast_sim_state: SimulatorState, key_server: JwksServer, issuer_key: SigningKey, how: str) -> None:
-    auth = {"jwks_url": key_server.url, "jwks_ttl_seconds": 0.5, "jwks_min_refresh_seconds": 0.2}
+    auth = {"jwks_url": key_server.url, "audience": AUDIENCE, "jwks_ttl_seconds": 0.5, "jwks_min_refresh_seconds": 0.2}
     async with gateway_over(fast_sim_state, auth=auth) as gateway:
         remembered = issuer_key.sign(claims())
         assert answered(await ask(gateway, remembered))
@@ -100,7 +103,7 @@ async def test_a_gateway_started_while_the_key_server_is_down_asks_to_retry_then
     take_down(key_server, how)
     token = issuer_key.sign(claims())
     # The default refresh interval (30 s): a cold gateway must not wait that long to try again.
-    async with gateway_over(fast_sim_state, auth={"jwks_url": key_server.url}) as gateway:
+    async with gateway_over(fast_sim_state, auth={"jwks_url": key_server.url, "audience": AUDIENCE}) as gateway:
         first = await ask(gateway, token)
         together = await asyncio.gather(*(ask(gateway, issuer_key.sign(claims(jti=str(i)))) for i in range(5)))
         expired = await ask(gateway, issuer_key.sign(claims(ttl=-3600)))

@@ -21,8 +21,7 @@ import httpx
 import pytest
 
 from harmonia.auth.tokens import mint_token
-from harmonia.settings import DEMO_JWT_SECRET
-from tests.conftest import SOURCES
+from tests.conftest import SOURCES, TEST_JWT_SECRET, TEST_SECRET_ENV
 from tests.resilience.conftest import redis_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,6 +75,7 @@ def processes() -> Iterator[Processes]:
 def base_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HARMONIA_")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    env.update(TEST_SECRET_ENV)
     return env
 
 
@@ -120,7 +120,7 @@ async def drive(gateways: list[str], seconds: float) -> dict[int, int]:
     ends = time.monotonic() + seconds
 
     async def worker(n: int, client: httpx.AsyncClient) -> None:
-        token = mint_token(DEMO_JWT_SECRET, roles=["admin"], sub=f"client-{n}", ttl=600)
+        token = mint_token(TEST_JWT_SECRET, roles=["admin"], sub=f"client-{n}", ttl=600)
         headers = {"Authorization": f"Bearer {token}"}
         i = n
         query = QUERIES[n % len(QUERIES)]
