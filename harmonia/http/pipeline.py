@@ -44,12 +44,16 @@ from typing import Any
 from graphql import (
     DocumentNode,
     ExecutionResult,
+    GraphQLError,
     GraphQLSchema,
     NoSchemaIntrospectionCustomRule,
     OperationDefinitionNode,
+    VariableDefinitionNode,
     execute,
+    get_named_type,
     parse,
     specified_rules,
+    type_from_ast,
     validate,
 )
 from graphql.error import GraphQLSyntaxError
@@ -328,10 +332,12 @@ class GraphQLPipeline:
         if r.operation.variable_definitions:
             # A value of the wrong type is the client's mistake, answered as such and never logged.
             coerced = get_variable_values(self.schema, r.operation.variable_definitions, r.variables or {},
-                                          max_errors=10)
+                                          max_errors=10, hide_suggestions=self.hide_suggestions)
             if isinstance(coerced, list):
+                assert r.view is not None
+                told = {_told(e, r.view): e for e in coerced}  # one line per thing it may be told
                 return self.refuse(r.request_error, r.principal, *(
-                    error(e.message, "BAD_USER_INPUT", locations=locations(e)) for e in coerced))
+                    error(message, "BAD_USER_INPUT", locations=locations(e)) for message, e in told.items()))
         return None
 
     def price(self, r: Request) -> Outcome:
@@ -500,3 +506,14 @@ class GraphQLPipeline:
         assert isinstance(plan, AccessPlan)
         return plan
 
+
+def _told(exc: GraphQLError, view: RoleView) -> str:
+    """A variable's coercion error as the principal may read it: about a type outside what it may read
+    (an input only a denied field takes), graphql-core would name that type's fields: say less."""
+    node = exc.nodes[0] if exc.nodes else None
+    if view.readable is view.valid or not isinstance(node, VariableDefinitionNode):
+        return exc.message
+    type_name = get_named_type(type_from_ast(view.valid, node.type))
+    if type_name is not None and (view.readable is None or view.readable.get_type(type_name.name) is None):
+        return f"Variable '${node.variable.name.value}' got an invalid value."
+    return exc.message

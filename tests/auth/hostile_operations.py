@@ -74,6 +74,8 @@ HANDWRITTEN = (
     '{ customerByEmail(email: "$EMAIL") { firstName lastName } }',
     'query($e: String!) { hit: customerByEmail(email: $e) { id } }',
     '{ ... on Query { customerByEmail(email: "$EMAIL") { email } } }',
+    "query($r: DateRangeInput!) { campaigns(first: 1) { edges { node { stats(dateRange: $r) { clicks } } } } }",
+    "query($r: DateRangeInput) { analytics(dateRange: $r, dimensions: [], metrics: []) { rowCount } }",
     '{ analytics(dateRange: {startDate: "2026-01-01", endDate: "2026-01-31"}, dimensions: ["date"], '
     'metrics: ["sessions"]) { rowCount } }',
     '{ erasureStatus(id: "$CUSTOMER") { state } }',
@@ -141,6 +143,9 @@ class HostileOperations:
         text = print_ast(document)
         if "$e" in text and "e" not in variables:
             variables["e"] = rng.choice(self.seeded.emails)
+        if "$r" in text and "r" not in variables:  # bad input objects: what do their errors name?
+            variables["r"] = rng.choice(({"startDat": "2026-01-01", "endDate": "2026-01-31"}, {"endDate": "x"},
+                                         {"startDate": 1, "endDate": None}, "nope", None, [1]))
         return text, variables
 
 

@@ -181,6 +181,15 @@ def test_suggestions_never_name_what_the_role_may_not_see(servers: tuple[Servers
     assert "'name'" in typo["errors"][0]["message"]
 
 
+def test_a_bad_variable_for_a_denied_field_names_nothing_the_role_may_not_read(gateway: Gateway) -> None:
+    query = "query($r: DateRangeInput!) { campaigns(first: 1) { edges { node { stats(dateRange: $r) { clicks } } } } }"
+    for value in ({"endDate": "2026-01-31"}, {"startDat": "2026-01-01", "endDate": "2026-01-31"}):
+        response = gateway.post({"query": query, "variables": {"r": value}}, "support")
+        [error] = response.json()["errors"]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT"
+        assert "startDate" not in response.text, response.text
+
+
 # --- item 3: no lookup by a value the role reads masked ------------------------------------------------
 
 def test_the_analyst_cannot_confirm_a_masked_email_by_looking_it_up(gateway: Gateway, seeded: dict[str, Any]) -> None:
