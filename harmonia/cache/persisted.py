@@ -35,6 +35,9 @@ from harmonia.cache.shared import RedisTier
 from harmonia.settings import PersistedQuerySettings
 
 KEY_PREFIX = "hm:v1:pq:"
+# A copy read from Redis is kept here this long at most (never past the ttl), then asked for again: a
+# registration outlives its Redis entry by no more than this.
+LOCAL_LEASE = 300.0
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 NOT_FOUND = "PersistedQueryNotFound"
 NOT_SUPPORTED = "PersistedQueryNotSupported"
@@ -96,7 +99,7 @@ class PersistedQueries:
             raw = await self.shared.get(KEY_PREFIX + sha)
             if raw is not None:
                 text = raw.decode("utf-8")
-                self._remember(sha, text)  # a fresh local lease, never longer than the ttl
+                self._remember(sha, text, min(self.settings.ttl, LOCAL_LEASE))
                 return text
         return None
 
@@ -112,8 +115,8 @@ class PersistedQueries:
         if self.shared is not None:
             await self.shared.set_many({KEY_PREFIX + sha: (query.encode("utf-8"), int(self.settings.ttl * 1000))})
 
-    def _remember(self, sha: str, query: str) -> None:
-        self._local[sha] = (query, time.monotonic() + self.settings.ttl)
+    def _remember(self, sha: str, query: str, lease: float | None = None) -> None:
+        self._local[sha] = (query, time.monotonic() + (self.settings.ttl if lease is None else lease))
         self._local.move_to_end(sha)
         while len(self._local) > self._max_local:
             self._local.popitem(last=False)
