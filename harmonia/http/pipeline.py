@@ -35,26 +35,20 @@ cost breakdown.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from contextlib import nullcontext
-from dataclasses import dataclass, field
 from inspect import isawaitable
 from typing import Any
 
 from graphql import (
     DocumentNode,
     ExecutionResult,
-    GraphQLError,
     GraphQLSchema,
     NoSchemaIntrospectionCustomRule,
     OperationDefinitionNode,
-    VariableDefinitionNode,
     execute,
-    get_named_type,
     parse,
     specified_rules,
-    type_from_ast,
-    validate,
 )
 from graphql.error import GraphQLSyntaxError
 from graphql.execution.values import get_variable_values
@@ -71,6 +65,7 @@ from harmonia.cache.responses import CachedAnswer, ResponseCache
 from harmonia.execution.compiled import CompiledExecutor
 from harmonia.http.answers import cacheable
 from harmonia.http.error_body import error, execution_error, limit_error, locations
+from harmonia.http.request import GraphQLParams, Outcome, PipelineResult, Request, Step
 from harmonia.limits.actual import actual_cost
 from harmonia.limits.budget import Bucket, BucketState
 from harmonia.limits.check import Pricing
@@ -83,66 +78,12 @@ from harmonia.resolvers.write_services import WriteServices
 from harmonia.schema.access_plan import AccessPlan
 from harmonia.schema.authorize import authorize
 from harmonia.schema.dry_run import RecentOperations
-from harmonia.schema.role_schema import RoleSchemas, RoleView
+from harmonia.schema.role_schema import RoleSchemas
+from harmonia.schema.role_validation import validation_messages, variable_message
 from harmonia.settings import Settings
 from harmonia.sources.deadline import operation_deadline
 
-__all__ = ["GraphQLParams", "GraphQLPipeline", "PipelineResult", "error"]
-
-
-@dataclass(frozen=True, slots=True)
-class GraphQLParams:
-    query: Any = None
-    variables: Any = None
-    operation_name: Any = None
-    extensions: Any = None
-
-
-@dataclass(slots=True)
-class PipelineResult:
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-NO_OPTIONS = CostOptions()
-
-
-@dataclass(slots=True)
-class Request:
-    """One request as the steps fill it in (each field is set by the step named beside it)."""
-
-    params: GraphQLParams
-    principal: Principal
-    method: str
-    strict_status: bool                          # the client accepts graphql-response+json: 4xx for its errors
-    idempotency_key: str | None
-    text: Any = None                             # persisted_query: the text to run, not yet checked
-    register: str | None = None                  # persisted_query: the APQ hash to store it under
-    query: str = ""                              # request_shape
-    variables: dict[str, Any] | None = None      # request_shape
-    operation_name: str | None = None            # request_shape
-    document: DocumentNode | None = None         # parse_document
-    access: FieldAccess | None = None            # role_view
-    view: RoleView | None = None                 # role_view
-    operation: OperationDefinitionNode | None = None  # choose_operation
-    options: CostOptions = NO_OPTIONS            # price
-    pricing: Pricing | None = None               # price
-    extra: dict[str, Any] = field(default_factory=dict)   # price: more of extensions.cost
-    notes: dict[str, Any] | None = None          # register_persisted: more of the answer's extensions
-    plan: AccessPlan | None = None               # authorize
-    schema: GraphQLSchema | None = None          # authorize: the schema to execute on
-    answer_key: str | None = None                # cached_answer: where the answer is kept, when it may be
-
-    @property
-    def request_error(self) -> int:
-        # 400 for graphql-response+json; 200 for application/json, as GraphQL over HTTP asks.
-        return 400 if self.strict_status else 200
-
-
-# None: go on; a result: the answer; an awaitable: await it, then the same.
-Outcome = PipelineResult | Awaitable[PipelineResult | None] | None
-Step = Callable[[Request], Outcome]
+__all__ = ["GraphQLParams", "GraphQLPipeline", "PipelineResult", "error"]  # what routes.py takes from here
 
 
 class _LRU(OrderedDict[Any, Any]):
@@ -294,25 +235,11 @@ class GraphQLPipeline:
         key = (r.view, r.query)  # each view is its own schema (and keeps its place in the key alive)
         problems = self._validated.get_or(key)
         if problems is None:
-            problems = self._problems(r.view, r.document)
+            problems = validation_messages(r.view, r.document, self.rules, hide_suggestions=self.hide_suggestions)
             self._validated.put(key, problems)
         if problems:
             return self.refuse(r.request_error, r.principal, *(error(m, "GRAPHQL_VALIDATION_FAILED") for m in problems))
         return None
-
-    def _problems(self, view: RoleView, document: DocumentNode) -> list[str]:
-        """None when the document is valid for what the principal may ask (its denied fields answer FORBIDDEN
-        with the roles that would do); else the messages of the schema it may read, so that no message or
-        suggestion names what it may not read. One pass for every document that runs."""
-        if view.valid is view.readable:
-            return [e.message for e in validate(view.valid, document, self.rules,
-                                                hide_suggestions=self.hide_suggestions)]
-        if not validate(view.valid, document, self.rules, hide_suggestions=True):
-            return []
-        if view.readable is None:  # it reads nothing: no name is its own to suggest
-            return [e.message for e in validate(view.valid, document, self.rules, hide_suggestions=True)]
-        return [e.message for e in validate(view.readable, document, self.rules,
-                                            hide_suggestions=self.hide_suggestions)]
 
     def choose_operation(self, r: Request) -> Outcome:
         assert r.document is not None
@@ -335,7 +262,7 @@ class GraphQLPipeline:
                                           max_errors=10, hide_suggestions=self.hide_suggestions)
             if isinstance(coerced, list):
                 assert r.view is not None
-                told = {_told(e, r.view): e for e in coerced}  # one line per thing it may be told
+                told = {variable_message(e, r.view): e for e in coerced}  # one line per thing it may be told
                 return self.refuse(r.request_error, r.principal, *(
                     error(message, "BAD_USER_INPUT", locations=locations(e)) for message, e in told.items()))
         return None
@@ -505,15 +432,3 @@ class GraphQLPipeline:
             self._plans.put(key, plan)
         assert isinstance(plan, AccessPlan)
         return plan
-
-
-def _told(exc: GraphQLError, view: RoleView) -> str:
-    """A variable's coercion error as the principal may read it: about a type outside what it may read
-    (an input only a denied field takes), graphql-core would name that type's fields: say less."""
-    node = exc.nodes[0] if exc.nodes else None
-    if view.readable is view.valid or not isinstance(node, VariableDefinitionNode):
-        return exc.message
-    type_name = get_named_type(type_from_ast(view.valid, node.type))
-    if type_name is not None and (view.readable is None or view.readable.get_type(type_name.name) is None):
-        return f"Variable '${node.variable.name.value}' got an invalid value."
-    return exc.message

@@ -199,7 +199,6 @@ class _Planner:
                                              Decision(True, mask=mask), site_types, order, location))
                 out.needs_typename |= site_types is not None
 
-
     def decide(self, type_name: str, node: FieldNode, definition: GraphQLField) -> Decision:
         """The field's read decision, unless a lookup it makes is denied."""
         name = node.name.value
