@@ -1,9 +1,12 @@
 """Issue 15, items 1, 2, 3 and 5, as a hostile client with a legitimate low-privilege token tries them
 against ``harmonia serve`` started as an operator would (its own secret, a subprocess), over real HTTP.
 
-Each test here failed on main at f45b7f0: an alias undid the analyst's masks, introspection through a
-fragment showed the whole admin plane, ``customerByEmail`` confirmed masked addresses, and any token
-could persist any text (invalid, oversized, unbounded in number and time).
+Every test here failed on main at f45b7f0 (20 of its 25 cases; the others are spellings that were
+already safe, kept so that they stay so): an alias undid the analyst's masks, introspection through a
+fragment showed the whole admin plane and its price counted hidden types, the admin plane answered
+FORBIDDEN naming the admin role, errors named a denied field's inputs, ``customerByEmail`` confirmed
+masked addresses, and any token could persist any text (invalid, oversized, unbounded in number and
+time).
 """
 
 from __future__ import annotations
