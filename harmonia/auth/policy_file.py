@@ -168,17 +168,22 @@ def _type_rule(reader: _Reader, type_name: str, key: Node, node: Node, catalog: 
                 shape = catalog[type_name].get(field_name)
                 if shape is None:
                     raise reader.fail(fkey, f"unknown field {type_name}.{field_name}")
-            where = f"{type_name}.{field_name}"
-            rule = _field_rule(reader, where, fnode, shape)
+            rule = _field_rule(reader, f"{type_name}.{field_name}", fnode, shape)
             if rule != FieldRule():
                 fields.append((field_name, rule))
-            entries_of_field = reader.mapping(fnode, where)
-            if "hidden" in entries_of_field and reader.flag(entries_of_field["hidden"][1], f"{where}.hidden"):
-                marks.hidden.add((type_name, field_name))
-            if "searches" in entries_of_field:
-                lookups = _lookups(reader, where, entries_of_field["searches"][1], shape, catalog)
-                marks.lookups[(type_name, field_name)] = lookups
+            _field_marks(reader, (type_name, field_name), fnode, shape, catalog, marks)
     return TypeRule(read=read, fields=tuple(fields))
+
+
+def _field_marks(reader: _Reader, coordinate: tuple[str, str], node: Node, shape: FieldShape | None,
+                 catalog: Catalog | None, marks: _Marks) -> None:
+    """A field's ``hidden`` and ``searches`` (its rule's keys are ``_field_rule``'s)."""
+    where = ".".join(coordinate)
+    entries = reader.mapping(node, where)
+    if "hidden" in entries and reader.flag(entries["hidden"][1], f"{where}.hidden"):
+        marks.hidden.add(coordinate)
+    if "searches" in entries:
+        marks.lookups[coordinate] = _lookups(reader, where, entries["searches"][1], shape, catalog)
 
 
 def _lookups(reader: _Reader, where: str, node: Node, shape: FieldShape | None,
