@@ -142,3 +142,11 @@ async def test_the_operators_types_are_not_rows_of_the_policy_matrix(gateway: Ga
     assert ("Query", "fieldUsage") not in {(r["typeName"], r["fieldName"]) for r in rows}
     body = await gateway.query("{ fieldUsage(hours: 1) { hours } }", role="marketer")
     assert codes(body) == {"GRAPHQL_VALIDATION_FAILED"} and "requiredRoles" not in str(body)
+
+
+async def test_field_policies_show_which_fields_are_lookups_and_which_are_hidden(gateway: Gateway) -> None:
+    body = await gateway.query('{ fieldPolicies(typeName: "Query") { fieldName hidden searches } }')
+    rows = {r["fieldName"]: r for r in body["data"]["fieldPolicies"]}
+    assert rows["customerByEmail"] == {"fieldName": "customerByEmail", "hidden": False,
+                                       "searches": ["email -> Customer.email"]}
+    assert rows["customers"]["searches"] == [] and not any(r["hidden"] for r in rows.values())
