@@ -238,7 +238,13 @@ class PersistedQuerySettings(BaseModel):
     enabled: bool = True                   # Apollo automatic persisted queries
     safelist: bool = False                 # only registered operations run (admins excepted)
     manifest: str | None = None            # Apollo persisted-query manifest JSON: registered at start
-    ttl: float = 7 * 24 * 3600.0           # how long an APQ registration lives in Redis
+    # How long an APQ registration lives (Redis and in process): a client that sends a hash after it
+    # gets PersistedQueryNotFound and registers again. At most a week: Redis also holds budgets and jobs.
+    ttl: float = Field(default=24 * 3600.0, gt=0, le=7 * 24 * 3600.0)
+    max_bytes: int = Field(default=16_384, gt=0)             # a longer text runs, but is not stored
+    # New registrations per client (token subject), as a bucket refilled over an hour; beyond it a text
+    # runs but is not stored. Shared through Redis when configured.
+    registrations_per_hour: int = Field(default=100, ge=0)
 
 
 class IdempotencySettings(BaseModel):
