@@ -33,10 +33,12 @@ from harmonia.observability.telemetry import Telemetry
 from harmonia.resolvers.cached import build_entity_cache, build_redis_tier, shared_invalidation
 from harmonia.resolvers.context import Sources, Transports
 from harmonia.resolvers.write_services import WriteServices
-from harmonia.schema import ADMINS_ONLY_TYPES, build_schema
+from harmonia.schema import ADMINS_ONLY_TYPES, build_schema, built_in_type_names
 from harmonia.schema.catalog import catalog_of
+from harmonia.schema.declared import with_declared_weights
 from harmonia.schema.dry_run import RecentOperations, replay_under
 from harmonia.settings import Settings
+from harmonia.sources.declared.loader import load_folder
 from harmonia.sources.versions import support_warnings
 
 NO_FRAMEWORK_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
@@ -45,9 +47,12 @@ NO_FRAMEWORK_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "
 def create_app(settings: Settings, transports: Transports | None = None) -> FastAPI:
     for line in support_warnings(settings.sources, today=date.today()):
         logging.getLogger("harmonia.sources.versions").warning(line)  # `harmonia doctor` says the same
-    sources = Sources.from_settings(settings, transports)
+    # A declaration with a mistake stops the start here, naming its file, line and key.
+    found = load_folder(settings.sources_dir, built_in_type_names())
+    settings = with_declared_weights(settings, found)
+    sources = Sources.from_settings(settings, transports, declared=found)
     writes = WriteServices.build(settings, sources)
-    schema = build_schema()
+    schema = build_schema(found)
     catalog = catalog_of(schema._schema)
     policies = PolicyStore(load_policy(settings.auth.policy_file, catalog), overlays_for(settings.redis_url))
     recent = RecentOperations()
