@@ -247,7 +247,7 @@ def load_policy(path: str | Path | None, catalog: Catalog | None = None) -> Poli
     """The policy file at ``path`` (None: the built-in demo policy), checked against ``catalog``."""
     if path is None:
         # The demo policy also rules the shipped declared sources' types, which may not be enabled.
-        return parse_policy(demo_policy_text(), DEMO_SOURCE, catalog, absent_ok=True)
+        return parse_policy(demo_policy_with_declared_text(), DEMO_SOURCE, catalog, absent_ok=True)
     file = Path(path)
     if not file.is_file():
         raise PolicyError(f"{file}: the policy file does not exist")
@@ -257,6 +257,14 @@ def load_policy(path: str | Path | None, catalog: Catalog | None = None) -> Poli
 
 def demo_policy_text() -> str:
     return files("harmonia.auth").joinpath("demo_policy.yaml").read_text(encoding="utf-8")
+
+
+def demo_policy_with_declared_text() -> str:
+    """The demo policy with ``demo_policy_declared.yaml``'s rules for the shipped declared sources' types."""
+    base = yaml.safe_load(demo_policy_text())
+    extra = yaml.safe_load(files("harmonia.auth").joinpath("demo_policy_declared.yaml").read_text(encoding="utf-8"))
+    base["types"].update(extra["types"])
+    return yaml.safe_dump(base, sort_keys=False)
 
 
 def dump_policy(policy: Policy) -> str:

@@ -69,7 +69,8 @@ async def test_only_admins_manage_declared_sources(world: World) -> None:
         assert (await put(gw, {"meta_ads.yaml": META}, role="marketer")).status_code == 403
         nobody = await gw.client.get("/admin/sources/declared")
         assert nobody.status_code == 401 and nobody.headers["WWW-Authenticate"].startswith("Bearer")
-        listing = await gw.client.get("/admin/sources/declared", headers={"Authorization": f"Bearer {token_for('admin')}"})
+        listing = await gw.client.get("/admin/sources/declared",
+                                      headers={"Authorization": f"Bearer {token_for('admin')}"})
         assert [s["name"] for s in listing.json()["sources"]] == ["klaviyo", "meta_ads"]
         assert listing.json()["sources"][0]["customerFields"] == ["klaviyoProfile"]
 
