@@ -25,6 +25,8 @@ from harmonia.auth.tokens import TokenVerifier
 from harmonia.cache.persisted import PersistedQueries
 from harmonia.cache.responses import ResponseCache
 from harmonia.http.admin_page import admin_page
+from harmonia.http.declared_routes import declared_sources_router
+from harmonia.http.declared_sources import DeclaredLifecycle
 from harmonia.http.graphiql import STATIC_DIR, STATIC_PREFIX
 from harmonia.http.pipeline import GraphQLPipeline
 from harmonia.http.readiness import Readiness, reachable, redis_ping
@@ -33,10 +35,12 @@ from harmonia.observability.telemetry import Telemetry
 from harmonia.resolvers.cached import build_entity_cache, build_redis_tier, shared_invalidation
 from harmonia.resolvers.context import Sources, Transports
 from harmonia.resolvers.write_services import WriteServices
-from harmonia.schema import ADMINS_ONLY_TYPES, build_schema
+from harmonia.schema import ADMINS_ONLY_TYPES, build_schema, built_in_type_names
 from harmonia.schema.catalog import catalog_of
+from harmonia.schema.declared import with_declared_weights
 from harmonia.schema.dry_run import RecentOperations, replay_under
 from harmonia.settings import Settings
+from harmonia.sources.declared.loader import load_folder
 from harmonia.sources.versions import support_warnings
 
 NO_FRAMEWORK_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
@@ -45,9 +49,12 @@ NO_FRAMEWORK_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "
 def create_app(settings: Settings, transports: Transports | None = None) -> FastAPI:
     for line in support_warnings(settings.sources, today=date.today()):
         logging.getLogger("harmonia.sources.versions").warning(line)  # `harmonia doctor` says the same
-    sources = Sources.from_settings(settings, transports)
+    # A declaration with a mistake stops the start here, naming its file, line and key.
+    found = load_folder(settings.sources_dir, built_in_type_names())
+    configured, settings = settings, with_declared_weights(settings, found)
+    sources = Sources.from_settings(settings, transports, declared=found)
     writes = WriteServices.build(settings, sources)
-    schema = build_schema()
+    schema = build_schema(found)
     catalog = catalog_of(schema._schema)
     policies = PolicyStore(load_policy(settings.auth.policy_file, catalog), overlays_for(settings.redis_url))
     recent = RecentOperations()
@@ -60,6 +67,7 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
     responses = ResponseCache(cache, max_entries=settings.cache.max_responses, enabled=settings.cache.responses)
     pipeline = GraphQLPipeline(schema._schema, settings, sources, cache=cache, persisted=persisted, writes=writes,
                                responses=responses, policies=policies, admin=admin, recent=recent)
+    declared = DeclaredLifecycle(configured, sources, pipeline, recent, found, transports)
     verifier = TokenVerifier(settings.auth)
     telemetry = Telemetry(settings)
     readiness = _readiness(settings, sources)
@@ -70,7 +78,7 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
         """Everything the app opened: also for tests that drive the app without its lifespan. Each part
         is closed whatever became of the one before, so no Redis client or pool is left to the GC."""
         failures: list[Exception] = []
-        closers = [readiness.aclose, telemetry.aclose, writes.aclose, policies.stop, cache.aclose,
+        closers = [declared.stop, readiness.aclose, telemetry.aclose, writes.aclose, policies.stop, cache.aclose,
                    *([shared.aclose] if shared is not None else []), sources.aclose, verifier.aclose,
                    pipeline.meter.aclose]
         for close in closers:
@@ -87,6 +95,7 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
         await cache.start()  # hear other instances' evictions from the start
         writes.start()  # resumes the erasure jobs a previous process left unfinished
         await telemetry.start()
+        await declared.start()  # the declared sources other instances applied, and their changes from now on
         yield
         await close_all()
 
@@ -111,6 +120,7 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
     app.state.schema = schema
     app.state.verifier = verifier
     app.state.policies = policies
+    app.state.declared = declared
     app.state.telemetry = telemetry
     app.include_router(build_graphql_router(pipeline, verifier, telemetry))
     if STATIC_DIR.is_dir():
@@ -120,6 +130,8 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
     async def admin_html() -> HTMLResponse:
         # The page holds no data: everything it shows comes through /graphql with an admin token.
         return HTMLResponse(admin_page())
+
+    app.include_router(declared_sources_router(declared, verifier, policies))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -136,7 +136,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import uvicorn
 
     from harmonia.app import create_app
-    from harmonia.settings import load_settings
+    from harmonia.settings import DEMO_CREDENTIALS, load_settings
+    from harmonia.sources.declared import SHIPPED_DECLARATIONS
 
     busy = [f"--{flag} {port}" for flag, port in (("port", args.port), ("sim-port", args.sim_port))
             if not _port_free(args.host, port)]
@@ -145,9 +146,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
               "stop it, or choose other ports with --port and --sim-port", file=sys.stderr)
         return 2
     sim_url = f"http://{args.host}:{args.sim_port}"
-    settings = load_settings(args.config, dev_mode=True, sources={
-        name: {"base_url": f"{sim_url}/{name}"} for name in ("hubspot", "shopify", "mailchimp", "ga4", "googleads")
-    })
+    sources: dict[str, dict[str, str]] = {
+        name: {"base_url": f"{sim_url}/{name}"} for name in ("hubspot", "shopify", "mailchimp", "ga4", "googleads")}
+    # The shipped declared sources (Meta Ads, Klaviyo) on their simulators, with the simulators' credentials
+    # (HARMONIA_SOURCES_DIR set to another folder wins: the environment beats these).
+    sources["meta_ads"] = {"base_url": f"{sim_url}/meta_ads",
+                           "access_token": DEMO_CREDENTIALS["meta_ads_access_token"],
+                           "ad_account_id": DEMO_CREDENTIALS["meta_ads_ad_account_id"]}
+    sources["klaviyo"] = {"base_url": f"{sim_url}/klaviyo", "api_key": DEMO_CREDENTIALS["klaviyo_api_key"]}
+    settings = load_settings(args.config, dev_mode=True, sources=sources, sources_dir=str(SHIPPED_DECLARATIONS))
     if not settings.auth.jwt_secret and not settings.auth.jwks_url:
         # The demo's own key, new every run: tokens it prints die with it, and nothing published signs them.
         settings.auth.jwt_secret = secrets.token_urlsafe(48)

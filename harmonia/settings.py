@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 SIMULATOR_URL = "http://127.0.0.1:8100"
@@ -30,6 +30,10 @@ DEMO_CREDENTIALS = {
     "googleads_token": "ya29.demo-googleads-token",
     "googleads_developer_token": "demo-developer-token",
     "googleads_customer_id": "1234567890",
+    # The shipped declared sources (harmonia/sources/declared/shipped) against their simulators.
+    "meta_ads_access_token": "EAAGdemoMetaSystemUserToken",
+    "meta_ads_ad_account_id": "act_1234567890",
+    "klaviyo_api_key": "pk_demo_klaviyo_private_key",
 }
 
 
@@ -121,6 +125,10 @@ class GoogleAdsSettings(SourceSettings):
 
 
 class SourcesSettings(BaseModel):
+    # Declared sources (HARMONIA_SOURCES_DIR) read their settings from HARMONIA_SOURCES__<NAME>__<KEY>
+    # too: kept here as plain mappings (``model_extra``), checked by their declaration when loaded.
+    model_config = ConfigDict(extra="allow")
+
     hubspot: HubSpotSettings = Field(default_factory=HubSpotSettings)
     shopify: ShopifySettings = Field(default_factory=ShopifySettings)
     mailchimp: MailchimpSettings = Field(default_factory=MailchimpSettings)
@@ -295,6 +303,8 @@ class Settings(BaseSettings):
     # suggestions): off in `harmonia serve` unless asked for, on in `harmonia demo`.
     dev_mode: bool = False
     sources: SourcesSettings = Field(default_factory=SourcesSettings)
+    # HARMONIA_SOURCES_DIR: a folder of source declarations (one YAML file per API); None: the five only.
+    sources_dir: str | None = None
     auth: AuthSettings = Field(default_factory=AuthSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)

@@ -7,14 +7,16 @@ import gc
 import os
 from collections.abc import AsyncIterator, Generator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+import harmonia
 from harmonia.auth.tokens import mint_token
-from harmonia.settings import Settings, load_settings
+from harmonia.settings import DEMO_CREDENTIALS, Settings, load_settings
 from harmonia.simulators.app import create_simulator_app
 from harmonia.simulators.core import SimulatorConfig, SimulatorState
 from harmonia.simulators.data import World, build_world
@@ -83,13 +85,25 @@ async def sim_client(transport: httpx.ASGITransport) -> AsyncIterator[httpx.Asyn
 # --- the gateway wired to the simulators -------------------------------------------------------
 
 SOURCES = ("hubspot", "shopify", "mailchimp", "ga4", "googleads")
+# The shipped declared sources (harmonia/sources/declared/shipped) and their simulators.
+DECLARED = ("meta_ads", "klaviyo")
+SHIPPED_DIR = str(Path(harmonia.__file__).parent / "sources" / "declared" / "shipped")
+
+
+def declared_settings() -> dict[str, Any]:
+    """Settings overrides enabling the shipped declarations against the in-process simulators."""
+    creds = DEMO_CREDENTIALS
+    return {"sources_dir": SHIPPED_DIR, "sources": {
+        "meta_ads": {"base_url": f"{SIM_BASE}/meta_ads", "access_token": creds["meta_ads_access_token"],
+                     "ad_account_id": creds["meta_ads_ad_account_id"]},
+        "klaviyo": {"base_url": f"{SIM_BASE}/klaviyo", "api_key": creds["klaviyo_api_key"]}}}
 
 
 def gateway_settings(**overrides: Any) -> Settings:
     """Settings pointing every source at the in-process simulators, tokens signed with the tests' secret."""
     sources: dict[str, Any] = {name: {"base_url": f"{SIM_BASE}/{name}"} for name in SOURCES}
     for name, values in overrides.pop("sources", {}).items():
-        sources[name].update(values)
+        sources.setdefault(name, {}).update(values)
     overrides["auth"] = {"jwt_secret": TEST_JWT_SECRET, **overrides.get("auth", {})}
     return load_settings(sources=sources, **overrides)
 
@@ -195,7 +209,8 @@ async def open_gateway(sim: SimulatorState, **overrides: Any) -> tuple[Gateway, 
 
     sim_transport = httpx.ASGITransport(app=create_simulator_app(state=sim))
     sources = overrides.pop("sources", {})
-    app = create_app(gateway_settings(sources=sources, **overrides), transports=dict.fromkeys(SOURCES, sim_transport))
+    app = create_app(gateway_settings(sources=sources, **overrides),
+                     transports=dict.fromkeys(SOURCES + DECLARED, sim_transport))
     # As today's GraphQL clients ask (Apollo Client, urql): the newer media type, with its 4xx statuses.
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway",
                                headers={"Accept": MODERN_ACCEPT})

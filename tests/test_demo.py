@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import jwt
@@ -111,3 +112,26 @@ def test_demo_is_the_development_mode_it_suggests_field_names(demo: tuple[str, d
                         headers={"Authorization": f"Bearer {tokens['admin']}"}).json()
 
     assert "Did you mean 'email'?" in answer["errors"][0]["message"]
+
+
+def test_demo_shows_the_shipped_declared_sources_with_klaviyo_masked_for_analysts(
+        demo: tuple[str, dict[str, str]]) -> None:
+    url, tokens = demo
+
+    def ask(query: str, role: str) -> dict[str, Any]:
+        answer = httpx.post(f"{url}/graphql", json={"query": query},
+                            headers={"Authorization": f"Bearer {tokens[role]}"}, timeout=30)
+        body: dict[str, Any] = answer.json()
+        assert "errors" not in body, body
+        return body
+
+    campaigns = ask("{ campaigns(first: 100) { edges { node { channel stats { clicks } } } } }", "marketer")
+    social = [e["node"] for e in campaigns["data"]["campaigns"]["edges"] if e["node"]["channel"] == "SOCIAL"]
+    assert social and all(n["stats"]["clicks"] is not None for n in social)
+    query = "{ customers(first: 20) { edges { node { klaviyoProfile { email } } } } }"
+    clear = [e["node"]["klaviyoProfile"]["email"] for e in ask(query, "marketer")["data"]["customers"]["edges"]
+             if e["node"]["klaviyoProfile"]]
+    masked = [e["node"]["klaviyoProfile"]["email"] for e in ask(query, "analyst")["data"]["customers"]["edges"]
+              if e["node"]["klaviyoProfile"]]
+    assert clear and all("***@" not in e for e in clear)
+    assert len(masked) == len(clear) and all("***@" in e for e in masked)

@@ -119,7 +119,9 @@ class _Marks:
         self.lookups: dict[tuple[str, str], tuple[Lookup, ...]] = {}
 
 
-def parse_policy(text: str, source: str, catalog: Catalog | None = None) -> Policy:
+def parse_policy(text: str, source: str, catalog: Catalog | None = None, *, absent_ok: bool = False) -> Policy:
+    """``absent_ok``: rules for types and fields the catalog lacks are left out instead of refused (the
+    built-in demo policy's rules for the shipped declared sources, when they are not enabled)."""
     reader = _Reader(source)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -143,13 +145,15 @@ def parse_policy(text: str, source: str, catalog: Catalog | None = None) -> Poli
     marks = _Marks()
     if "types" in top:
         for type_name, (key, node) in reader.mapping(top["types"][1], "types").items():
-            types[type_name] = _type_rule(reader, type_name, key, node, catalog, marks)
+            if absent_ok and catalog is not None and type_name not in catalog:
+                continue
+            types[type_name] = _type_rule(reader, type_name, key, node, catalog, marks, absent_ok)
     return Policy(admins=admins, default=default, types=types, source=source, hidden=frozenset(marks.hidden),
                   hidden_types=frozenset(marks.hidden_types), lookups=marks.lookups)
 
 
 def _type_rule(reader: _Reader, type_name: str, key: Node, node: Node, catalog: Catalog | None,
-               marks: _Marks) -> TypeRule:
+               marks: _Marks, absent_ok: bool = False) -> TypeRule:
     if type_name in ADMIN_PLANE_TYPES:
         raise reader.fail(key, f"{type_name} is the admin plane: only admins use it, no policy can change that")
     if catalog is not None and type_name not in catalog:
@@ -166,6 +170,8 @@ def _type_rule(reader: _Reader, type_name: str, key: Node, node: Node, catalog: 
             shape = None
             if catalog is not None:
                 shape = catalog[type_name].get(field_name)
+                if shape is None and absent_ok:
+                    continue
                 if shape is None:
                     raise reader.fail(fkey, f"unknown field {type_name}.{field_name}")
             rule = _field_rule(reader, f"{type_name}.{field_name}", fnode, shape)
@@ -240,17 +246,25 @@ def mask_problem(mask: str, shape: FieldShape | None) -> str | None:
 def load_policy(path: str | Path | None, catalog: Catalog | None = None) -> Policy:
     """The policy file at ``path`` (None: the built-in demo policy), checked against ``catalog``."""
     if path is None:
-        text, source = demo_policy_text(), DEMO_SOURCE
-    else:
-        file = Path(path)
-        if not file.is_file():
-            raise PolicyError(f"{file}: the policy file does not exist")
-        text, source = file.read_text(encoding="utf-8"), str(file)
+        # The demo policy also rules the shipped declared sources' types, which may not be enabled.
+        return parse_policy(demo_policy_with_declared_text(), DEMO_SOURCE, catalog, absent_ok=True)
+    file = Path(path)
+    if not file.is_file():
+        raise PolicyError(f"{file}: the policy file does not exist")
+    text, source = file.read_text(encoding="utf-8"), str(file)
     return parse_policy(text, source, catalog)
 
 
 def demo_policy_text() -> str:
     return files("harmonia.auth").joinpath("demo_policy.yaml").read_text(encoding="utf-8")
+
+
+def demo_policy_with_declared_text() -> str:
+    """The demo policy with ``demo_policy_declared.yaml``'s rules for the shipped declared sources' types."""
+    base = yaml.safe_load(demo_policy_text())
+    extra = yaml.safe_load(files("harmonia.auth").joinpath("demo_policy_declared.yaml").read_text(encoding="utf-8"))
+    base["types"].update(extra["types"])
+    return yaml.safe_dump(base, sort_keys=False)
 
 
 def dump_policy(policy: Policy) -> str:

@@ -21,7 +21,7 @@ import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import orjson
@@ -52,6 +52,8 @@ class Kind:
     policy: str   # the CacheSettings field with its TTLs: "contacts", "orders", ...
     group: str    # the GraphQL type an admin evicts it by: "Customer", "Order", "Campaign", "Analytics"
     by_id: bool = True  # keyed by the record's own id; False: a page or an index (evicted with any id)
+    # A declared source's own TTLs (its declaration's ``cache``), instead of the ``policy`` setting.
+    own_policy: CachePolicy | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,8 @@ class EntityCache:
         return f"{PREFIX}{kind.source}:{kind.entity}:{self.scopes.get(kind.source, '-')}:{ident}"
 
     def policy(self, kind: Kind) -> CachePolicy:
+        if kind.own_policy is not None:
+            return kind.own_policy
         policy: CachePolicy = getattr(self.settings, kind.policy)
         return policy
 

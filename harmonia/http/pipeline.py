@@ -71,6 +71,7 @@ from harmonia.limits.budget import Bucket, BucketState
 from harmonia.limits.check import Pricing
 from harmonia.limits.meter import CostMeter, CostOptions
 from harmonia.limits.plan import select_operation
+from harmonia.limits.pricing import CostModel
 from harmonia.observability.operation import note_operation
 from harmonia.observability.resolver_spans import resolver_middleware
 from harmonia.resolvers.context import RequestContext, Sources
@@ -136,6 +137,23 @@ class GraphQLPipeline:
             self.persisted_query, self.request_shape, self.parse_document, self.role_view, self.validate_document,
             self.choose_operation, self.coerce_variables, self.price, self.register_persisted, self.authorize,
             self.reserve_budget, self.cached_answer, self.execute)
+
+    def use_schema(self, schema: GraphQLSchema, settings: Settings | None = None) -> None:
+        """Serve ``schema`` from the next request on (declared sources applied at run time): everything
+        derived from the schema is rebuilt; a request already running finishes on the one it started with."""
+        if settings is not None:
+            self.settings = settings
+            self.meter.settings = settings
+            self.meter.model = CostModel.from_settings(settings.limits)
+        self.meter.schema = schema
+        self.meter._priced.clear()
+        self.compiled = CompiledExecutor(schema) if self.settings.execution.compiled else None
+        self.role_schemas = RoleSchemas(schema)
+        self._plans.clear()
+        self._validated.clear()
+        if self.responses is not None:
+            self.responses.clear()  # an answer may name what the schema no longer has
+        self.schema = schema
 
     async def run(self, params: GraphQLParams, principal: Principal, *, method: str = "POST",
                   strict_status: bool = True, idempotency_key: str | None = None) -> PipelineResult:

@@ -28,6 +28,7 @@ from harmonia.errors import UpstreamError
 from harmonia.observability.tracing import loader_span, span
 from harmonia.settings import Settings, account_identity
 from harmonia.sources import records
+from harmonia.sources.declared.records import DeclaredRecord
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -62,7 +63,7 @@ GROUPS = ("Customer", "Order", "Campaign", "Analytics")
 RECORD_TYPES = (records.Money, records.Page, records.Contact, records.ShopifyCustomer, records.LineItem,
                 records.ShopifyOrder, records.OrderLineItems, records.OrderAttribution, records.MailchimpMember,
                 records.MailchimpCampaign, records.MailchimpReport, records.AdsCampaign, records.AdsMetrics,
-                records.MetricHeader, records.ReportRow, records.Report)
+                records.MetricHeader, records.ReportRow, records.Report, DeclaredRecord)
 
 
 def credential_scope(source: BaseModel) -> str:

@@ -1,9 +1,10 @@
-"""Campaigns: Mailchimp campaigns (EMAIL) then Google Ads campaigns (SEARCH), in one connection.
+"""Campaigns: Mailchimp (EMAIL), Google Ads (SEARCH), then declared ads platforms (SOCIAL, ...), in one connection.
 
     page = await list_campaigns(ctx, first=20, after=None)
     stats = await campaign_stats(ctx, page.edges[0].node, None)
 
-The connection is ordered Mailchimp first (by creation time), then Google Ads (by id). A cursor
+The connection is ordered Mailchimp first (by creation time), then Google Ads (by id), then each
+declared ads platform in the order its list endpoint gives (``harmonia.resolvers.declared``). A cursor
 holds the position in that sequence and the Mailchimp total it was computed with, so a page
 that lies wholly in the Google Ads part never calls Mailchimp.
 """
@@ -16,6 +17,7 @@ from datetime import date
 from harmonia.errors import BadUserInput
 from harmonia.resolvers.cached import ADS_CAMPAIGN_LIST, MAILCHIMP_CAMPAIGN_PAGE, cached_call
 from harmonia.resolvers.context import RequestContext
+from harmonia.resolvers.declared import declared_campaign, declared_campaigns, declared_stats
 from harmonia.resolvers.ids import decode_cursor, encode_cursor
 from harmonia.resolvers.paging import Edge, Slice, check_first
 from harmonia.resolvers.records import AnalyticsSummaryRecord, CampaignRecord, CampaignStatsRecord, DateRange
@@ -52,6 +54,13 @@ def _cursor(offset: int, mailchimp_total: int) -> str:
     return encode_cursor({"k": "campaigns", "o": offset, "t": mailchimp_total})
 
 
+async def _after_mailchimp(ctx: RequestContext) -> list[CampaignRecord]:
+    """Google Ads' campaigns, then every declared ads platform's (each list cached whole)."""
+    assert ctx.cache is not None
+    ads, declared = await asyncio.gather(_ads_campaigns(ctx), declared_campaigns(ctx.sources.declared, ctx.cache))
+    return [*(from_ads(c) for c in ads), *declared]
+
+
 async def list_campaigns(ctx: RequestContext, first: int, after: str | None) -> Slice[CampaignRecord]:
     check_first(first, ctx.settings.limits.max_page_size)
     data = decode_cursor(after)
@@ -70,10 +79,10 @@ async def list_campaigns(ctx: RequestContext, first: int, after: str | None) -> 
     assert known_total is not None
     ads_total: int | None = None
     if len(records) < first:
-        ads = await _ads_campaigns(ctx)
-        ads_total = len(ads)
+        rest = await _after_mailchimp(ctx)
+        ads_total = len(rest)
         start = max(0, offset + len(records) - known_total)
-        records.extend(from_ads(c) for c in ads[start:start + first - len(records)])
+        records.extend(rest[start:start + first - len(records)])
     edges = [Edge(_cursor(offset + i + 1, known_total), record) for i, record in enumerate(records)]
     end = offset + len(records)
     if ads_total is None:
@@ -93,7 +102,7 @@ async def campaign_by_id(ctx: RequestContext, local_id: str) -> CampaignRecord |
     if source == "googleads" and campaign_id.isdigit():
         ad: AdsCampaign | None = await ctx.loaders.ads_campaign.load(campaign_id)
         return from_ads(ad) if ad else None
-    return None
+    return await declared_campaign(ctx, source, campaign_id)
 
 
 def parse_date_range(start_date: str, end_date: str) -> DateRange:
@@ -120,7 +129,7 @@ async def campaign_stats(
     ctx: RequestContext, campaign: CampaignRecord, date_range: DateRange | None, selected: frozenset[str]
 ) -> CampaignStatsRecord | None:
     """``selected``: the CampaignStats fields asked for; the report is fetched only when needed."""
-    if campaign.channel == "EMAIL":
+    if campaign.source == "mailchimp":
         if date_range is not None and not _sent_within(campaign.send_time, date_range):
             return CampaignStatsRecord(clicks=0, emails_sent=0, opens=0, unique_opens=0, unique_clicks=0,
                                        unsubscribed=0)
@@ -132,6 +141,8 @@ async def campaign_stats(
             )
         report = await ctx.loaders.report_for(campaign.id)
         return _email_stats(report) if report else None
+    if campaign.source != "googleads":
+        return await declared_stats(ctx, campaign, date_range)
     metrics = await ctx.loaders.ads_metrics.load((campaign.id, date_range))
     currency = ctx.settings.sources.googleads.currency_code
     if metrics is None:
@@ -156,5 +167,5 @@ async def campaign_analytics(
 
 
 async def campaign_totals(ctx: RequestContext) -> int:
-    mailchimp, ads = await asyncio.gather(_mailchimp_page(ctx, 1, 0), _ads_campaigns(ctx))
-    return (mailchimp.total or 0) + len(ads)
+    mailchimp, rest = await asyncio.gather(_mailchimp_page(ctx, 1, 0), _after_mailchimp(ctx))
+    return (mailchimp.total or 0) + len(rest)

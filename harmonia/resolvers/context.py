@@ -27,6 +27,8 @@ from harmonia.resolvers.loaders import Loaders
 from harmonia.resolvers.write_services import WriteServices
 from harmonia.settings import Settings
 from harmonia.sources.credentialed import credentials_for
+from harmonia.sources.declared.loader import EMPTY, DeclaredSet
+from harmonia.sources.declared.registry import DeclaredSources
 from harmonia.sources.discipline import install as install_discipline
 from harmonia.sources.ga4 import GA4Property
 from harmonia.sources.googleads import GoogleAdsAccount
@@ -50,10 +52,14 @@ class Sources:
     shared: SharedRedis | None = None  # circuit and pacing state shared with other instances
     redis: SharedRedis | None = None         # the Redis of pacing and circuits (short timeouts)
     credential_redis: SharedRedis | None = None  # the Redis of credentials (patient: renewals are rare)
+    # The declared sources (HARMONIA_SOURCES_DIR), replaced whole when a new set is applied at run time.
+    declared: DeclaredSources = field(default_factory=DeclaredSources)
 
     @classmethod
-    def from_settings(cls, settings: Settings, transports: Transports | None = None) -> Sources:
-        """``transports`` maps a source name to a transport (tests hand in the simulators' ASGI app)."""
+    def from_settings(cls, settings: Settings, transports: Transports | None = None,
+                      declared: DeclaredSet = EMPTY) -> Sources:
+        """``transports`` maps a source name to a transport (tests hand in the simulators' ASGI app);
+        ``declared``: the declarations in force (``harmonia.sources.declared.loader``)."""
         t = dict(transports or {})
         s = settings.sources
         redis = SharedRedis.connect(settings.redis_url)
@@ -75,11 +81,22 @@ class Sources:
         sources.shopify.http.credential = creds["shopify"]
         sources.shared = install_discipline(sources.items(), settings,
                                             redis if settings.upstream.shared_state else None)
+        sources.declared = sources.build_declared(declared, settings, t)
         return sources
+
+    def build_declared(self, found: DeclaredSet, settings: Settings, transports: Transports | None = None
+                       ) -> DeclaredSources:
+        """The declared sources of ``found`` on this process's Redis, fitted with circuits and pacing as
+        the built-in five are (also for a set applied at run time)."""
+        declared = DeclaredSources.build(found, settings, transports,
+                                         self.credential_redis.client if self.credential_redis else None)
+        install_discipline(list(declared.apis.items()), settings,
+                           self.redis if settings.upstream.shared_state else None)
+        return declared
 
     def items(self) -> list[tuple[str, Any]]:
         return [("hubspot", self.hubspot), ("shopify", self.shopify), ("mailchimp", self.mailchimp),
-                ("ga4", self.ga4), ("googleads", self.googleads)]
+                ("ga4", self.ga4), ("googleads", self.googleads), *self.declared.apis.items()]
 
     async def aclose(self) -> None:
         await asyncio.gather(*(connector.aclose() for _, connector in self.items()))

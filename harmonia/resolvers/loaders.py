@@ -39,6 +39,7 @@ from harmonia.resolvers.cached import (
     ident,
     note,
 )
+from harmonia.resolvers.declared import DeclaredLoaders, declared_campaigns
 from harmonia.resolvers.records import AnalyticsSummaryRecord, CampaignRecord, DateRange
 from harmonia.sources.normalize import normalize_money
 from harmonia.sources.records import (
@@ -98,6 +99,7 @@ class Loaders:
         self.campaign_analytics: HitLoader[tuple[str, DateRange], AnalyticsSummaryRecord | None] = HitLoader(
             self._campaign_analytics)
         self.campaign_by_name: HitLoader[str, CampaignRecord | None] = HitLoader(self._campaigns_by_name)
+        self.declared = DeclaredLoaders(cache)  # declared sources' lookups, one loader per type on first use
         self._all_campaigns: asyncio.Task[CampaignTable] | None = None
 
     def forget(self, source: str, entity: str, key: str) -> None:
@@ -229,16 +231,23 @@ class Loaders:
         return dict(zip(requests, reports, strict=True))
 
     async def _fetch_all_campaigns(self) -> CampaignTable:
-        mailchimp, ads = await asyncio.gather(
+        mailchimp, ads, declared = await asyncio.gather(
             self.cache.lookup(MAILCHIMP_ALL_CAMPAIGNS, "all", ident, lambda _: self.sources.mailchimp.all_campaigns()),
-            self.cache.lookup(ADS_CAMPAIGN_LIST, "all", ident, lambda _: self.sources.googleads.list_campaigns()))
+            self.cache.lookup(ADS_CAMPAIGN_LIST, "all", ident, lambda _: self.sources.googleads.list_campaigns()),
+            declared_campaigns(self.sources.declared, self.cache))
         by_name: dict[str, CampaignRecord] = {}
+        # Declared platforms first: a built-in campaign of the same name keeps the attribution it had.
+        for record in declared:
+            by_name[record.name] = record
         for a in ads.value:
             by_name[a.name] = CampaignRecord("googleads", a.id, a.name, "SEARCH", a.status)
         for m in mailchimp.value:
             by_name[m.title] = CampaignRecord("mailchimp", m.id, m.title, "EMAIL", m.status, m.send_time,
                                               m.emails_sent, m.summary)
-        return by_name, {"mailchimp": mailchimp, "googleads": ads}
+        lookups = {"mailchimp": mailchimp, "googleads": ads}
+        for record in declared:
+            lookups.setdefault(record.source, Hit(None))
+        return by_name, lookups
 
     async def _campaigns_by_name(self, names: list[str]) -> list[Hit[CampaignRecord | None] | BaseException]:
         table, lookups = await self._campaign_table()

@@ -7,6 +7,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from harmonia.schema.admin import ADMIN_TYPES, AdminQuery
 from harmonia.schema.admin import Mutation as AdminMutation
+from harmonia.schema.declared import graft
 from harmonia.schema.lean import make_lean
 from harmonia.schema.mutation import Mutation as CacheMutation
 from harmonia.schema.mutations import Mutation as WriteMutation
@@ -23,6 +24,7 @@ from harmonia.schema.types import (
     OrderConnection,
 )
 from harmonia.schema.usage import UsageQuery
+from harmonia.sources.declared.loader import EMPTY, DeclaredSet
 
 
 @strawberry.type(name="Query", description="Read customers, orders, campaigns and web analytics across every "
@@ -45,7 +47,9 @@ ADMINS_ONLY_TYPES = ADMIN_TYPES | {"CacheEviction", "FieldUsageReport", "FieldUs
                                    "DeprecatedFieldUsage", "ClientUsage"}
 
 
-def build_schema() -> strawberry.Schema:
+def build_schema(declared: DeclaredSet = EMPTY) -> strawberry.Schema:
+    """The schema, with the declared sources' types and joins grafted on (``schema/declared.py``); each
+    call builds a fresh one, so a new set of declarations never touches the schema serving now."""
     track_staleness(Query, Customer, Order, Campaign, OrderConnection, CampaignConnection)
     schema = strawberry.Schema(
         query=Query,
@@ -54,4 +58,10 @@ def build_schema() -> strawberry.Schema:
         config=StrawberryConfig(scalar_map={DateTime: DATETIME_SCALAR}),
     )
     make_lean(schema)  # the same resolvers, without strawberry's per-call wrapping (see lean.py)
+    schema._schema = graft(schema._schema, declared)
     return schema
+
+
+def built_in_type_names() -> frozenset[str]:
+    """What a declaration may not name its types (they would shadow the schema's own)."""
+    return frozenset(build_schema()._schema.type_map)

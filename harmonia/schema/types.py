@@ -65,6 +65,8 @@ class Node:
 class CampaignChannel(Enum):
     EMAIL = strawberry.enum_value("EMAIL", description="A Mailchimp email campaign.")
     SEARCH = strawberry.enum_value("SEARCH", description="A Google Ads campaign.")
+    SOCIAL = strawberry.enum_value("SOCIAL", description="A campaign of a declared social ads platform "
+                                                         "(e.g. Meta Ads: HARMONIA_SOURCES_DIR).")
 
 
 @strawberry.input(description="An inclusive range of calendar days.")

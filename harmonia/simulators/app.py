@@ -1,4 +1,5 @@
-"""All five SaaS simulators in one ASGI app, one path prefix each, plus the control endpoints.
+"""All seven SaaS simulators (the five built-in sources and the two shipped declared ones) in one ASGI
+app, one path prefix each, plus the control endpoints.
 
     app = create_simulator_app(SimulatorConfig(seed=7, latency_ms=5, rate_limits=False))
 
@@ -24,7 +25,9 @@ from harmonia.simulators import (
     googleads,
     hubspot,
     hubspot_oauth,
+    klaviyo,
     mailchimp,
+    meta_ads,
     oauth,
     shopify,
     shopify_oauth,
@@ -53,7 +56,7 @@ def create_simulator_app(config: SimulatorConfig | None = None, state: Simulator
     app.include_router(google_oauth.build_router(state), prefix="/google")
     app.include_router(hubspot_oauth.build_router(state), prefix="/hubspot")
     app.include_router(shopify_oauth.build_token_router(state), prefix="/shopify")
-    for module in (hubspot, shopify, mailchimp, ga4, googleads):
+    for module in (hubspot, shopify, mailchimp, ga4, googleads, meta_ads, klaviyo):
         app.include_router(module.build_router(state), prefix=f"/{module.SOURCE}")
         state.error_renderers[module.SOURCE] = module.render_error
     app.include_router(oauth.build_control_router(state))

@@ -22,7 +22,7 @@ from fastapi.responses import Response
 from harmonia.settings import DEMO_CREDENTIALS
 from harmonia.simulators.data import World, build_world
 
-SOURCES = ("hubspot", "shopify", "mailchimp", "ga4", "googleads")
+SOURCES = ("hubspot", "shopify", "mailchimp", "ga4", "googleads", "meta_ads", "klaviyo")
 ErrorRenderer = Callable[[int, str], Response]
 
 

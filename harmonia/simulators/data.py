@@ -348,4 +348,21 @@ def build_world(seed: int = 7, people: int = 2400) -> World:
                     "conversions": conversions,
                     "totalRevenue": round(conversions * rng.uniform(30, 160), 2),
                 })
+    _attribute_some_to_social(world, seed)
     return world
+
+
+SOCIAL_CAMPAIGNS = ["Reels - Trail Season", "Prospecting - Lookalike 1%", "Retargeting - Cart Abandoners",
+                    "Instagram Stories - Rain Jacket", "Advantage+ Shopping", "Lead Gen - Marathon Plan",
+                    "Catalog Sales - All Products", "Brand Awareness - Video"]   # the Meta Ads simulator's
+
+
+def _attribute_some_to_social(world: World, seed: int) -> None:
+    """About one order in five that no email or search campaign brought came from a Meta ad. A separate
+    random stream: every other seeded record stays exactly what it was before Meta Ads was simulated."""
+    rng = random.Random(seed * 101 + 13)
+    for order in world.orders:
+        if order["landing_site"] == "/collections/all" and rng.random() < 0.2:
+            name = rng.choice(SOCIAL_CAMPAIGNS)
+            order["landing_site"] = (f"/products/item?utm_source=facebook&utm_medium=paid_social"
+                                     f"&utm_campaign={quote_plus(name)}")

@@ -47,12 +47,15 @@ def install(connectors: Iterable[tuple[str, Connector]], settings: Settings,
                            reset_seconds=up.circuit_reset_seconds)
     for name, connector in connectors:
         http = connector.http
-        source_settings: SourceSettings = getattr(settings.sources, name)
-        account = _account(source_settings)
+        declared = getattr(connector, "declaration", None) is not None
+        source_settings: SourceSettings | None = None if declared else getattr(settings.sources, name)
+        # A declared source names its account itself (base URL and every setting of its declaration).
+        account = connector.account if declared else _account(source_settings)  # type: ignore[attr-defined,arg-type]
         # A probe slower than one attempt may be given up: let another call probe then.
         http.circuit = Circuit(name, replace(policy, probe_seconds=http.attempt_timeout), shared, account=account)
         if shared is not None and http.pacer is not None:
-            http.pacer = _shared_pacer(name, f"{name}:{account}", source_settings, http, shared)
+            http.pacer = (connector.shared_pacer(shared) if declared  # type: ignore[attr-defined]
+                          else _shared_pacer(name, f"{name}:{account}", source_settings, http, shared))
         quota = getattr(connector, "quota", None)
         if isinstance(quota, PropertyQuotaMeter):
             quota.share(shared, account)  # GA4's spent token quotas stop every instance

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 import httpx
@@ -32,6 +33,32 @@ class Pacer(Protocol):
 
 
 FreeSlots = Callable[[httpx.Response], int | None]
+
+
+@dataclass(frozen=True, slots=True)
+class WindowReading:
+    """What one answer says of a fixed window: its size, what is left of it, its length (None: silent)."""
+
+    limit: int | None = None
+    remaining: int | None = None
+    window: float | None = None
+
+
+# (the answer's headers, the window's current size) -> the reading
+WindowReader = Callable[[httpx.Headers, int], WindowReading]
+
+
+def hubspot_window(headers: httpx.Headers, limit: int) -> WindowReading:
+    """``X-HubSpot-RateLimit-Max``, ``-Remaining`` and ``-Interval-Milliseconds``."""
+    try:
+        size = headers.get("X-HubSpot-RateLimit-Max")
+        remaining = headers.get("X-HubSpot-RateLimit-Remaining")
+        interval = headers.get("X-HubSpot-RateLimit-Interval-Milliseconds")
+        return WindowReading(int(size) if size is not None else None,
+                             int(remaining) if remaining is not None else None,
+                             int(interval) / 1000.0 if interval is not None else None)
+    except ValueError:
+        return WindowReading()
 
 
 class ConcurrencyPacer:
@@ -90,10 +117,13 @@ class WindowPacer:
     slows down to what HubSpot says is left.
     """
 
-    def __init__(self, limit: int = 100, window: float = 10.0, headroom: int = 2) -> None:
+    def __init__(self, limit: int = 100, window: float = 10.0, headroom: int = 2,
+                 reader: WindowReader | None = None) -> None:
         self.limit = limit
         self.window = window
         self.headroom = headroom
+        # What an answer says of the window; HubSpot's headers unless a declared source reads its own.
+        self.reader = reader or hubspot_window
         self._window_start = time.monotonic()
         self._used = 0
         self._in_flight = 0
@@ -122,18 +152,16 @@ class WindowPacer:
             self._changed.notify_all()
 
     def _follow(self, headers: httpx.Headers) -> None:
-        try:
-            if (limit := headers.get("X-HubSpot-RateLimit-Max")) is not None:
-                self.limit = int(limit)
-            if (interval := headers.get("X-HubSpot-RateLimit-Interval-Milliseconds")) is not None:
-                self.window = int(interval) / 1000.0
-            if (remaining := headers.get("X-HubSpot-RateLimit-Remaining")) is not None:
-                used = self.limit - int(remaining) + self._in_flight
-                if used < self._used - self._in_flight:
-                    self._window_start = time.monotonic()  # HubSpot's window moved on before ours
-                self._used = max(0, used)
-        except ValueError:
-            return
+        reading = self.reader(headers, self.limit)
+        if reading.limit is not None:
+            self.limit = reading.limit
+        if reading.window is not None:
+            self.window = reading.window
+        if reading.remaining is not None:
+            used = self.limit - reading.remaining + self._in_flight
+            if used < self._used - self._in_flight:
+                self._window_start = time.monotonic()  # the API's window moved on before ours
+            self._used = max(0, used)
 
     def retry_hint(self) -> float | None:
         return max(0.1, self._window_start + self.window - time.monotonic())

@@ -22,7 +22,7 @@ from typing import cast
 
 import httpx
 
-from harmonia.sources.pacing import Pacer
+from harmonia.sources.pacing import Pacer, WindowReader, WindowReading, hubspot_window
 from harmonia.sources.shared import SharedRedis, SharedUnavailable
 
 _NOW = """
@@ -72,8 +72,9 @@ POLL_MS = 100  # waiters look again this often: another instance's answer may ha
 
 class SharedWindow:
     def __init__(self, shared: SharedRedis, name: str, *, limit: int, window: float, lease_seconds: float,
-                 fallback: Pacer, headroom: int = 2) -> None:
+                 fallback: Pacer, headroom: int = 2, reader: WindowReader = hubspot_window) -> None:
         self.shared = shared
+        self.reader = reader
         # One hash tag: a Redis Cluster keeps both keys of the scripts on one node.
         self.keys = [f"harmonia:pace:{{{name}}}:window", f"harmonia:pace:{{{name}}}:flying"]
         self.limit = limit
@@ -101,11 +102,15 @@ class SharedWindow:
         await self.fallback.release(response, None if lease is not _LOCAL else lease)
         if not isinstance(lease, str):
             return
-        headers = response.headers if response is not None else httpx.Headers()
-        args = [lease, headers.get("X-HubSpot-RateLimit-Remaining", ""), headers.get("X-HubSpot-RateLimit-Max", ""),
-                headers.get("X-HubSpot-RateLimit-Interval-Milliseconds", "")]
+        reading = self.reader(response.headers, self.limit) if response is not None else WindowReading()
+        args = [lease, _arg(reading.remaining), _arg(reading.limit),
+                _arg(int(reading.window * 1000) if reading.window is not None else None)]
         with contextlib.suppress(SharedUnavailable):  # a lease we cannot give back lapses on its own
             await self.shared.run(_GIVE_BACK, self.keys, args)
 
     def retry_hint(self) -> float | None:
         return self.fallback.retry_hint()
+
+
+def _arg(value: int | None) -> str:
+    return "" if value is None else str(value)

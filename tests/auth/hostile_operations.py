@@ -71,6 +71,14 @@ HANDWRITTEN = (
     "{ customers(first: 3) { edges { node { id: email name: phone ... on Customer { email phone } } } } }",
     "{ orders(first: 3) { edges { node { customer { ...C } } } } } fragment C on Customer { email phone }",
     "{ campaigns(first: 2) { edges { node { ... on Campaign { stats { clicks } } } } } }",
+    # The shipped declared source Klaviyo: its profile's email and phone are the customer's PII again.
+    "{ customers(first: 5) { edges { node { klaviyoProfile { id: email firstName: phoneNumber email } } } } }",
+    '{ node(id: "$CUSTOMER") { ... on Customer { k: klaviyoProfile { ...P } } } } '
+    "fragment P on KlaviyoProfile { lastName: email city: phoneNumber }",
+    "{ orders(first: 5) { edges { node { customer { klaviyoProfile { ... on KlaviyoProfile { email phoneNumber } } } "
+    "} } } }",
+    '{ customerByEmail(email: "$EMAIL") { klaviyoProfile { email } } }',
+    "{ campaigns(first: 100) { edges { node { channel name stats { clicks cost { amount } } } } } }",
     '{ customerByEmail(email: "$EMAIL") { firstName lastName } }',
     'query($e: String!) { hit: customerByEmail(email: $e) { id } }',
     '{ ... on Query { customerByEmail(email: "$EMAIL") { email } } }',

@@ -31,19 +31,21 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import Mode, queries
 
-from harmonia.schema import build_schema
+from harmonia.schema import build_schema, built_in_type_names
 from harmonia.simulators.app import create_simulator_app
 from harmonia.simulators.core import SimulatorConfig, SimulatorState
 from harmonia.simulators.data import World, build_world
+from harmonia.simulators.klaviyo import build_profiles
+from harmonia.sources.declared.loader import load_folder
 from tests.auth.authorization_oracle import Expectations
 from tests.auth.hostile_operations import HostileOperations, Seeded
-from tests.conftest import SOURCES, gateway_settings, token_for
+from tests.conftest import DECLARED, SHIPPED_DIR, SOURCES, declared_settings, gateway_settings, token_for
 
 EXAMPLES = int(os.environ.get("HARMONIA_AUTHZ_EXAMPLES", "5000"))
 SEED = os.environ.get("HARMONIA_AUTHZ_SEED")
 ROLES = ("analyst", "support", "marketer")
 POOL = {"full": 200, "invalid": 100, "view": 150}   # generated documents to reshape, per kind
-FULL_SCHEMA = build_schema()._schema
+FULL_SCHEMA = build_schema(load_folder(SHIPPED_DIR, built_in_type_names()))._schema
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 PHONE = re.compile(r"\+\d[\d ]{7,16}\d|\(\d{3}\) ?\d{3}-\d{4}|\d{3}[-.]\d{3}[-.]\d{4}")
 REPORT: dict[str, dict[str, Any]] = {}
@@ -60,10 +62,14 @@ class Gateway:
         self.runner = asyncio.Runner()
         sim = SimulatorState(SimulatorConfig(seed=7, rate_limits=False), world=build_world(7))
         transport = httpx.ASGITransport(app=create_simulator_app(state=sim))
+        # The shipped declared sources too: their fields face the same hostile operations (KlaviyoProfile's
+        # email and phone are masked for analysts like the customer's own).
+        declared = declared_settings()
         settings_ = gateway_settings(dev_mode=True, limits={"budget_maximum": 10**12, "budget_restore_rate": 10**9},
-                                     sources={"shopify": {"bucket_size": 10**6, "leak_per_second": 10**6}},
+                                     sources={"shopify": {"bucket_size": 10**6, "leak_per_second": 10**6},
+                                              **declared["sources"]}, sources_dir=declared["sources_dir"],
                                      observability={"operation_log": False}, execution={"compiled": compiled})
-        self.app = create_app(settings_, transports=dict.fromkeys(SOURCES, transport))
+        self.app = create_app(settings_, transports=dict.fromkeys(SOURCES + DECLARED, transport))
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://gw")
         self.tokens = {role: token_for(role, sub=f"hostile-{role}") for role in (*ROLES, "admin")}
 
@@ -130,6 +136,8 @@ def secrets(world: World) -> tuple[set[str], set[str]]:
         note(member.get("email_address"), None)
     for order in world.orders:
         note(order.get("email"), order.get("phone"))
+    for profile in build_profiles(world, 7).values():   # the Klaviyo simulator's profiles
+        note(profile["attributes"]["email"], profile["attributes"]["phone_number"])
     return emails, phones
 
 

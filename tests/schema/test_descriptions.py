@@ -69,4 +69,5 @@ def test_the_contracts_minimum_schema_is_there() -> None:
         for name, type_text in zip(pairs[::2], pairs[1::2], strict=True):
             assert signature(type_name, name.rstrip(":")) == f"{name} {type_text}", (type_name, name)
     assert {i.name for i in schema.type_map["Customer"].interfaces} == {"Node"}  # type: ignore[union-attr]
-    assert set(schema.type_map["CampaignChannel"].values) == {"EMAIL", "SEARCH"}  # type: ignore[union-attr]
+    # The contract's two channels; it allows growing the enum (SOCIAL: declared ads platforms), never renaming.
+    assert {"EMAIL", "SEARCH"} <= set(schema.type_map["CampaignChannel"].values)  # type: ignore[union-attr]

@@ -129,7 +129,9 @@ async def test_orders_are_attributed_to_the_campaign_in_their_utm_campaign(gatew
     attributed = 0
     for edge in body["data"]["orders"]["edges"]:
         node, landing = edge["node"], by_name[edge["node"]["name"]]["landing_site"]
-        if "utm_campaign=" not in landing:
+        # A Meta ad's order names a campaign of the declared Meta Ads source, not enabled here: unattributed
+        # (tests/declared attributes them with it).
+        if "utm_campaign=" not in landing or "utm_source=facebook" in landing:
             assert node["campaign"] is None
             continue
         attributed += 1
