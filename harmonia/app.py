@@ -93,7 +93,8 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
                   telemetry=NO_FRAMEWORK_TELEMETRY)
     if settings.http.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.http.cors_origins, allow_methods=["GET", "POST"],
-                           allow_headers=["Authorization", "Content-Type", "Accept"], max_age=600)
+                           allow_headers=["Authorization", "Content-Type", "Accept", "graphql-client-name",
+                                          "graphql-client-version"], max_age=600)
     # httpx logs every upstream URL at INFO, and those URLs carry customers' emails: keep it to warnings.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     app.state.settings = settings

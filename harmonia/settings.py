@@ -240,11 +240,26 @@ class ObservabilitySettings(BaseModel):
     field_usage_flush_seconds: float = 5.0     # batched writes to Redis
     field_usage_retention_days: int = 30
     field_usage_key_prefix: str = "harmonia:usage:"
+    # Field usage is counted per client: the graphql-client-name header, else auth.client_claim, else the
+    # token subject. At most this many distinct names per hour per instance (then "(other)"); the names
+    # in usage_clients are always kept apart (harmonia/observability/usage_clients.py).
+    usage_max_clients: int = 200
+    usage_clients: list[str] = Field(default_factory=list)
     metrics_publish_seconds: float = 1.0   # with several workers: how often each shares its figures
     # /metrics needs no token, so its series carry no user: client="all", or with auth.client_claim
     # that claim's value; a list here shows only these values (of the claim, else of the token
     # subject), every other caller as "other" (harmonia/observability/metrics_clients.py).
     metrics_clients: list[str] = Field(default_factory=list)
+
+
+class SchemaChecksSettings(BaseModel):
+    """Defaults of ``harmonia schema check`` and the admins' dry runs (harmonia/checks)."""
+
+    window: str = "7d"                    # usage looked at: days (7d) or hours (24h)
+    # A breaking change is accepted when it hurts at most this many operations in the window ("0": any
+    # use blocks), or this share of all operations ("0.5%"), as Hive's conditional breaking changes.
+    threshold: str = "0"
+    ignored_clients: list[str] = Field(default_factory=list)   # e.g. an internal test client
 
 
 class Settings(BaseSettings):
@@ -269,6 +284,7 @@ class Settings(BaseSettings):
     upstream: UpstreamSettings = Field(default_factory=UpstreamSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    schema_checks: SchemaChecksSettings = Field(default_factory=SchemaChecksSettings)
 
     @classmethod
     def settings_customise_sources(

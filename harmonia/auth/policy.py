@@ -27,7 +27,8 @@ from harmonia.auth.rules import ALLOW, EVERYONE, NOBODY, Decision, FieldRule, Ru
 # a policy file or overlay says.
 ADMIN_PLANE_FIELDS = frozenset({("Query", "fieldPolicies"), ("Query", "policyAudit"), ("Query", "dryRunPolicy"),
                                 ("Mutation", "setFieldPolicy"), ("Mutation", "removeFieldPolicy"),
-                                ("Mutation", "evictCache"), ("Query", "fieldUsage")})
+                                ("Mutation", "evictCache"), ("Query", "fieldUsage"), ("Query", "schemaCheck"),
+                                ("Query", "sources")})
 ADMIN_PLANE_TYPES: frozenset[str] = frozenset()  # types wholly the admin plane's (none: it shares Mutation)
 RELAY_SUFFIXES = ("Connection", "Edge")
 DEMO_SOURCE = "built-in demo policy (harmonia/auth/demo_policy.yaml)"

@@ -25,6 +25,7 @@ from harmonia.observability.operation import OperationScope
 from harmonia.observability.oplog import OperationLog
 from harmonia.observability.prometheus import WorkerBoard, merge, render, snapshot
 from harmonia.observability.usage import FieldUsage
+from harmonia.observability.usage_clients import UsageNames
 from harmonia.settings import Settings
 
 METRICS_DIR_ENV = "HARMONIA_METRICS_DIR"
@@ -38,6 +39,7 @@ class Telemetry:
             tracing.install(tracing.provider_from_env())
         self.usage = FieldUsage(settings.redis_url, prefix=obs.field_usage_key_prefix,
                                 retention_days=obs.field_usage_retention_days) if obs.field_usage else None
+        self.usage_names = UsageNames(max_clients=obs.usage_max_clients, known=obs.usage_clients)
         self.oplog = OperationLog() if obs.operation_log else None
         self.metrics_clients = MetricsClients.from_settings(settings)
         directory = os.environ.get(METRICS_DIR_ENV)

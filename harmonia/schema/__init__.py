@@ -7,6 +7,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from harmonia.schema.admin import ADMIN_TYPES, AdminQuery
 from harmonia.schema.admin import Mutation as AdminMutation
+from harmonia.schema.checks import ChecksQuery
 from harmonia.schema.lean import make_lean
 from harmonia.schema.mutation import Mutation as CacheMutation
 from harmonia.schema.mutations import Mutation as WriteMutation
@@ -28,7 +29,7 @@ from harmonia.schema.usage import UsageQuery
 @strawberry.type(name="Query", description="Read customers, orders, campaigns and web analytics across every "
                                            "source, the progress of erasures, and field usage; admins also "
                                            "manage field policies here.")
-class Query(ReadQuery, PrivacyQuery, UsageQuery, AdminQuery):
+class Query(ReadQuery, PrivacyQuery, UsageQuery, AdminQuery, ChecksQuery):
     """The reads, the privacy reads (``erasureStatus``), and the admins' ``fieldUsage`` and admin plane."""
 
 
