@@ -252,6 +252,23 @@ class ObservabilitySettings(BaseModel):
     metrics_clients: list[str] = Field(default_factory=list)
 
 
+class AlertsSettings(BaseModel):
+    """The in-process anomaly detector (harmonia/observability/anomalies.py) and where it posts."""
+
+    enabled: bool = True
+    webhook_url: str | None = None         # Slack-compatible incoming webhook; a secret: never logged
+    gateway_name: str = "harmonia"         # how posts name this deployment
+    cooldown_seconds: float = 900.0        # at most one post per source and kind per cooldown
+    check_seconds: float = 5.0
+    recent_seconds: float = 30.0           # compared with the baseline_seconds before it
+    baseline_seconds: float = 600.0
+    min_calls: int = 5
+    latency_factor: float = 3.0            # recent median latency above 3x the baseline's...
+    latency_floor_ms: float = 50.0         # ...and at least 50 ms more
+    error_ratio: float = 0.2               # recent error ratio above 20% and 3x the baseline's
+    quota_headroom: float = 0.1            # a quota under 10% left while calls doubled
+
+
 class SchemaChecksSettings(BaseModel):
     """Defaults of ``harmonia schema check`` and the admins' dry runs (harmonia/checks)."""
 
@@ -285,6 +302,7 @@ class Settings(BaseSettings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     schema_checks: SchemaChecksSettings = Field(default_factory=SchemaChecksSettings)
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
 
     @classmethod
     def settings_customise_sources(

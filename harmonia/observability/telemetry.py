@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from harmonia.observability import tracing
 from harmonia.observability.metrics import collect, metrics, own_families, register_circuit
@@ -46,6 +47,7 @@ class Telemetry:
         self.board = WorkerBoard(directory) if directory else None
         self._tasks: list[asyncio.Task[None]] = []
         self._circuits: list[str] = []
+        self.sources_watch: Any = None  # the app's SourceWatch (resolvers layer), for the catalogue
 
     def watch_circuit(self, name: str, is_open: Callable[[], bool]) -> None:
         """Report a circuit as ``harmonia_circuit_open{circuit=name}`` while this app runs."""

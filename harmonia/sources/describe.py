@@ -1,0 +1,122 @@
+"""What the catalogue says about one source: a small typed record built from what the connector knows.
+
+    description = await describe("shopify", sources.shopify, settings.sources.shopify)
+    description.quota.headroom, description.circuit, description.api_version
+    publish(sources.items(), settings)     # the quotas and circuits on /metrics, once at startup
+
+Version and end of support, credential kind, expiry and scopes are ``unknown`` here until the
+credentials work (``harmonia/credentials``, ``sources/versions.py``) fills them: ``_versions`` and
+``_credentials`` below are the two places to plug it in. Quota headroom is the pacer's own view,
+which follows what the API's headers say (HubSpot's window, Shopify's bucket); Google Ads and the
+concurrency caps of Mailchimp and GA4 have no header, so it is Harmonia's own count.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from harmonia.observability.metrics import register_circuit, register_quota
+from harmonia.settings import Settings, SourceSettings
+
+UNKNOWN = "unknown"
+VENDORS = {"hubspot": "HubSpot CRM", "shopify": "Shopify Admin API", "mailchimp": "Mailchimp Marketing API",
+           "ga4": "Google Analytics 4 Data API", "googleads": "Google Ads API"}
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaView:
+    name: str                          # requests_per_window, bucket, requests_per_second, concurrent_requests
+    description: str                   # "100 requests per 10 s (HubSpot's window, from its headers)"
+    limit: float
+    unit: str                          # requests, concurrent requests
+    period_seconds: float | None       # None for a concurrency cap
+    allowance_per_second: float | None
+    headroom: float | None             # 0..1 left now; None: not known
+
+
+@dataclass(frozen=True, slots=True)
+class SourceDescription:
+    name: str
+    vendor: str
+    base_url: str                      # scheme, host and path: never a credential or query string
+    api_version: str
+    end_of_support: str
+    credential_kind: str
+    credential_expires: str
+    scopes: tuple[str, ...]
+    quota: QuotaView | None
+    circuit: str                       # closed, open, half_open
+
+
+def _pacer(connector: Any) -> Any:
+    pacer = getattr(connector.http, "pacer", None)
+    return getattr(pacer, "fallback", pacer)  # a shared pacer's in-process twin follows the same headers
+
+
+def quota_view(name: str, connector: Any, settings: SourceSettings) -> QuotaView | None:
+    """The quota the pacer keeps, read from the pacer itself (attributes of ``sources/pacing.py``)."""
+    pacer = _pacer(connector)
+    now = time.monotonic()
+    if pacer is None:
+        return None
+    if hasattr(pacer, "window") and hasattr(pacer, "limit"):           # WindowPacer (HubSpot)
+        used = pacer._used if now - pacer._window_start < pacer.window else 0
+        return QuotaView("requests_per_window", f"{pacer.limit} requests per {pacer.window:g} s", pacer.limit,
+                         "requests", pacer.window, pacer.limit / pacer.window, 1 - used / max(1, pacer.limit))
+    if hasattr(pacer, "leak") and hasattr(pacer, "size"):              # LeakyBucketPacer (Shopify)
+        level = max(0.0, pacer._level - (now - pacer._stamp) * pacer.leak)
+        return QuotaView("bucket", f"bucket of {pacer.size}, {pacer.leak:g} per second", pacer.size, "requests",
+                         pacer.size / pacer.leak, pacer.leak, 1 - level / max(1, pacer.size))
+    if hasattr(pacer, "capacity") and hasattr(pacer, "rate"):          # TokenBucketPacer (Google Ads)
+        tokens = min(pacer.capacity, pacer._tokens + (now - pacer._stamp) * pacer.rate)
+        return QuotaView("requests_per_second", f"{pacer.rate:g} requests per second", pacer.rate, "requests", 1.0,
+                         pacer.rate, tokens / max(1e-9, pacer.capacity))
+    limit = getattr(settings, "max_concurrency", None)
+    semaphore = getattr(pacer, "_semaphore", None)                    # ConcurrencyPacer (Mailchimp, GA4)
+    if limit and semaphore is not None:
+        return QuotaView("concurrent_requests", f"{limit} requests at once", limit, "concurrent requests", None,
+                         None, semaphore._value / limit)
+    return None
+
+
+def _versions(name: str, settings: SourceSettings) -> tuple[str, str]:
+    """(API version, end of support). Plug point: ``sources.versions.support_of(name, version)``."""
+    return str(getattr(settings, "api_version", UNKNOWN)), UNKNOWN
+
+
+def _credentials(name: str, connector: Any) -> tuple[str, str, tuple[str, ...]]:
+    """(credential kind, expiry, scopes). Plug point: the source's ``harmonia.credentials`` credential."""
+    return UNKNOWN, UNKNOWN, ()
+
+
+def _public_url(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}{parts.path}"
+
+
+async def describe(name: str, connector: Any, settings: SourceSettings) -> SourceDescription:
+    circuit = getattr(connector.http, "circuit", None)
+    state = await circuit.state() if circuit is not None else "closed"
+    version, end = _versions(name, settings)
+    kind, expires, scopes = _credentials(name, connector)
+    return SourceDescription(name, VENDORS.get(name, name), _public_url(settings.base_url), version, end, kind,
+                             expires, scopes, quota_view(name, connector, settings), state)
+
+
+def publish(connectors: Iterable[tuple[str, Any]], settings: Settings,
+            circuit_states: dict[str, str]) -> None:
+    """Each source's quota and circuit on /metrics (``circuit_states`` is kept fresh by the app's watcher)."""
+    for name, connector in connectors:
+        source_settings: SourceSettings = getattr(settings.sources, name)
+        view = quota_view(name, connector, source_settings)
+        if view is not None:
+            def headroom(n: str = name, c: Any = connector, s: SourceSettings = source_settings) -> float | None:
+                current = quota_view(n, c, s)
+                return current.headroom if current is not None else None
+            register_quota(name, view.name, allowance_per_second=view.allowance_per_second, headroom=headroom,
+                           counts_requests=view.allowance_per_second is not None)
+        register_circuit(name, lambda n=name: circuit_states.get(n) == "open")  # type: ignore[misc]
