@@ -68,6 +68,7 @@ SOURCES_PAGE = """<!doctype html>
   const step = Math.max(5, parseInt(hash.get("step") || "60", 10) || 60);
   const refresh = Math.max(1, parseFloat(hash.get("refresh") || "3") || 3) * 1000;
   const charts = window.harmoniaCharts = {};
+  const DOTS = {show: true, size: 4};  // a lone minute of traffic is a dot, not nothing
   let fields = [];
   const $ = (id) => document.getElementById(id);
 
@@ -147,13 +148,17 @@ SOURCES_PAGE = """<!doctype html>
                                             fmt(s.latencyP50Ms, " ms") + " / " + fmt(s.latencyP99Ms, " ms")),
       el("dt", {}, "errors (1 h)"), el("dd", {class: "error-rate"}, pct(s.errorRate)),
       el("dt", {}, "cache hits"), el("dd", {class: "cache"}, pct(s.cacheHitRatio)));
-    const xs = s.series.map((p) => Date.parse(p.at) / 1000);
+    // From a little before the first call of the hour: a fresh gateway's charts are not an empty hour.
+    const first = s.series.findIndex((p) => p.calls > 0);
+    const points = first < 0 ? s.series : s.series.slice(Math.max(0, Math.min(first - 2, s.series.length - 12)));
+    const xs = points.map((p) => Date.parse(p.at) / 1000);
     chart(node.querySelector(".traffic"), "calls / errors per " + step + " s",
-          [{label: "calls", stroke: "#3867d6"}, {label: "errors", stroke: "#d63838", fill: "rgba(214,56,56,.15)"}],
-          [xs, s.series.map((p) => p.calls), s.series.map((p) => p.errors)], s.name + ":traffic");
+          [{label: "calls", stroke: "#3867d6", points: DOTS},
+           {label: "errors", stroke: "#d63838", fill: "rgba(214,56,56,.15)", points: DOTS}],
+          [xs, points.map((p) => p.calls), points.map((p) => p.errors)], s.name + ":traffic");
     chart(node.querySelector(".latency"), "latency (ms)",
-          [{label: "p50", stroke: "#3aa35b"}, {label: "p99", stroke: "#e08a00"}],
-          [xs, s.series.map((p) => p.p50Ms), s.series.map((p) => p.p99Ms)], s.name + ":latency");
+          [{label: "p50", stroke: "#3aa35b", points: DOTS}, {label: "p99", stroke: "#e08a00", points: DOTS}],
+          [xs, points.map((p) => p.p50Ms), points.map((p) => p.p99Ms)], s.name + ":latency");
   }
 
   function renderFields() {
