@@ -9,8 +9,9 @@ them. Latency: the recent median above ``latency_factor`` times the baseline's a
 ``latency_floor_ms`` more. Errors: the recent error ratio (5xx, 429, timeouts, dropped connections)
 above ``error_ratio`` and ``error_factor`` times the baseline's. Quota: the quota's headroom under
 ``quota_headroom`` while the baseline's call rate was under half the recent one (a burn that started
-now, not a steady high use). Each needs ``min_calls`` calls in the recent window and the baseline
-enough calls to be one, so a quiet source or a fresh process raises nothing. An anomaly is opened
+now, not a steady high use). Each needs ``min_calls`` calls in the recent window, a baseline of
+enough calls, and calls recorded for the whole baseline window, so a quiet source or a process younger
+than its baseline raises nothing. An anomaly is opened
 once, resolves when the signal is back within bounds, and is posted (``notify``) at most once per
 source and kind per ``cooldown_seconds``.
 """
@@ -111,7 +112,9 @@ class AnomalyDetector:
         p = self.policy
         recent = self.series.window(source, p.recent_seconds, ending=now)
         base = self.series.window(source, p.baseline_seconds, ending=now - p.recent_seconds)
-        enough = recent.calls >= p.min_calls and base.calls >= p.min_baseline_calls
+        first = self.series.first_slot(source)
+        covered = first is not None and first <= now - p.recent_seconds - p.baseline_seconds
+        enough = covered and recent.calls >= p.min_calls and base.calls >= p.min_baseline_calls
         found: dict[str, tuple[str, float, float] | None] = dict.fromkeys(KINDS)
         if enough and recent.p50 is not None and base.p50 is not None and \
                 recent.p50 > p.latency_factor * base.p50 and (recent.p50 - base.p50) * 1000 >= p.latency_floor_ms:

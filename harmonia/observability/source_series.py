@@ -106,6 +106,12 @@ class SourceSeries:
             b = _bucket(seconds)
             slot.latency[b] = slot.latency.get(b, 0) + 1
 
+    def first_slot(self, source: str) -> float | None:
+        """Start of the oldest slot kept for ``source`` (None: no call yet): how much history there is."""
+        with self._lock:
+            slots = self._slots.get(source)
+            return float(slots[0].start) if slots else None
+
     def sources(self) -> list[str]:
         with self._lock:
             return sorted(self._slots)
