@@ -191,7 +191,9 @@ SOURCES_PAGE = """<!doctype html>
       window.harmoniaSourcesLoaded = (window.harmoniaSourcesLoaded || 0) + 1;
       setTimeout(load, refresh);
     } catch (error) {
-      const forbidden = (error.codes || []).some((c) => c === "FORBIDDEN" || c === "UNAUTHENTICATED");
+      // For anyone but an admin the admin plane may not exist at all: its fields then fail validation.
+      const notAdmin = ["FORBIDDEN", "UNAUTHENTICATED", "GRAPHQL_VALIDATION_FAILED"];
+      const forbidden = (error.codes || []).some((c) => notAdmin.includes(c));
       if (forbidden || !token) {
         $("panel").hidden = true;
         $("token-form").hidden = false;
