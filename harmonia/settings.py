@@ -76,6 +76,10 @@ class GA4Settings(SourceSettings):
     # answer; under this many on any of them, Harmonia stops calling GA4 until that quota refreshes.
     # Room for what may already be in flight: up to 10 concurrent requests, most under 10 tokens.
     quota_headroom: int = 100
+    # The property's token quotas (a Standard property; Analytics 360 has ten times these), for the
+    # catalogue's headroom and the burn-rate alerts; GA4 itself says only what is left.
+    tokens_per_hour: int = 40_000
+    tokens_per_day: int = 200_000
 
 
 class GoogleAdsSettings(SourceSettings):

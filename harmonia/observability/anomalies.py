@@ -11,9 +11,9 @@ above ``error_ratio`` and ``error_factor`` times the baseline's. Quota: the quot
 ``quota_headroom`` while the baseline's call rate was under half the recent one (a burn that started
 now, not a steady high use). Each needs ``min_calls`` calls in the recent window, a baseline of
 enough calls, and calls recorded for the whole baseline window, so a quiet source or a process younger
-than its baseline raises nothing. An anomaly is opened
-once, resolves when the signal is back within bounds, and is posted (``notify``) at most once per
-source and kind per ``cooldown_seconds``.
+than its baseline raises nothing. An anomaly is opened once, resolves when the signal is back within
+bounds of the baseline it opened against (a source slow for longer than the baseline window is still
+slow), and is posted (``notify``) at most once per source and kind per ``cooldown_seconds``.
 """
 
 from __future__ import annotations
@@ -115,21 +115,29 @@ class AnomalyDetector:
         first = self.series.first_slot(source)
         covered = first is not None and first <= now - p.recent_seconds - p.baseline_seconds
         enough = covered and recent.calls >= p.min_calls and base.calls >= p.min_baseline_calls
+
+        def usual(kind: str, now_usual: float | None) -> float | None:
+            # While an anomaly is open its baseline is the one it opened against: a source slow for
+            # longer than the baseline window has not become "usual", it is still slow.
+            was = self.open.get((source, kind))
+            return was.baseline if was is not None else now_usual
+
         found: dict[str, tuple[str, float, float] | None] = dict.fromkeys(KINDS)
-        if enough and recent.p50 is not None and base.p50 is not None and \
-                recent.p50 > p.latency_factor * base.p50 and (recent.p50 - base.p50) * 1000 >= p.latency_floor_ms:
+        base_p50 = usual("latency", base.p50)
+        if enough and recent.p50 is not None and base_p50 is not None and \
+                recent.p50 > p.latency_factor * base_p50 and (recent.p50 - base_p50) * 1000 >= p.latency_floor_ms:
             found["latency"] = (f"{source} answers in {recent.p50 * 1000:.0f} ms (median of the last "
-                                f"{p.recent_seconds:.0f} s), usually {base.p50 * 1000:.0f} ms",
-                                recent.p50, base.p50)
-        if enough and recent.error_ratio > p.error_ratio and \
-                recent.error_ratio > p.error_factor * base.error_ratio:
+                                f"{p.recent_seconds:.0f} s), usually {base_p50 * 1000:.0f} ms",
+                                recent.p50, base_p50)
+        base_errors = usual("errors", base.error_ratio) or 0.0
+        if enough and recent.error_ratio > p.error_ratio and recent.error_ratio > p.error_factor * base_errors:
             found["errors"] = (f"{source} failed {recent.error_ratio:.0%} of calls in the last "
-                               f"{p.recent_seconds:.0f} s, usually {base.error_ratio:.0%}",
-                               recent.error_ratio, base.error_ratio)
+                               f"{p.recent_seconds:.0f} s, usually {base_errors:.0%}",
+                               recent.error_ratio, base_errors)
         headroom = self.headroom(source) if self.headroom is not None else None
-        if enough and headroom is not None and headroom < p.quota_headroom and \
-                base.calls_per_second * 2 < recent.calls_per_second:
+        base_rate = usual("quota", base.calls_per_second) or 0.0
+        if enough and headroom is not None and headroom < p.quota_headroom and base_rate * 2 < recent.calls_per_second:
             found["quota"] = (f"{source} quota nearly spent ({headroom:.0%} left) at "
-                              f"{recent.calls_per_second:.1f} calls/s, usually {base.calls_per_second:.1f}",
-                              headroom, base.calls_per_second)
+                              f"{recent.calls_per_second:.1f} calls/s, usually {base_rate:.1f}",
+                              headroom, base_rate)
         return found

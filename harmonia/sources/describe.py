@@ -8,7 +8,8 @@ Version and end of support, credential kind, expiry and scopes are ``unknown`` h
 credentials work (``harmonia/credentials``, ``sources/versions.py``) fills them: ``_versions`` and
 ``_credentials`` below are the two places to plug it in. Quota headroom is the pacer's own view,
 which follows what the API's headers say (HubSpot's window, Shopify's bucket); Google Ads and the
-concurrency caps of Mailchimp and GA4 have no header, so it is Harmonia's own count.
+concurrency caps of Mailchimp and GA4 have no header, so it is Harmonia's own count. A pacer may
+describe itself with a ``quota_view() -> QuotaView`` method (the plug point for new pacers).
 """
 
 from __future__ import annotations
@@ -58,11 +59,24 @@ def _pacer(connector: Any) -> Any:
 
 
 def quota_view(name: str, connector: Any, settings: SourceSettings) -> QuotaView | None:
-    """The quota the pacer keeps, read from the pacer itself (attributes of ``sources/pacing.py``)."""
+    """The quota the pacer keeps: its own ``quota_view()`` when it has one, else read from the pacers of
+    ``sources/pacing.py``; None for a pacer it does not know (never an error: the catalogue and
+    /metrics must not fail because a pacer changed)."""
     pacer = _pacer(connector)
-    now = time.monotonic()
     if pacer is None:
         return None
+    own = getattr(pacer, "quota_view", None)
+    try:
+        if callable(own):
+            view = own()
+            return view if isinstance(view, QuotaView) else None
+        return _read_pacer(pacer, settings)
+    except (AttributeError, TypeError, ValueError, ZeroDivisionError):
+        return None
+
+
+def _read_pacer(pacer: Any, settings: SourceSettings) -> QuotaView | None:
+    now = time.monotonic()
     if hasattr(pacer, "window") and hasattr(pacer, "limit"):           # WindowPacer (HubSpot)
         used = pacer._used if now - pacer._window_start < pacer.window else 0
         return QuotaView("requests_per_window", f"{pacer.limit} requests per {pacer.window:g} s", pacer.limit,
@@ -120,3 +134,17 @@ def publish(connectors: Iterable[tuple[str, Any]], settings: Settings,
             register_quota(name, view.name, allowance_per_second=view.allowance_per_second, headroom=headroom,
                            counts_requests=view.allowance_per_second is not None)
         register_circuit(name, lambda n=name: circuit_states.get(n) == "open")  # type: ignore[misc]
+        meter = getattr(connector, "quota", None)
+        for quota, limit, period in _token_quotas(source_settings):
+            def left(m: Any = meter, q: str = quota, total: float = limit) -> float | None:
+                remaining = getattr(m, "remaining", {}).get(q)
+                return remaining / total if remaining is not None else None
+            register_quota(name, quota, allowance_per_second=limit / period, headroom=left, counts_requests=False)
+
+
+def _token_quotas(settings: SourceSettings) -> list[tuple[str, float, float]]:
+    """GA4's token quotas as (propertyQuota name, tokens, period in seconds); none for the others."""
+    per_hour, per_day = getattr(settings, "tokens_per_hour", None), getattr(settings, "tokens_per_day", None)
+    if per_hour is None or per_day is None:
+        return []
+    return [("tokensPerHour", per_hour, 3600.0), ("tokensPerDay", per_day, 86400.0)]

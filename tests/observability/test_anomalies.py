@@ -53,6 +53,8 @@ async def test_latency_ten_times_the_baseline_opens_one_anomaly_and_posts_once_p
     assert "usually 2" in event.message and len(posts) == 1
     traffic(series, clock, 10, 0.200)
     assert await found.check() == [] and len(posts) == 1, "an open anomaly is not posted again"
+    traffic(series, clock, 300, 0.200)  # slow for longer than the baseline window: still an anomaly
+    assert await found.check() == [] and list(found.open) == [("shopify", "latency")]
 
     traffic(series, clock, 120, 0.020)
     [resolved] = await found.check()
