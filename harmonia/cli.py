@@ -205,6 +205,7 @@ def _print_demo_welcome(args: argparse.Namespace, settings: Settings) -> None:
         if role == "admin":
             admin_page = f"http://{args.host}:{args.port}/admin#token={token}"
     print(f"\n  field policies (admin page): {admin_page}", flush=True)
+    print(f"  sources catalogue:           {admin_page.replace('/admin#', '/admin/sources#')}", flush=True)
     print("\n  curl: curl -s -H 'Authorization: Bearer <token>' -H 'Content-Type: application/json' \\\n"
           f"        -d '{{\"query\":\"{{ customers(first: 3) {{ edges {{ node {{ email }} }} }} }}\"}}' {url}\n"
           "Ctrl-C stops everything.", flush=True)
