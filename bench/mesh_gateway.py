@@ -31,16 +31,19 @@ from typing import Any
 
 import httpx
 
+from harmonia.simulators.shopify_schema import SDL
+
 MESH_DIR = Path(__file__).resolve().parent / "mesh"
 PACKAGES = ("@graphql-hive/gateway", "@graphql-mesh/compose-cli", "@omnigraph/json-schema", "graphql")
 # Pulled in by those, and where the per-query work happens: reported so a figure names its runtime.
 RUNTIME_PACKAGES = ("@graphql-hive/gateway-runtime", "@graphql-mesh/fusion-runtime", "@graphql-mesh/transport-rest",
                     "@graphql-tools/batch-delegate")
 
-# Workload (b) in Mesh's schema: the same 50 orders (one Shopify page) and the same four customer
-# fields from HubSpot (one batch read by email). Mesh exposes Shopify's own field names.
-MESH_QUERY = ("{ orders(limit: 50) { orders { name created_at total_price currency "
-              "customer { email firstName lastName phone } } } }")
+# Workload (b) in Mesh's schema: the same 50 orders (one Shopify GraphQL query) and the same four
+# customer fields from HubSpot (one batch read by email). Mesh exposes Shopify's own field names.
+MESH_QUERY = ("{ orders(first: 50, sortKey: ID) { nodes { name createdAt email "
+              "totalPriceSet { shopMoney { amount currencyCode } } "
+              "crmCustomer { email firstName lastName phone } } } }")
 
 
 def node_available() -> bool:
@@ -105,9 +108,9 @@ def ratios(harmonia: dict[str, Any], mesh: dict[str, Any]) -> dict[str, float]:
 
 
 def customers_found(answer: dict[str, Any]) -> tuple[int, int]:
-    """(orders, orders with a customer) in Mesh's answer, to check it matches Harmonia's."""
-    orders = answer["data"]["orders"]["orders"]
-    return len(orders), sum(1 for order in orders if order.get("customer"))
+    """(orders, orders with a CRM customer) in Mesh's answer, to check it matches Harmonia's."""
+    orders = answer["data"]["orders"]["nodes"]
+    return len(orders), sum(1 for order in orders if order.get("crmCustomer"))
 
 
 @dataclass
@@ -125,7 +128,10 @@ class MeshGateway:
     @classmethod
     def start(cls, upstream: str, port: int, fork: int = 1) -> MeshGateway:
         workdir = Path(tempfile.mkdtemp(prefix="harmonia-bench-mesh-"))
-        env = {**os.environ, "HARMONIA_MESH_UPSTREAM": upstream.rstrip("/"), "NODE_ENV": "production"}
+        shopify_sdl = workdir / "shopify-admin.graphql"
+        shopify_sdl.write_text(SDL)  # the simulator's own schema: composing needs no introspection call
+        env = {**os.environ, "HARMONIA_MESH_UPSTREAM": upstream.rstrip("/"), "NODE_ENV": "production",
+               "HARMONIA_MESH_SHOPIFY_SDL": str(shopify_sdl)}
         supergraph = workdir / "supergraph.graphql"
         compose = MESH_DIR / "node_modules" / "@graphql-mesh" / "compose-cli" / "esm" / "bin.js"
         composed = subprocess.run(["node", str(compose), "-c", "mesh.config.ts", "-o", str(supergraph)],

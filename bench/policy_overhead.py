@@ -47,9 +47,7 @@ def enforcement_cpu(workload: str, role: str, repeat: int = 200) -> dict[str, fl
 
     query = WORKLOADS[workload][1]
     sim = httpx.ASGITransport(app=create_simulator_app(SimulatorConfig(seed=7, rate_limits=False)))
-    sources = {n: {"base_url": f"http://sim/{n}", **({"bucket_size": 10**6, "leak_per_second": 10**6}
-                                                      if n == "shopify" else {})}
-               for n in ("hubspot", "shopify", "mailchimp", "ga4", "googleads")}
+    sources = {n: {"base_url": f"http://sim/{n}"} for n in ("hubspot", "shopify", "mailchimp", "ga4", "googleads")}
     secret = secrets.token_urlsafe(48)  # the gateway has no default key
     app = create_app(load_settings(sources=sources, auth={"jwt_secret": secret}),
                      transports=dict.fromkeys(sources, sim))

@@ -87,8 +87,7 @@ async def session(args: argparse.Namespace, sim_url: str) -> None:
 
     settings = load_settings(
         sources={name: {"base_url": f"{sim_url}/{name}"} for name in SOURCES}
-        | {"shopify": {"base_url": f"{sim_url}/shopify", "bucket_size": 1_000_000, "leak_per_second": 1e6},
-           "hubspot": {"base_url": f"{sim_url}/hubspot", "requests_per_window": 1_000_000}},
+        | {"hubspot": {"base_url": f"{sim_url}/hubspot", "requests_per_window": 1_000_000}},
         limits={"budget_maximum": 1_000_000_000, "budget_restore_rate": 1e9},
         cache={"enabled": args.cache == "warm"}, auth={"jwt_secret": SECRET})
     app = create_app(settings)

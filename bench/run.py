@@ -270,9 +270,8 @@ def gateway_env(base: Mapping[str, str], sim_url: str) -> dict[str, str]:
     env = dict(base)
     env.setdefault("HARMONIA_AUTH__JWT_SECRET", secrets.token_urlsafe(48))  # the gateway has no default key
     env.update({f"HARMONIA_SOURCES__{name.upper()}__BASE_URL": f"{sim_url}/{name}" for name in SOURCES})
-    env.update({"HARMONIA_SOURCES__SHOPIFY__BUCKET_SIZE": "1000000",
-                "HARMONIA_SOURCES__SHOPIFY__LEAK_PER_SECOND": "1000000",
-                "HARMONIA_SOURCES__HUBSPOT__REQUESTS_PER_WINDOW": "1000000",
+    # Shopify's pacer follows the bucket the simulator reports: unlimited under --no-rate-limits.
+    env.update({"HARMONIA_SOURCES__HUBSPOT__REQUESTS_PER_WINDOW": "1000000",
                 "HARMONIA_SOURCES__GOOGLEADS__REQUESTS_PER_SECOND": "1000000",
                 "HARMONIA_LIMITS__BUDGET_MAXIMUM": "1000000000", "HARMONIA_LIMITS__BUDGET_RESTORE_RATE": "1000000000"})
     return env

@@ -55,9 +55,12 @@ class HubSpotSettings(SourceSettings):
 class ShopifySettings(SourceSettings):
     base_url: str = f"{SIMULATOR_URL}/shopify"
     token: str = DEMO_CREDENTIALS["shopify_token"]
-    api_version: str = "2024-04"
-    bucket_size: int = 40
-    leak_per_second: float = 2.0
+    # The GraphQL Admin API version: the latest stable one, quarterly releases kept about a year.
+    api_version: str = "2026-10"
+    # Shopify's cost bucket on the Standard plan (points, points restored a second), used only until the
+    # first answer reports the shop's own (``extensions.cost.throttleStatus``): a fallback, not a cap.
+    maximum_available: float = 2000.0
+    restore_rate: float = 100.0
 
 
 class MailchimpSettings(SourceSettings):

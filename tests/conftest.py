@@ -189,7 +189,6 @@ async def open_gateway(sim: SimulatorState, **overrides: Any) -> tuple[Gateway, 
 
     sim_transport = httpx.ASGITransport(app=create_simulator_app(state=sim))
     sources = overrides.pop("sources", {})
-    sources.setdefault("shopify", {}).update({"bucket_size": 1000, "leak_per_second": 1000.0})
     app = create_app(gateway_settings(sources=sources, **overrides), transports=dict.fromkeys(SOURCES, sim_transport))
     # As today's GraphQL clients ask (Apollo Client, urql): the newer media type, with its 4xx statuses.
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway",

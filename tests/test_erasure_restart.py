@@ -149,7 +149,7 @@ def test_an_erasure_survives_a_gateway_restart_and_retries_the_faulted_source(
     audit = _by_source(job["audit"]["sources"])
     assert job["audit"]["requestedBy"] == "dpo@example.com"
     assert {s: (a["state"], a["outcome"]) for s, a in audit.items()} == {
-        "hubspot": ("CONFIRMED", "DELETED"), "shopify": ("CONFIRMED", "ANONYMISED"),
+        "hubspot": ("CONFIRMED", "DELETED"), "shopify": ("CONFIRMED", "ERASURE_REQUESTED"),
         "mailchimp": ("CONFIRMED", "DELETED"), "ga4": ("NOT_APPLICABLE", "NOT_APPLICABLE"),
         "googleads": ("NOT_APPLICABLE", "NOT_APPLICABLE")}
     assert audit["mailchimp"]["attempts"] > _by_source(before["sources"])["mailchimp"]["attempts"]
@@ -160,7 +160,10 @@ def test_an_erasure_survives_a_gateway_restart_and_retries_the_faulted_source(
                      headers={"Authorization": f"Bearer {creds['hubspot_token']}"}).status_code == 404
     assert httpx.get(f"{sim_url}/mailchimp/3.0/lists/{creds['mailchimp_list_id']}/members/{member_hash}",
                      auth=("x", creds["mailchimp_api_key"])).status_code == 404
-    shop_customer = httpx.get(
-        f"{sim_url}/shopify/admin/api/2024-04/customers/{contact['properties']['shopify_customer_id']}.json",
-        headers={"X-Shopify-Access-Token": creds["shopify_token"]}).json()["customer"]
-    assert (shop_customer["first_name"], shop_customer["email"]) == ("Erased", None)
+    shop_customer = httpx.post(
+        f"{sim_url}/shopify/admin/api/2026-10/graphql.json",
+        json={"query": "query($id: ID!) { customer(id: $id) { firstName defaultEmailAddress { emailAddress } "
+                       "emailMarketingConsent { marketingState } } }",
+              "variables": {"id": f"gid://shopify/Customer/{contact['properties']['shopify_customer_id']}"}},
+        headers={"X-Shopify-Access-Token": creds["shopify_token"]}).json()["data"]["customer"]
+    assert shop_customer == {"firstName": None, "defaultEmailAddress": None, "emailMarketingConsent": None}

@@ -1,5 +1,6 @@
 /**
- * Hive Gateway over the composed supergraph (mesh.config.ts): Order.customer from HubSpot, batched.
+ * Hive Gateway over the composed supergraph (mesh.config.ts): Order.crmCustomer from HubSpot, batched
+ * (Shopify's own Order.customer is its shop customer, so the CRM join takes another name).
  *
  *   HARMONIA_MESH_UPSTREAM=http://127.0.0.1:8100 npx hive-gateway supergraph /tmp/supergraph.graphql -p 4000
  *
@@ -20,8 +21,8 @@ const normalise = (email: string | null | undefined): string | null => {
 
 export const gatewayConfig = defineConfig({
   additionalResolvers: {
-    ShopifyOrder: {
-      customer: {
+    Order: {
+      crmCustomer: {
         selectionSet: '{ email }',
         resolve(order: { email?: string | null }, _args: unknown, context: any, info: any) {
           return context.HubSpot.Query.contactsBatchRead({

@@ -1,32 +1,25 @@
 /**
- * GraphQL Mesh composition over the Harmonia simulators' REST APIs (workload (b) of bench/run.py).
+ * GraphQL Mesh composition over the Harmonia simulators (workload (b) of bench/run.py): Shopify's
+ * GraphQL Admin API and HubSpot's REST batch read.
  *
- *   HARMONIA_MESH_UPSTREAM=http://127.0.0.1:8100 npx mesh-compose -o /tmp/supergraph.graphql
+ *   HARMONIA_MESH_UPSTREAM=http://127.0.0.1:8100 HARMONIA_MESH_SHOPIFY_SDL=/tmp/shopify-admin.graphql \
+ *     npx mesh-compose -o /tmp/supergraph.graphql
  *
  * The upstream base URL stays a placeholder in the supergraph and is read from the environment by
- * the gateway at request time, so one composed file serves any simulator port. Credentials are the
- * simulators' demo ones (harmonia/settings.py DEMO_CREDENTIALS).
+ * the gateway at request time, so one composed file serves any simulator port. Shopify's schema is the
+ * simulator's own SDL (bench/mesh_gateway.py writes it out before composing), so composing needs no
+ * introspection call. Credentials are the simulators' demo ones (harmonia/settings.py DEMO_CREDENTIALS).
  */
-import { defineConfig } from '@graphql-mesh/compose-cli';
+import { defineConfig, loadGraphQLHTTPSubgraph } from '@graphql-mesh/compose-cli';
 import { loadJSONSchemaSubgraph } from '@omnigraph/json-schema';
 
 export const composeConfig = defineConfig({
   subgraphs: [
     {
-      sourceHandler: loadJSONSchemaSubgraph('Shopify', {
-        endpoint: '{env.HARMONIA_MESH_UPSTREAM}/shopify/admin/api/2024-04',
+      sourceHandler: loadGraphQLHTTPSubgraph('Shopify', {
+        endpoint: '{env.HARMONIA_MESH_UPSTREAM}/shopify/admin/api/2026-10/graphql.json',
+        source: process.env.HARMONIA_MESH_SHOPIFY_SDL,
         operationHeaders: { 'X-Shopify-Access-Token': 'shpat_demo_shopify_token' },
-        operations: [
-          {
-            type: 'Query',
-            field: 'orders',
-            // Shopify lists only open orders unless asked; Harmonia asks for every status.
-            path: '/orders.json?limit={args.limit}&status=any',
-            method: 'GET',
-            argTypeMap: { limit: { type: 'integer' } },
-            responseSchema: './schemas/shopify-orders.json',
-          },
-        ],
       }),
     },
     {
@@ -54,8 +47,8 @@ export const composeConfig = defineConfig({
       lastName: String
       phone: String
     }
-    extend type ShopifyOrder {
-      customer: OrderCustomer
+    extend type Order {
+      crmCustomer: OrderCustomer
     }
   `,
 });

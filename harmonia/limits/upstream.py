@@ -5,8 +5,10 @@
 
 Points price an operation; a SaaS quota counts requests. Each field that reaches a source names
 the loader it goes through and how that loader batches: HubSpot reads 100 contacts per call,
-Shopify 250 ids, Mailchimp has no batch read (one call per key), GA4 answers every campaign in
-one report per distinct date range, a customer's Shopify orders are one call per customer.
+Shopify 250 ids (fewer when their cost would pass its 1000-point query limit: 30 orders with their
+line items, 166 with their attribution), Mailchimp has no batch read (one call per key), GA4
+answers every campaign in one report per distinct date range, and many customers' Shopify orders
+share one query as far as its 1000 points go (``customers_per_query``).
 Fields that share a loader on the same objects (``totalSpent`` and ``ordersCount``) share its
 calls. The figure assumes the HubSpot-Shopify sync wrote each contact's ``shopify_customer_id``
 (contacts without one add a Shopify lookup by email each), and ``node(id)`` counts nothing
@@ -31,6 +33,9 @@ PAGED = -1  # a listing: ceil(first / page maximum) calls per connection
 ONCE = -2  # fetched once per operation whoever asks
 PER_ARGUMENTS = -3  # one call per distinct argument set, covering every key
 EACH = -4  # one call each time the field resolves (no loader in between)
+BY_COST = -5  # Shopify: as many keys per call as fit in one query's points, by the page size asked
+
+SHOPIFY_QUERY_POINTS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +62,22 @@ FETCHES: dict[str, tuple[Fetch, ...]] = {
     "Customer.totalSpent": (Fetch("shopify", "customers.by_id", 250),),
     "Customer.ordersCount": (Fetch("shopify", "customers.by_id", 250),),
     "Customer.emailMarketingStatus": (Fetch("mailchimp", "members", PER_KEY),),
-    "Customer.orders": (Fetch("shopify", "customer.orders", PER_KEY),),
+    "Customer.orders": (Fetch("shopify", "customer.orders", BY_COST),),
     "Order.customer": (Fetch("hubspot", "contacts.by_email", 100),),
-    "Order.campaign": (Fetch("mailchimp", "campaigns.all", ONCE), Fetch("googleads", "campaigns.list", ONCE)),
+    "Order.lineItems": (Fetch("shopify", "orders.line_items", 30),),
+    "Order.campaign": (Fetch("shopify", "orders.attribution", 166), Fetch("mailchimp", "campaigns.all", ONCE),
+                       Fetch("googleads", "campaigns.list", ONCE)),
     # Email campaigns need one report each; search campaigns share one stream per date range.
     "Campaign.stats": (Fetch("mailchimp", "reports", PER_KEY), Fetch("googleads", "metrics", PER_ARGUMENTS)),
     "Campaign.analytics": (Fetch("ga4", "campaign_analytics", PER_ARGUMENTS),),
 }
+
+
+def customers_per_query(first: object) -> int:
+    """How many customers' pages of ``first`` orders one Shopify query holds (3 points an order, 3 more
+    for the customer and its connection)."""
+    size = first if isinstance(first, int) and first > 0 else 10
+    return max(1, SHOPIFY_QUERY_POINTS // (3 + 3 * size))
 
 
 def estimate_upstream_calls(visits: Iterable[Visit]) -> dict[str, int]:
@@ -82,6 +96,8 @@ def estimate_upstream_calls(visits: Iterable[Visit]) -> dict[str, int]:
             continue
         args = orjson.dumps(planned.args, option=orjson.OPT_SORT_KEYS)
         for fetch in fetches:
+            if fetch.batch == BY_COST:
+                fetch = Fetch(fetch.source, fetch.loader, customers_per_query(planned.args.get("first")))
             if fetch.batch == PAGED:
                 first = planned.args.get("first")
                 pages = math.ceil(first / fetch.page) if isinstance(first, int) and first > 0 else 0

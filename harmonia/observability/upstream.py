@@ -32,6 +32,7 @@ _VERSION = re.compile(r"^(v\d+(?:(?:alpha|beta)\d*)?|\d+\.\d+|\d{4}-\d{2})$")
 # A segment's own suffix kept after the id: Shopify's ".json", Google's ":runReport".
 _SUFFIX = re.compile(r"^(.*?)((?:\.json)?(?::[A-Za-z]+)?)$")
 _ID_LIKE = re.compile(r"[0-9%@=+]")
+_OPERATION = re.compile(r"\s*(?:query|mutation)\s+(\w+)")
 
 
 @lru_cache(maxsize=4096)  # pure, and most calls repeat a path (a list, a batch, a report)
@@ -89,6 +90,12 @@ async def traced_request(client: httpx.AsyncClient, source: str, method: str, pa
         _record(source, method, route, response.status_code, None, started)
         return response
     attributes = {"http.request.method": method, "url.template": route, "harmonia.source": source}
+    if isinstance(json, dict) and isinstance(json.get("query"), str):
+        # A GraphQL API (Shopify) is one route: the operation says which call it was. The names are
+        # the connector's own (HarmoniaOrders), never a client's text.
+        named = _OPERATION.match(json["query"])
+        if named:
+            attributes["graphql.operation.name"] = named.group(1)
     # Exceptions are described by their kind alone: their messages may quote URLs.
     with tracer.start_as_current_span(f"{method} {route}", kind=SpanKind.CLIENT, attributes=attributes,
                                       record_exception=False, set_status_on_exception=False) as span:

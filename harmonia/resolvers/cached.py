@@ -2,7 +2,7 @@
 
     loader = CachedLoader(cache, CONTACT, hubspot.batch_read)        # a DataLoader reading both tiers
     contact = await loader.load("151")                               # the record; a stale one is noted
-    page = await cached_call(cache, ORDER_PAGE, (50, None), page_ident, lambda k: shopify.list_orders(*k))
+    page = await cached_call(cache, ORDER_PAGE, (50, None), lambda k: shopify.list_orders(*k))
 
 Keys hold the source's credentials scope (a hash of its base URL, tokens and account ids), never
 the caller's roles: one cached record serves every role, and masks apply after the cache. A record
@@ -42,6 +42,8 @@ ORDER = Kind("shopify", "order", "orders", "Order")
 ORDER_PAGE = Kind("shopify", "order-page", "orders", "Order", by_id=False)
 CUSTOMER_ORDERS = Kind("shopify", "customer-orders", "orders", "Order", by_id=False)
 ORDER_COUNT = Kind("shopify", "order-count", "orders", "Order", by_id=False)
+ORDER_ATTRIBUTION = Kind("shopify", "order-attribution", "orders", "Order")
+ORDER_LINE_ITEMS = Kind("shopify", "order-line-items", "orders", "Order")
 MAILCHIMP_CAMPAIGN = Kind("mailchimp", "campaign", "campaigns", "Campaign")
 MAILCHIMP_CAMPAIGN_PAGE = Kind("mailchimp", "campaign-page", "campaigns", "Campaign", by_id=False)
 MAILCHIMP_ALL_CAMPAIGNS = Kind("mailchimp", "campaign-all", "campaigns", "Campaign", by_id=False)
@@ -52,13 +54,15 @@ ADS_METRICS = Kind("googleads", "metrics", "reports", "Campaign", by_id=False)
 GA4_REPORT = Kind("ga4", "report", "analytics", "Analytics", by_id=False)
 
 KINDS = (CONTACT, CONTACT_BY_EMAIL, CONTACT_PAGE, SHOPIFY_CUSTOMER, SHOPIFY_CUSTOMER_BY_EMAIL, MEMBER, ORDER,
-         ORDER_PAGE, CUSTOMER_ORDERS, ORDER_COUNT, MAILCHIMP_CAMPAIGN, MAILCHIMP_CAMPAIGN_PAGE,
-         MAILCHIMP_ALL_CAMPAIGNS, MAILCHIMP_REPORT, ADS_CAMPAIGN, ADS_CAMPAIGN_LIST, ADS_METRICS, GA4_REPORT)
+         ORDER_PAGE, CUSTOMER_ORDERS, ORDER_COUNT, ORDER_ATTRIBUTION, ORDER_LINE_ITEMS, MAILCHIMP_CAMPAIGN,
+         MAILCHIMP_CAMPAIGN_PAGE, MAILCHIMP_ALL_CAMPAIGNS, MAILCHIMP_REPORT, ADS_CAMPAIGN, ADS_CAMPAIGN_LIST,
+         ADS_METRICS, GA4_REPORT)
 GROUPS = ("Customer", "Order", "Campaign", "Analytics")
 
 RECORD_TYPES = (records.Money, records.Page, records.Contact, records.ShopifyCustomer, records.LineItem,
-                records.ShopifyOrder, records.MailchimpMember, records.MailchimpCampaign, records.MailchimpReport,
-                records.AdsCampaign, records.AdsMetrics, records.MetricHeader, records.ReportRow, records.Report)
+                records.ShopifyOrder, records.OrderLineItems, records.OrderAttribution, records.MailchimpMember,
+                records.MailchimpCampaign, records.MailchimpReport, records.AdsCampaign, records.AdsMetrics,
+                records.MetricHeader, records.ReportRow, records.Report)
 
 
 def credential_scope(source: BaseModel) -> str:

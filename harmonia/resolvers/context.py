@@ -99,6 +99,17 @@ class RequestContext:
         for n in summarize(notes):
             stale.append({"path": path, "ageSeconds": round(n.age, 1), "source": n.source})
 
+    def warn(self, code: str, path: list[str | int], **details: str) -> None:
+        """List a caveat on the answer in ``extensions.warnings``: one entry per code, with every path it
+        concerns (e.g. SHOPIFY_ORDERS_WINDOW on each order field)."""
+        warnings: list[dict[str, Any]] = self.extensions.setdefault("warnings", [])
+        entry = next((w for w in warnings if w["code"] == code), None)
+        if entry is None:
+            entry = {"code": code, **details, "paths": []}
+            warnings.append(entry)
+        if path not in entry["paths"]:
+            entry["paths"].append(path)
+
     @cached_property
     def access(self) -> FieldAccess:
         """For resolvers that must decide inside (reads are decided before execution, per operation)."""

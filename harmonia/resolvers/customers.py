@@ -12,6 +12,7 @@ from harmonia.resolvers.context import RequestContext
 from harmonia.resolvers.paging import Slice, check_first, slice_pages
 from harmonia.sources.normalize import normalize_email
 from harmonia.sources.records import Contact, Page, ShopifyOrder
+from harmonia.sources.shopify_orders import CustomerRef
 
 HUBSPOT_PAGE_MAX = 100
 SHOPIFY_PAGE_MAX = 250
@@ -39,14 +40,20 @@ async def customer_by_email(ctx: RequestContext, email: str) -> Contact | None:
 
 
 async def customer_orders(ctx: RequestContext, contact: Contact, first: int, after: str | None) -> Slice[ShopifyOrder]:
+    """The contact's Shopify orders: its linked customer's, else those of the customer with its email. Every
+    customer of a page asks in the same tick, so their orders come in one Shopify call (or a few, by cost)."""
     check_first(first, ctx.settings.limits.max_page_size)
-    shopify_id = await ctx.loaders.shopify_customer_id_for(contact)
-    if shopify_id is None:
+    if contact.shopify_customer_id:
+        ref = CustomerRef.by_id(contact.shopify_customer_id)
+    elif contact.email:
+        ref = CustomerRef.by_email(contact.email)
+    else:
         return Slice([], has_next_page=False, total=0)
 
-    async def fetch(limit: int, page_info: str | None) -> Page[ShopifyOrder]:
-        page: Page[ShopifyOrder] = await ctx.loaders.customer_orders.load((shopify_id, limit, page_info))
+    async def fetch(limit: int, cursor: str | None) -> Page[ShopifyOrder]:
+        page: Page[ShopifyOrder] = await ctx.loaders.customer_orders.load((ref, limit, cursor))
         return page
 
-    return await slice_pages(fetch, kind=f"customer-orders:{shopify_id}", first=first, after=after,
+    # The cursor names the contact, never the email it was looked up by (a cursor is readable by its holder).
+    return await slice_pages(fetch, kind=f"customer-orders:{contact.id}", first=first, after=after,
                              max_page=SHOPIFY_PAGE_MAX)

@@ -12,9 +12,10 @@ saved after every attempt, so an instance that stops mid-job loses nothing: its 
 lapses and whichever instance looks next (every ``poll_seconds``, and at startup) carries on. When
 every step is settled the job ends with an audit record: who asked, when, and what each source confirmed.
 
-Mechanisms: HubSpot's GDPR delete; Mailchimp's permanent delete; Shopify's customer delete, or
-anonymisation of the profile when Shopify refuses the delete because the customer has orders
-(orders stay for bookkeeping law). GA4 and Google Ads hold only aggregates here: NOT_APPLICABLE.
+Mechanisms: HubSpot's GDPR delete; Mailchimp's permanent delete; Shopify's
+``customerRequestDataErasure`` (Shopify redacts the person on its own schedule and keeps what was
+sold, when and for how much, as bookkeeping law requires: ERASURE_REQUESTED). GA4 and Google Ads
+hold only aggregates here: NOT_APPLICABLE.
 """
 
 from __future__ import annotations
@@ -194,7 +195,7 @@ class ErasureService:
                 found = await s.shopify.find_customer_by_email(job.subject["email"])
                 step.target = found.id if found else None
             if step.target is None:
-                return Erased("ABSENT", 200, "GET customers/search.json?query=email:…: no customer")
+                return Erased("ABSENT", 200, "customers(query: \"email:…\"): no customer")
             return await ShopifyWrites(s.shopify).erase_customer(step.target)
         raise AssertionError(f"no erasure for {step.source}")
 

@@ -20,8 +20,8 @@ class Feed:
 
 
 CONTACTS = Feed(("hubspot",), "CRM contacts (batch read, list, search by email)", "contacts")
-CUSTOMERS = Feed(("shopify",), "customers (by id or email)", "customers")
-ORDERS = Feed(("shopify",), "orders (status any)", "orders")
+CUSTOMERS = Feed(("shopify",), "GraphQL Admin API: customers (by id or email)", "customers")
+ORDERS = Feed(("shopify",), "GraphQL Admin API: orders (any status)", "orders")
 CAMPAIGNS = Feed(("mailchimp", "googleads"), "Mailchimp campaigns; Google Ads campaigns (searchStream GAQL)",
                  "campaigns")
 REPORTS = Feed(("mailchimp", "googleads"), "Mailchimp campaign reports; Google Ads campaign metrics", "reports")

@@ -4,7 +4,7 @@
 
 Built once per operation (``RequestContext.loaders``), never at module level, so their
 caches die with the request. Each loader dedupes its keys, so no key is asked for twice in one
-operation; batch endpoints (HubSpot ``batch/read``, Shopify ``ids=``, one GA4 report with an
+operation; batch endpoints (HubSpot ``batch/read``, Shopify ``nodes(ids:)``, one GA4 report with an
 ``inListFilter``, one Google Ads stream) are split at each API's maximum by the connectors.
 """
 
@@ -29,6 +29,8 @@ from harmonia.resolvers.cached import (
     MAILCHIMP_REPORT,
     MEMBER,
     ORDER,
+    ORDER_ATTRIBUTION,
+    ORDER_LINE_ITEMS,
     SHOPIFY_CUSTOMER,
     SHOPIFY_CUSTOMER_BY_EMAIL,
     CachedLoader,
@@ -46,6 +48,8 @@ from harmonia.sources.records import (
     MailchimpCampaign,
     MailchimpMember,
     MailchimpReport,
+    OrderAttribution,
+    OrderLineItems,
     Page,
     Report,
     ReportRequest,
@@ -57,7 +61,7 @@ if TYPE_CHECKING:
     from harmonia.resolvers.context import Sources
 
 SUMMARY_METRICS = ("sessions", "totalUsers", "newUsers", "conversions", "totalRevenue", "engagementRate")
-OrdersPageKey = tuple[str, int, str | None]  # (shopify customer id, limit, page_info)
+OrdersPageKey = tuple[str, int, str | None]  # (CustomerRef: "id:..." or "email:...", limit, Shopify's cursor)
 CampaignTable = tuple[dict[str, CampaignRecord], dict[str, Hit[Any]]]  # by name; the lookups by source
 
 
@@ -72,10 +76,15 @@ class Loaders:
         self.shopify_customer_by_id: CachedLoader[str, ShopifyCustomer | None] = CachedLoader(
             cache, SHOPIFY_CUSTOMER, s.shopify.get_customers)
         self.shopify_customer_by_email: CachedLoader[str, ShopifyCustomer | None] = CachedLoader(
-            cache, SHOPIFY_CUSTOMER_BY_EMAIL, each(s.shopify.find_customer_by_email))
+            cache, SHOPIFY_CUSTOMER_BY_EMAIL, s.shopify.find_customers_by_email)
         self.order_by_id: CachedLoader[str, ShopifyOrder | None] = CachedLoader(cache, ORDER, s.shopify.get_orders)
+        # Every customer's page of orders asked for in one tick: one Shopify document (or a few, by cost).
         self.customer_orders: CachedLoader[OrdersPageKey, Page[ShopifyOrder]] = CachedLoader(
-            cache, CUSTOMER_ORDERS, each(self._customer_orders_page))
+            cache, CUSTOMER_ORDERS, s.shopify.orders_of_customers)
+        self.order_attribution: CachedLoader[str, OrderAttribution | None] = CachedLoader(
+            cache, ORDER_ATTRIBUTION, s.shopify.order_attribution)
+        self.order_line_items: CachedLoader[str, OrderLineItems | None] = CachedLoader(
+            cache, ORDER_LINE_ITEMS, s.shopify.order_line_items)
         self.member_by_email: CachedLoader[str, MailchimpMember | None] = CachedLoader(
             cache, MEMBER, s.mailchimp.get_members)
         self.mailchimp_campaign: CachedLoader[str, MailchimpCampaign | None] = CachedLoader(
@@ -111,10 +120,6 @@ class Loaders:
     async def contact(self, contact_id: str) -> Contact | None:
         contact: Contact | None = await self.contact_by_id.load(contact_id)
         return None if contact is None or contact.archived else contact
-
-    async def _customer_orders_page(self, key: OrdersPageKey) -> Page[ShopifyOrder]:
-        customer_id, limit, page_info = key
-        return await self.sources.shopify.customer_orders(customer_id, limit, page_info)
 
     async def shopify_customer_for(self, contact: Contact) -> ShopifyCustomer | None:
         """The contact's Shopify customer: named by ``shopify_customer_id``, else the same email."""

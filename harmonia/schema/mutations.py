@@ -81,8 +81,9 @@ class UpdateCampaignStatusPayload:
 class ErasureSourceStatus:
     source: str = strawberry.field(description="hubspot, shopify, mailchimp, ga4 or googleads.")
     state: str = strawberry.field(description="PENDING, RETRYING, CONFIRMED, NOT_APPLICABLE or FAILED.")
-    outcome: str | None = strawberry.field(description="What the source confirmed: DELETED, ANONYMISED (Shopify "
-                                                       "keeps customers with orders), ABSENT or NOT_APPLICABLE.")
+    outcome: str | None = strawberry.field(description="What the source confirmed: DELETED, ERASURE_REQUESTED "
+                                                       "(Shopify accepted customerRequestDataErasure and redacts "
+                                                       "on its own schedule), ABSENT or NOT_APPLICABLE.")
     mechanism: str | None = strawberry.field(description="The API call that did it.")
     http_status: int | None = strawberry.field(description="The HTTP status that confirmed it.")
     target: str | None = strawberry.field(description="The record at the source (contact id, customer id, "
@@ -223,7 +224,7 @@ class Mutation:
                                            replayed=replayed)
 
     @strawberry.mutation(description="Erase a person from every source (HubSpot GDPR delete, Mailchimp permanent "
-                                     "delete, Shopify delete or anonymisation). Needs the `privacy` scope. Returns "
+                                     "delete, Shopify customerRequestDataErasure). Needs the `privacy` scope. Returns "
                                      "at once; follow progress with Query.erasureStatus.")
     async def erase_customer(self, info: Info[Any, Any], id: Annotated[strawberry.ID, ID_ARG]) -> ErasureJob:
         ctx = _privacy(info, "eraseCustomer")

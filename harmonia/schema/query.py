@@ -41,6 +41,7 @@ async def _order(info: Info[Any, Any], global_id: str) -> Order | None:
     ctx = context(info)
     _, local = decode_id(global_id, "Order")
     order = await order_resolvers.order_by_id(ctx, local)
+    order_resolvers.order_window_warning(ctx, info.path.as_list())
     return Order.of(order) if order else None
 
 
@@ -97,8 +98,9 @@ class Query:
         after: Annotated[str | None, strawberry.argument(description=PAGE_AFTER)] = None,
     ) -> OrderConnection:
         ctx = context(info)
-        return OrderConnection.of(await order_resolvers.list_orders(ctx, 20 if first is None else first, after),
-                                    countable=True)
+        page = await order_resolvers.list_orders(ctx, 20 if first is None else first, after)
+        order_resolvers.order_window_warning(ctx, info.path.as_list())
+        return OrderConnection.of(page, countable=True)
 
     @strawberry.field(description="One campaign by global id.")
     async def campaign(self, info: Info[Any, Any], id: Annotated[strawberry.ID, ID_ARG]) -> Campaign | None:

@@ -39,10 +39,11 @@ def _ms(seconds: float | None) -> float | None:
 
 @strawberry.type(description="A source quota and what is left of it.")
 class QuotaStatus:
-    name: str = strawberry.field(description="requests_per_window, bucket, requests_per_second, concurrent_requests.")
+    name: str = strawberry.field(description="requests_per_window, cost_points, requests_per_second, "
+                                             "concurrent_requests.")
     description: str = strawberry.field(description="The quota in words.")
     limit: float = strawberry.field(description="Units per period (or at once).")
-    unit: str = strawberry.field(description="requests, or concurrent requests.")
+    unit: str = strawberry.field(description="requests, cost points, or concurrent requests.")
     period_seconds: float | None = strawberry.field(description="The quota's period; null for a concurrency cap.")
     allowance_per_second: float | None = strawberry.field(description="Sustainable units per second.")
     headroom: float | None = strawberry.field(description="Share left now, 0..1; null: not known.")

@@ -23,7 +23,6 @@ from harmonia.schema.access import context
 from harmonia.schema.lean import BATCH
 from harmonia.schema.selection import selected_fields
 from harmonia.sources import records as src
-from harmonia.sources import shopify
 
 DateTime = NewType("DateTime", str)
 DATETIME_SCALAR = strawberry.scalar(
@@ -132,8 +131,9 @@ class Customer(Node):
         first: Annotated[int | None, strawberry.argument(description=PAGE_FIRST)] = 10,
         after: Annotated[str | None, strawberry.argument(description=PAGE_AFTER)] = None,
     ) -> OrderConnection:
-        page = await customer_resolvers.customer_orders(context(info), self._contact,
-                                                        10 if first is None else first, after)
+        ctx = context(info)
+        page = await customer_resolvers.customer_orders(ctx, self._contact, 10 if first is None else first, after)
+        order_resolvers.order_window_warning(ctx, info.path.as_list())
         return OrderConnection.of(page)
 
     @staticmethod
@@ -183,10 +183,12 @@ class Order(Node):
     def financial_status(self) -> str | None:
         return self._order.financial_status
 
-    @strawberry.field(description="The products ordered.")
-    def line_items(self) -> list[LineItem]:
+    @strawberry.field(description="The products ordered (read only when asked for: one Shopify call for the "
+                                  "orders of a page).")
+    async def line_items(self, info: Info[Any, Any]) -> list[LineItem]:
+        items = await order_resolvers.order_line_items(context(info), self._order)
         return [LineItem(title=li.title, quantity=li.quantity, price=Money(amount=li.price.amount,
-                         currency_code=li.price.currency_code)) for li in shopify.line_items(self._order)]
+                         currency_code=li.price.currency_code)) for li in items]
 
     @strawberry.field(description="The CRM customer with the order's email.", metadata={BATCH: _customers_of})
     async def customer(self, info: Info[Any, Any]) -> Customer | None:
@@ -327,7 +329,10 @@ class OrderConnection:
             return self._total
         if not self._countable:
             return None
-        return await order_resolvers.count_orders(context(info))
+        ctx = context(info)
+        count = await order_resolvers.count_orders(ctx)
+        order_resolvers.order_window_warning(ctx, info.path.as_list())
+        return count
 
     _total: strawberry.Private[int | None] = None
     _countable: strawberry.Private[bool] = False

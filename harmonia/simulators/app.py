@@ -3,9 +3,10 @@
     app = create_simulator_app(SimulatorConfig(seed=7, latency_ms=5, rate_limits=False))
 
 ``GET /__stats``, ``POST /__reset``, ``POST /__faults`` are the contract's (faults grow a ``kind``:
-``status`` by default, ``reset`` or ``timeout``); ``GET /__requests``
-(the request log, filterable by ``source``) lets tests check that no key was asked for twice, and
-that no cookie came back (HubSpot's answers set Cloudflare's ``__cf_bm``, as the real API's CDN does).
+``status`` by default, ``reset`` or ``timeout``); ``POST /__throttle`` changes Shopify's cost bucket
+while the simulators run; ``GET /__requests`` (the request log, filterable by ``source``) lets tests
+check that no key was asked for twice, and that no cookie came back (HubSpot's answers set
+Cloudflare's ``__cf_bm``, as the real API's CDN does).
 """
 
 from __future__ import annotations
@@ -82,6 +83,19 @@ def create_simulator_app(config: SimulatorConfig | None = None, state: Simulator
             return JSONResponse({"error": f"bad fault: {exc}"}, status_code=400)
         state.faults[source] = fault
         return JSONResponse({"ok": True, "source": source})
+
+    @app.post("/__throttle")
+    async def throttle(request: Request) -> Response:
+        """Change a SaaS's quota while the simulators run (Shopify's cost bucket: ``maximumAvailable``,
+        ``restoreRate``, ``currentlyAvailable``, ``throttleStatus`` 200 or 429)."""
+        try:
+            body = await request.json()
+            if not isinstance(body, dict) or body.get("source") != "shopify":
+                raise ValueError("only source 'shopify' has a configurable quota")
+            settled = shopify.configure_throttle(state, body)
+        except (ValueError, TypeError) as exc:
+            return JSONResponse({"error": f"bad throttle: {exc}"}, status_code=400)
+        return JSONResponse({"ok": True, "source": "shopify", **settled})
 
     @app.delete("/__faults")
     async def clear_faults() -> dict[str, Any]:

@@ -36,6 +36,27 @@ class SimulatorConfig:
     ga4_tokens_per_hour: int = 40_000
     ga4_tokens_per_day: int = 200_000
     ga4_tokens_per_project_per_hour: int = 14_000
+    # Shopify's GraphQL Admin API: the cost bucket (upstreams.md: the fakes' 2000 points, 100 restored a
+    # second), the HTTP status of a THROTTLED answer (disputed: 200 or 429), the app's scopes (without
+    # read_all_orders only the last 60 days of orders exist, counted back from shopify_now, default: the
+    # newest order), and how long customerRequestDataErasure takes to redact.
+    shopify_maximum_available: float = 2000.0
+    shopify_restore_rate: float = 100.0
+    shopify_throttle_status: int = 200
+    shopify_read_all_orders: bool = True
+    shopify_orders_window_days: int = 60
+    shopify_now: str | None = None
+    shopify_erasure_delay_s: float = 0.0
+    # Readings upstreams.md leaves open, for clients that must work under either: an answer without
+    # extensions.cost, and Shopify pricing queries above (or below) its published rules.
+    shopify_report_cost: bool = True
+    shopify_cost_factor: float = 1.0
+    # Fields the shop's schema lacks ("Order.email"), as a shop on another version or a stricter copy would.
+    shopify_hidden_fields: tuple[str, ...] = ()
+
+    def shopify_scopes(self) -> list[str]:
+        scopes = ["read_customers", "write_customers", "read_orders"]
+        return [*scopes, "read_all_orders"] if self.shopify_read_all_orders else scopes
 
 
 FAULT_KINDS = ("status", "reset", "timeout")
@@ -85,17 +106,27 @@ class SimulatorState:
         self.rng = random.Random(config.seed)
         # Per-SaaS mutable throttle state lives with the module that owns it.
         self.throttles: dict[str, Any] = {}
+        # A SaaS module's own figures for /__stats (Shopify: calls by GraphQL operation and error code).
+        self.extra_stats: dict[str, Callable[[], dict[str, Any]]] = {}
+        # Named counters such figures are kept in; /__reset zeroes them with the rest.
+        self.counters: dict[str, Counter[str]] = {}
 
     def reset(self) -> None:
         for source in SOURCES:
             self.requests[source] = 0
             self.by_route[source].clear()
             self.statuses[source].clear()
+        for counter in self.counters.values():
+            counter.clear()
         self.log.clear()
+
+    def counter(self, name: str) -> Counter[str]:
+        return self.counters.setdefault(name, Counter())
 
     def stats(self) -> dict[str, Any]:
         return {s: {"requests": self.requests[s], "by_route": dict(self.by_route[s]),
-                    "statuses": dict(self.statuses[s])} for s in SOURCES}
+                    "statuses": dict(self.statuses[s]), **(self.extra_stats[s]() if s in self.extra_stats else {})}
+                for s in SOURCES}
 
     def tracked(self, source: str) -> Callable[[Request], Awaitable[None]]:
         """A router dependency: count, log, delay and maybe fail every request to ``source``."""

@@ -1,7 +1,7 @@
 """The one HTTP layer under every connector: pooled client, pacing, retries, error translation.
 
-    http = SourceHttp("shopify", build_client(settings, headers={...}), pacer=LeakyBucketPacer(40, 2.0))
-    response = await http.request("GET", "/admin/api/2024-04/orders.json", params={"limit": 50})
+    http = SourceHttp("hubspot", build_client(settings, headers={...}), pacer=WindowPacer(100, 10.0))
+    response = await http.request("GET", "/crm/v3/objects/contacts", params={"limit": 50})
 
 ``request`` returns the response for success (2xx, HubSpot's 207) and for the statuses a
 connector wants to interpret itself (``passthrough``, 404 by default); everything else becomes

@@ -7,7 +7,7 @@
 Version and end of support, credential kind, expiry and scopes are ``unknown`` here until the
 credentials work (``harmonia/credentials``, ``sources/versions.py``) fills them: ``_versions`` and
 ``_credentials`` below are the two places to plug it in. Quota headroom is the pacer's own view,
-which follows what the API's headers say (HubSpot's window, Shopify's bucket); Google Ads and the
+which follows what the API says (HubSpot's window headers, Shopify's throttle status); Google Ads and the
 concurrency caps of Mailchimp and GA4 have no header, so it is Harmonia's own count. A pacer may
 describe itself with a ``quota_view() -> QuotaView`` method (the plug point for new pacers).
 """
@@ -30,10 +30,10 @@ VENDORS = {"hubspot": "HubSpot CRM", "shopify": "Shopify Admin API", "mailchimp"
 
 @dataclass(frozen=True, slots=True)
 class QuotaView:
-    name: str                          # requests_per_window, bucket, requests_per_second, concurrent_requests
-    description: str                   # "100 requests per 10 s (HubSpot's window, from its headers)"
+    name: str                          # requests_per_window, cost_points, requests_per_second, concurrent_requests
+    description: str                   # "100 requests per 10 s"
     limit: float
-    unit: str                          # requests, concurrent requests
+    unit: str                          # requests, cost points, concurrent requests
     period_seconds: float | None       # None for a concurrency cap
     allowance_per_second: float | None
     headroom: float | None             # 0..1 left now; None: not known
@@ -54,7 +54,8 @@ class SourceDescription:
 
 
 def _pacer(connector: Any) -> Any:
-    pacer = getattr(connector.http, "pacer", None)
+    # Shopify's GraphQL client paces by query cost (sources/shopify_pacing.py); the others in the HTTP layer.
+    pacer = getattr(getattr(connector, "admin", None), "pacer", None) or getattr(connector.http, "pacer", None)
     return getattr(pacer, "fallback", pacer)  # a shared pacer's in-process twin follows the same headers
 
 
@@ -77,6 +78,12 @@ def quota_view(name: str, connector: Any, settings: SourceSettings) -> QuotaView
 
 def _read_pacer(pacer: Any, settings: SourceSettings) -> QuotaView | None:
     now = time.monotonic()
+    status = getattr(pacer, "status", None)
+    if callable(status):                                              # CostPacer (Shopify's throttle status)
+        s = status()
+        return QuotaView("cost_points", f"{s.maximum:g} cost points, {s.restore_rate:g} restored per second",
+                         s.maximum, "cost points", s.maximum / s.restore_rate, s.restore_rate,
+                         s.available / s.maximum)
     if hasattr(pacer, "window") and hasattr(pacer, "limit"):           # WindowPacer (HubSpot)
         used = pacer._used if now - pacer._window_start < pacer.window else 0
         return QuotaView("requests_per_window", f"{pacer.limit} requests per {pacer.window:g} s", pacer.limit,
@@ -131,8 +138,9 @@ def publish(connectors: Iterable[tuple[str, Any]], settings: Settings,
             def headroom(n: str = name, c: Any = connector, s: SourceSettings = source_settings) -> float | None:
                 current = quota_view(n, c, s)
                 return current.headroom if current is not None else None
+            # Calls are the units of a request quota; cost points and tokens are reported by their pacer.
             register_quota(name, view.name, allowance_per_second=view.allowance_per_second, headroom=headroom,
-                           counts_requests=view.allowance_per_second is not None)
+                           counts_requests=view.unit == "requests")
         register_circuit(name, lambda n=name: circuit_states.get(n) == "open")  # type: ignore[misc]
         meter = getattr(connector, "quota", None)
         for quota, limit, period in _token_quotas(source_settings):

@@ -4,12 +4,14 @@
     await circuit_of(sources.shopify).state()       # "closed" | "open" | "half_open"
 
 Pacing sized to each SaaS's documented quota, minus a little headroom for other clients:
-Shopify's bucket (40, leaking 2/s), HubSpot's 100 per 10 s (as a bucket whose burst plus a window's
+HubSpot's 100 per 10 s (as a bucket whose burst plus a window's
 refill stays under 100), Google Ads' per-customer bucket, and the concurrency caps of Mailchimp (10
 connections) and GA4 (10 concurrent requests); GA4's token quotas are metered from its answers
 (``ga4_quota``), their refusals shared too. Each connector's own in-process pacer stays as the
-fallback when Redis is absent or down. State keys carry a digest of the base URL and credentials:
-quotas belong to an account, and two gateways on one Redis may serve different accounts.
+fallback when Redis is absent or down. Shopify paces itself by query cost (``shopify_pacing``) and
+is handed the shared Redis to keep its bucket there (``share_pacing``). State keys carry a digest of
+the base URL and credentials: quotas belong to an account, and two gateways on one Redis may serve
+different accounts.
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ def install(connectors: Iterable[tuple[str, Connector]], settings: Settings) -> 
         quota = getattr(connector, "quota", None)
         if isinstance(quota, PropertyQuotaMeter):
             quota.share(shared, account)  # GA4's spent token quotas stop every instance
+        share = getattr(connector, "share_pacing", None)
+        if shared is not None and callable(share):
+            share(shared, account)  # a connector that paces itself (Shopify's cost bucket) shares its state
     return shared
 
 
@@ -68,9 +73,6 @@ def _shared_pacer(name: str, key: str, s: Any, http: SourceHttp, shared: SharedR
     fallback = http.pacer
     assert fallback is not None
     lease_seconds = http.attempt_timeout + 5.0
-    if name == "shopify":
-        return SharedTokenBucket(shared, key, capacity=s.bucket_size - HEADROOM, rate=s.leak_per_second,
-                                 fallback=fallback, correction=_shopify_left)
     if name == "hubspot":
         burst = max(1, s.requests_per_window // 5)
         rate = max(0.1, (s.requests_per_window - HEADROOM - burst) / s.window_seconds)
@@ -80,14 +82,6 @@ def _shared_pacer(name: str, key: str, s: Any, http: SourceHttp, shared: SharedR
         return SharedTokenBucket(shared, key, capacity=s.requests_per_second, rate=s.requests_per_second,
                                  fallback=fallback)
     return SharedSemaphore(shared, key, limit=s.max_concurrency, lease_seconds=lease_seconds, fallback=fallback)
-
-
-def _shopify_left(response: httpx.Response) -> float | None:
-    used, _, size = response.headers.get("X-Shopify-Shop-Api-Call-Limit", "").partition("/")
-    try:
-        return int(size) - int(used) - HEADROOM
-    except ValueError:
-        return None
 
 
 def _hubspot_left(response: httpx.Response) -> float | None:

@@ -1,12 +1,12 @@
 """Outbound pacing: stay under each SaaS quota, trusting the API's own headers when it sends them.
 
-    pacer = LeakyBucketPacer(size=40, leak_per_second=2.0)    # Shopify
+    pacer = WindowPacer(limit=100, window=10.0)    # HubSpot
     lease = await pacer.acquire(); response = ...; await pacer.release(response, lease)
 
-Four shapes cover the five APIs: a token bucket (Google Ads' per-customer requests), a leaky
-bucket (Shopify, refilled from ``X-Shopify-Shop-Api-Call-Limit``), a fixed window (HubSpot's
-10-second window, corrected by ``X-HubSpot-RateLimit-*``) and a concurrency cap (Mailchimp's 10
-connections, GA4's 10 concurrent).
+Three shapes cover four APIs: a token bucket (Google Ads' per-customer requests), a fixed window
+(HubSpot's 10-second window, corrected by ``X-HubSpot-RateLimit-*``) and a concurrency cap
+(Mailchimp's 10 connections, GA4's 10 concurrent). Shopify's GraphQL Admin API is paced by query
+cost, not by call, in ``shopify_pacing``.
 These are per process; ``shared_pacing`` holds the Redis-backed pacers that every gateway instance
 shares, which fall back to these when Redis is absent or down. ``acquire`` may return a lease that
 ``release`` hands back (a shared semaphore needs to know which slot to free).
@@ -43,51 +43,6 @@ class ConcurrencyPacer:
 
     def retry_hint(self) -> float | None:
         return 1.0
-
-
-class LeakyBucketPacer:
-    """Shopify's bucket: ``size`` requests, leaking ``leak_per_second``; the header is the truth."""
-
-    def __init__(self, size: int = 40, leak_per_second: float = 2.0, headroom: int = 2) -> None:
-        self.size = size
-        self.leak = leak_per_second
-        self.headroom = headroom
-        self._level = 0.0
-        self._stamp = time.monotonic()
-        self._lock = asyncio.Lock()
-
-    def _drain(self) -> None:
-        now = time.monotonic()
-        self._level = max(0.0, self._level - (now - self._stamp) * self.leak)
-        self._stamp = now
-
-    async def acquire(self) -> None:
-        async with self._lock:
-            while True:
-                self._drain()
-                if self._level + 1 <= self.size - self.headroom:
-                    self._level += 1
-                    return
-                await asyncio.sleep((self._level + 1 - (self.size - self.headroom)) / self.leak)
-
-    async def release(self, response: httpx.Response | None, lease: object = None) -> None:
-        if response is None:
-            return
-        header = response.headers.get("X-Shopify-Shop-Api-Call-Limit")
-        if not header or "/" not in header:
-            return
-        used, _, size = header.partition("/")
-        try:
-            used_n, size_n = int(used), int(size)
-        except ValueError:
-            return
-        self._drain()
-        self.size = size_n
-        # The header counts calls the shop has seen; our own count may be behind other clients'.
-        self._level = max(self._level, float(used_n))
-
-    def retry_hint(self) -> float | None:
-        return 1.0 / self.leak
 
 
 class WindowPacer:

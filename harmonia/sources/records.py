@@ -86,35 +86,35 @@ class LineItem:
     price: Money
 
 
-class _Decoded:
-    """One slot outside a record's dataclass fields, for what it decodes from its wire values on first
-    use: neither compared, hashed, pickled nor encoded by the cache codec (which reads the fields)."""
-
-    __slots__ = ("_decoded",)
-    _decoded: Any  # unset until first decoded (AttributeError)
-
-
-# Shopify's values for one line item, as sent: title, quantity, price, currency (the shop money's, else
-# the order's). Only JSON scalars: the cache codec carries them unchanged and the record stays hashable.
-WireValue = str | int | float | bool | None
-
-
 @dataclass(frozen=True, slots=True)
-class ShopifyOrder(_Decoded):
-    """An order; its line items stay Shopify's values (``line_items_wire``, flat, four per item) until
-    a query asks for them: ``shopify.line_items(order)`` decodes them, once per record."""
+class ShopifyOrder:
+    """An order as a page or a batch reads it. Its line items and its campaign cost Shopify far more
+    points than the rest of it, so they are read only when a query asks for them (``OrderLineItems``,
+    ``OrderAttribution``)."""
 
     id: str
     name: str
     created_at: str
     total_price: Money
     financial_status: str | None
-    customer_id: str | None
     email: str | None
-    line_items_wire: tuple[WireValue, ...]
-    utm_campaign: str | None
     cancelled_at: str | None = None
     closed_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLineItems:
+    order_id: str
+    items: tuple[LineItem, ...]
+    readable: bool = True  # False: Shopify answered an error for this order's items
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAttribution:
+    """The ``utm_campaign`` of the visit that converted, if any."""
+
+    order_id: str
+    utm_campaign: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """Outbound pacing that every gateway instance shares through Redis, one budget per SaaS quota.
 
-    bucket = SharedTokenBucket(shared, "shopify", capacity=38, rate=2.0, fallback=LeakyBucketPacer(40, 2.0))
+    bucket = SharedTokenBucket(shared, "hubspot", capacity=20, rate=7.8, fallback=WindowPacer(100, 10.0))
     lease = await bucket.acquire(); response = ...; await bucket.release(response, lease)
     slots = SharedSemaphore(shared, "mailchimp", limit=10, lease_seconds=30, fallback=ConcurrencyPacer(10))
 

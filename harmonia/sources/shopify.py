@@ -1,315 +1,313 @@
-"""Shopify Admin REST connector: customers and orders as normalized records.
+"""Shopify connector over the GraphQL Admin API (2026-10 by default): customers and orders as records.
 
     store = ShopifyStore.from_settings(settings.sources.shopify)
-    page = await store.list_orders(limit=50)              # every status: open, closed, cancelled
-    more = await store.list_orders(limit=50, page_info=page.next_cursor)
-    orders = await store.get_orders(["450789469", "450789470"])   # {id: ShopifyOrder}
+    page = await store.list_orders(limit=50)                      # every status, oldest first
+    more = await store.list_orders(limit=50, cursor=page.next_cursor)
+    orders = await store.get_orders(["450789469", "450789470"])   # {id: ShopifyOrder}, one nodes(ids:) call
+    pages = await store.orders_of_customers([(CustomerRef.by_id("6200000000"), 5, None), ...])
     await store.aclose()
 
-Shopify's quirks handled here: orders default to ``status=open`` so every orders request sends
-``status=any`` (except ``page_info`` follow-ups, where Shopify freezes the first request's filters
-into the cursor and rejects any other parameter); cursors come in the ``Link`` header; money is
-string-encoded; timestamps carry the shop's offset; ``utm_campaign`` hides in ``landing_site``.
+Every read is one GraphQL document whose cost (``shopify_documents``) is asked of the pacer before it
+is sent; batches and pages are cut so that no query costs more than Shopify allows
+(``ShopifyAdmin.budget``), and cut again if Shopify prices one higher than we did. Many customers'
+orders go in one document: first pages through ``nodes(ids:)``, customers known only by email through
+an aliased ``customers(first: 1, query: "email:...")`` that brings their orders in the same call.
+Documents that read orders also ask, every few minutes, for the app's access scopes: without
+``read_all_orders`` Shopify shows only the last 60 days, and ``orders_window_days`` says so.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
-from collections.abc import Mapping, Sequence
-from functools import lru_cache
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import httpx
 
 from harmonia.errors import UpstreamUnavailable
 from harmonia.settings import ShopifySettings
-from harmonia.sources._http import SourceHttp, build_client, read_json
-from harmonia.sources.normalize import (
-    MEMO_SIZE,
-    normalize_datetime,
-    normalize_email,
-    normalize_money,
-    normalize_phone,
+from harmonia.sources import shopify_documents as docs
+from harmonia.sources._http import SourceHttp, build_client
+from harmonia.sources.records import OrderAttribution, OrderLineItems, Page, ShopifyCustomer, ShopifyOrder
+from harmonia.sources.shared import SharedRedis
+from harmonia.sources.shopify_admin import ERROR_PATHS, ShopifyAdmin, TooCostly, UnknownFields, auth_headers
+from harmonia.sources.shopify_customers import customers_by_email
+from harmonia.sources.shopify_fields import CUSTOMER, ORDER, Missing, Shape, can_do_without
+from harmonia.sources.shopify_orders import CustomerRef, OrdersKey, orders_of_customers
+from harmonia.sources.shopify_pacing import CostPacer, ThrottleStatus
+from harmonia.sources.shopify_records import (
+    decode_attribution,
+    decode_customer,
+    decode_items_record,
+    gid,
+    line_items_of,
+    order_page,
 )
-from harmonia.sources.pacing import LeakyBucketPacer
-from harmonia.sources.records import LineItem, Page, ShopifyCustomer, ShopifyOrder, WireValue, direct_constructor
+from harmonia.sources.shopify_shared_pacing import SharedCostPacer
 
 SOURCE = "shopify"
-# The official client's rule (shopify-api-js RestClient): split on ", ", then this regex.
-_LINK = re.compile(r'<([^<]+)>; rel="([^"]+)"')
+PAGE_MAX = 250           # Shopify's largest page and input array
+SCOPES_TTL = 300.0       # seconds a learned scope list is trusted before a document asks again
+ORDERS_WINDOW_DAYS = 60  # what Shopify shows without read_all_orders
+T = TypeVar("T")
+
+FAILED = object()  # a node Shopify answered an error for
+log = logging.getLogger("harmonia.sources.shopify")
+__all__ = ["CustomerRef", "OrdersKey", "ShopInfo", "ShopifyStore"]
 
 
-def next_page_info(link_header: str | None) -> str | None:
-    """The ``page_info`` of the ``rel="next"`` link, or None on the last page."""
-    for part in (link_header or "").split(", "):
-        match = _LINK.search(part)
-        if match and match.group(2) == "next":
-            values = parse_qs(urlsplit(match.group(1)).query).get("page_info")
-            if values:
-                return values[0]
-    return None
-
-
-@lru_cache(maxsize=MEMO_SIZE)  # pure, and landing URLs repeat across orders (one per campaign link)
-def utm_campaign(landing_site: str | None) -> str | None:
-    """``utm_campaign`` from a landing URL's query, URL-decoded with ``+`` as a space."""
-    if not landing_site or "?" not in landing_site:
-        return None
-    values = parse_qs(urlsplit(landing_site).query).get("utm_campaign")
-    return values[0] if values else None
-
-
-# What ``_order`` and ``_customer`` read, asked for with Shopify's ``fields``: a real order carries
-# dozens more top-level fields (addresses, shipping and tax lines, fulfillments, refunds...), and
-# every one of them would be sent, parsed and dropped.
-ORDER_FIELDS = ("id,name,email,created_at,currency,total_price,financial_status,customer,line_items,"
-                "landing_site,cancelled_at,closed_at")
-CUSTOMER_FIELDS = ("id,email,first_name,last_name,phone,orders_count,total_spent,currency,created_at,"
-                   "email_marketing_consent")
+@dataclass(frozen=True, slots=True)
+class ShopInfo:
+    name: str
+    plan: str
+    scopes: frozenset[str]
 
 
 class ShopifyStore:
     """One shop's customers and orders; every method returns normalized records."""
 
-    BATCH_MAX = 250  # Shopify's maximum ``limit``: one ids= chunk answers in one page
-
-    def __init__(self, http: SourceHttp, api_version: str = "2024-04") -> None:
-        self.http = http
-        self.api_version = api_version
+    def __init__(self, admin: ShopifyAdmin) -> None:
+        self.admin = admin
+        self.http = admin.http
+        self.api_version = admin.api_version
+        self.scopes: frozenset[str] | None = None
+        self._scopes_at = 0.0
+        self.missing: Missing = frozenset()  # fields the shop said it does not have (shopify_fields)
 
     @classmethod
-    def from_settings(
-        cls, settings: ShopifySettings, transport: httpx.AsyncBaseTransport | None = None
-    ) -> ShopifyStore:
-        client = build_client(settings, transport=transport, headers={
-            "X-Shopify-Access-Token": settings.token, "Accept": "application/json"})
-        pacer = LeakyBucketPacer(settings.bucket_size, settings.leak_per_second)
-        http = SourceHttp(SOURCE, client, pacer=pacer, max_retries=settings.max_retries)
-        return cls(http, settings.api_version)
+    def from_settings(cls, settings: ShopifySettings,
+                      transport: httpx.AsyncBaseTransport | None = None) -> ShopifyStore:
+        client = build_client(settings, transport=transport, headers={**auth_headers(settings),
+                                                                      "Accept": "application/json"})
+        http = SourceHttp(SOURCE, client, max_retries=settings.max_retries)
+        pacer = CostPacer(settings.maximum_available, settings.restore_rate)
+        return cls(ShopifyAdmin(http, settings.api_version, pacer))
 
     async def aclose(self) -> None:
         await self.http.aclose()
 
-    # --- orders ---------------------------------------------------------------------------
+    def share_pacing(self, shared: SharedRedis, account: str) -> None:
+        """Keep the cost bucket in Redis, shared by every instance serving this shop (``discipline``)."""
+        local = self.admin.pacer.local if isinstance(self.admin.pacer, SharedCostPacer) else self.admin.pacer
+        assert isinstance(local, CostPacer)
+        self.admin.pacer = SharedCostPacer(shared, f"shopify:{account}", local=local,
+                                           lease_seconds=self.http.attempt_timeout + 5.0)
 
-    async def list_orders(self, limit: int, page_info: str | None = None) -> Page[ShopifyOrder]:
-        return await self._order_page("orders.json", limit, page_info)
+    @property
+    def order_fields(self) -> Shape:
+        return ORDER.shape(self.missing)
 
-    async def all_orders(self, page_size: int = 250) -> list[ShopifyOrder]:
+    @property
+    def customer_fields(self) -> Shape:
+        return CUSTOMER.shape(self.missing)
+
+    async def run(self, build: Callable[[], tuple[str, Mapping[str, Any] | None, float]], *,
+                  write: bool = False) -> dict[str, Any]:
+        """``build()``'s document asked of the shop; a field it says it does not have is left out from then
+        on and the document built and asked again (see ``shopify_fields``)."""
+        while True:
+            document, variables, cost = build()
+            try:
+                return await self.admin.run(document, variables, cost, write=write)
+            except UnknownFields as unknown:
+                if unknown.fields <= self.missing or not can_do_without(unknown.fields):
+                    raise UpstreamUnavailable(SOURCE, "shopify does not have a field Harmonia needs: check "
+                                              "sources.shopify.api_version") from None
+                log.warning("shopify has no %s: reading on without it", sorted(unknown.fields))
+                self.missing = self.missing | unknown.fields
+
+    # --- orders ------------------------------------------------------------------------------
+
+    async def list_orders(self, limit: int, cursor: str | None = None) -> Page[ShopifyOrder]:
+        scopes = self._scopes_due()
+        fit = int((self.admin.budget() - 2 - docs.SCOPES_COST) // self.order_fields.cost)
+        first = max(1, min(limit, PAGE_MAX, fit))
+
+        def build() -> tuple[str, Mapping[str, Any], float]:
+            document, cost = docs.orders_page(self.order_fields, first, scopes)
+            return document, {"first": first, "after": cursor}, cost
+
+        while True:
+            try:
+                data = await self.run(build)
+            except TooCostly:
+                if first == 1:
+                    raise UpstreamUnavailable(SOURCE, "one shopify order costs more than a query may") from None
+                first = max(1, first // 2)
+                continue
+            self._learn_scopes(data)
+            orders, after = order_page(data.get("orders"))
+            return Page(items=orders, next_cursor=after)
+
+    async def all_orders(self, page_size: int = PAGE_MAX) -> list[ShopifyOrder]:
         seen: dict[str, ShopifyOrder] = {}
         cursor: str | None = None
         while True:
             page = await self.list_orders(page_size, cursor)
             for order in page.items:
                 seen.setdefault(order.id, order)
-            cursor = page.next_cursor
-            if cursor is None:
+            if page.next_cursor is None:
                 return list(seen.values())
+            cursor = page.next_cursor
 
     async def get_orders(self, ids: Sequence[str]) -> dict[str, ShopifyOrder]:
-        found = await self._batch("orders.json", "orders", ids, {"status": "any", "fields": ORDER_FIELDS})
-        return {str(raw["id"]): _order(raw) for raw in found}
-
-    async def get_order(self, order_id: str) -> ShopifyOrder | None:
-        if not order_id.isdigit():
-            return None  # Shopify ids are integers; anything else cannot exist there
-        body = await self._get(f"orders/{order_id}.json", {"status": "any", "fields": ORDER_FIELDS})
-        return _order(body["order"]) if body is not None else None
+        nodes = _whole(await self._by_ids("Order", lambda: self.order_fields, ids, scopes=True))
+        return {o.id: o for o in (order_page({"nodes": list(nodes.values())})[0])}
 
     async def count_orders(self) -> int:
-        body = await self._get("orders/count.json", {"status": "any"})
-        if body is None or not isinstance(body.get("count"), int):
+        document, cost = docs.order_count(self._scopes_due())
+        data = await self.run(lambda: (document, None, cost))
+        self._learn_scopes(data)
+        count = (data.get("ordersCount") or {}).get("count")
+        if not isinstance(count, int):
             raise UpstreamUnavailable(SOURCE, "shopify sent an unreadable order count")
-        count: int = body["count"]
         return count
 
-    async def customer_orders(
-        self, customer_id: str, limit: int, page_info: str | None = None
-    ) -> Page[ShopifyOrder]:
-        if not customer_id.isdigit():
-            return Page(items=[], next_cursor=None)
-        return await self._order_page(f"customers/{customer_id}/orders.json", limit, page_info)
+    async def orders_of_customers(self, keys: Sequence[OrdersKey]) -> dict[OrdersKey, Page[ShopifyOrder]]:
+        """A page of orders for each (customer, page size, cursor), in as few calls as the cost allows."""
+        return await orders_of_customers(self, keys)
 
-    # --- customers ------------------------------------------------------------------------
+    async def customer_orders(self, customer_id: str, limit: int,
+                              cursor: str | None = None) -> Page[ShopifyOrder]:
+        key = (CustomerRef.by_id(customer_id), limit, cursor)
+        return (await self.orders_of_customers([key]))[key]
 
-    async def list_customers(self, limit: int, page_info: str | None = None) -> Page[ShopifyCustomer]:
-        body, cursor = await self._page("customers.json", limit, page_info, {}, CUSTOMER_FIELDS)
-        return Page(items=[_customer(raw) for raw in _list(body, "customers")], next_cursor=cursor)
+    async def order_attribution(self, ids: Sequence[str]) -> dict[str, OrderAttribution]:
+        nodes = _whole(await self._by_ids("Order", lambda: Shape(docs.ATTRIBUTION, docs.ATTRIBUTION_COST), ids))
+        return {a.order_id: a for a in map(decode_attribution, nodes.values()) if a is not None}
+
+    async def order_line_items(self, ids: Sequence[str]) -> dict[str, OrderLineItems]:
+        """Each order's products; an order Shopify answered with an error for is marked unreadable
+        (its ``lineItems`` field fails, its siblings' do not)."""
+        nodes = await self._by_ids("Order", lambda: docs.LINE_ITEMS, ids, document=docs.line_items)
+        found: dict[str, OrderLineItems] = {}
+        for order_id, node in nodes.items():
+            if node is FAILED:
+                found[order_id] = OrderLineItems(order_id, (), readable=False)
+                continue
+            try:
+                items, more = line_items_of(node)
+                while more is not None:  # the rare order with more items than the first page holds
+                    document, cost = docs.more_line_items()
+                    variables = {"id": gid("Order", order_id), "after": more}
+                    data = await self.run(lambda: (document, variables, cost))  # noqa: B023 - awaited at once
+                    rest, more = line_items_of(data.get("order") or {})
+                    items += rest
+            except UpstreamUnavailable:
+                found[order_id] = OrderLineItems(order_id, (), readable=False)
+                continue
+            found[order_id] = decode_items_record(order_id, items)
+        return found
+
+    # --- customers ---------------------------------------------------------------------------
+
+    async def list_customers(self, limit: int, cursor: str | None = None) -> Page[ShopifyCustomer]:
+        first = max(1, min(limit, PAGE_MAX, int((self.admin.budget() - 2) // self.customer_fields.cost)))
+
+        def build() -> tuple[str, Mapping[str, Any], float]:
+            document, cost = docs.customers_page(self.customer_fields, first)
+            return document, {"first": first, "after": cursor}, cost
+
+        data = await self.run(build)
+        connection = data.get("customers") or {}
+        nodes = [e.get("node") for e in connection.get("edges") or [] if isinstance(e, dict)]
+        info = connection.get("pageInfo") or {}
+        return Page(items=[c for c in map(decode_customer, nodes) if c is not None],
+                    next_cursor=info.get("endCursor") if info.get("hasNextPage") else None)
 
     async def get_customers(self, ids: Sequence[str]) -> dict[str, ShopifyCustomer]:
-        found = await self._batch("customers.json", "customers", ids, {"fields": CUSTOMER_FIELDS})
-        return {str(raw["id"]): _customer(raw) for raw in found}
+        nodes = _whole(await self._by_ids("Customer", lambda: self.customer_fields, ids))
+        return {c.id: c for c in map(decode_customer, nodes.values()) if c is not None}
+
+    async def find_customers_by_email(self, emails: Sequence[str]) -> dict[str, ShopifyCustomer | None]:
+        """Each address's customer (exact, normalized match), all in one aliased query where they fit."""
+        return await customers_by_email(self, emails)
 
     async def find_customer_by_email(self, email: str) -> ShopifyCustomer | None:
-        wanted = normalize_email(email)
-        if wanted is None:
+        return (await self.find_customers_by_email([email])).get(email)
+
+    # --- the shop ----------------------------------------------------------------------------
+
+    async def shop(self) -> ShopInfo:
+        """The shop's name and plan and the app's scopes: one cheap call (``harmonia doctor``)."""
+        data = await self.run(lambda: (docs.SHOP, None, docs.SHOP_COST))
+        self._learn_scopes(data)
+        shop = data.get("shop") or {}
+        return ShopInfo(name=str(shop.get("name") or ""), plan=str((shop.get("plan") or {}).get("displayName") or ""),
+                        scopes=self.scopes or frozenset())
+
+    async def access_scopes(self) -> frozenset[str]:
+        return (await self.shop()).scopes
+
+    def throttle_status(self) -> ThrottleStatus | None:
+        """What the last answer said of the bucket (quota headroom), None before any answer."""
+        return self.admin.last_status
+
+    def orders_window_days(self) -> int | None:
+        """60 when the token lacks ``read_all_orders`` (older orders are invisible), else None."""
+        if self.scopes is None or "read_all_orders" in self.scopes:
             return None
-        body = await self._get("customers/search.json", {"query": f"email:{wanted}", "limit": 50,
-                                                         "fields": CUSTOMER_FIELDS})
-        # Search is full-text on Shopify's side: keep only the exact (normalized) address.
-        for raw in _list(body, "customers"):
-            if normalize_email(raw.get("email")) == wanted:
-                return _customer(raw)
-        return None
+        return ORDERS_WINDOW_DAYS
 
-    # --- wire -----------------------------------------------------------------------------
+    # --- shared machinery ----------------------------------------------------------------------
 
-    def _path(self, resource: str) -> str:
-        return f"/admin/api/{self.api_version}/{resource}"
+    def _scopes_due(self) -> bool:
+        return self.scopes is None or time.monotonic() - self._scopes_at > SCOPES_TTL
 
-    async def _get(self, resource: str, params: Mapping[str, Any]) -> dict[str, Any] | None:
-        body, _ = await self._get_with_headers(resource, params)
-        return body
+    def _learn_scopes(self, data: dict[str, Any]) -> None:
+        installation = data.get("harmoniaScopes") or data.get("currentAppInstallation")
+        scopes = installation.get("accessScopes") if isinstance(installation, dict) else None
+        if isinstance(scopes, list):
+            self.scopes = frozenset(str(s.get("handle")) for s in scopes if isinstance(s, dict))
+            self._scopes_at = time.monotonic()
 
-    async def _get_with_headers(
-        self, resource: str, params: Mapping[str, Any]
-    ) -> tuple[dict[str, Any] | None, httpx.Headers]:
-        response = await self.http.request("GET", self._path(resource), params=params)
-        if response.status_code == 404:
-            return None, response.headers
-        try:
-            body = read_json(response)
-        except ValueError:
-            raise UpstreamUnavailable(SOURCE, "shopify sent a body that is not JSON") from None
-        if not isinstance(body, dict):
-            raise UpstreamUnavailable(SOURCE, "shopify sent an unexpected body")
-        return body, response.headers
-
-    async def _page(
-        self, resource: str, limit: int, page_info: str | None, filters: Mapping[str, Any], fields: str
-    ) -> tuple[dict[str, Any] | None, str | None]:
-        limit = max(1, min(self.BATCH_MAX, limit))
-        # A follow-up may carry only page_info, limit and fields: the filters already live in the cursor.
-        params = ({"limit": limit, "page_info": page_info, "fields": fields} if page_info
-                  else {"limit": limit, **filters, "fields": fields})
-        body, headers = await self._get_with_headers(resource, params)
-        return body, next_page_info(headers.get("Link"))
-
-    async def _order_page(self, resource: str, limit: int, page_info: str | None) -> Page[ShopifyOrder]:
-        body, cursor = await self._page(resource, limit, page_info, {"status": "any"}, ORDER_FIELDS)
-        return Page(items=[_order(raw) for raw in _list(body, "orders")], next_cursor=cursor)
-
-    async def _batch(
-        self, resource: str, key: str, ids: Sequence[str], filters: Mapping[str, Any]
-    ) -> list[dict[str, Any]]:
+    async def _by_ids(self, kind: str, fields: Callable[[], Shape], ids: Sequence[str], *, scopes: bool = False,
+                      document: Callable[[int], tuple[str, int]] | None = None) -> dict[str, Any]:
+        """``nodes(ids:)`` in as many calls as cost and Shopify's 250-item inputs need: each id found with
+        its node, or ``FAILED`` where Shopify answered an error for it instead."""
         wanted = list(dict.fromkeys(i for i in ids if i.isdigit()))
-        chunks = [wanted[at:at + self.BATCH_MAX] for at in range(0, len(wanted), self.BATCH_MAX)]
-        bodies = await asyncio.gather(*(
-            self._get(resource, {"ids": ",".join(chunk), "limit": self.BATCH_MAX, **filters})
-            for chunk in chunks))
-        return [raw for body in bodies for raw in _list(body, key)]
+        with_scopes = scopes and self._scopes_due()
+        size = max(1, min(PAGE_MAX, int((self.admin.budget() - docs.SCOPES_COST) // fields().cost)))
+
+        async def fetch(chunk: list[str]) -> list[tuple[str, Any]]:
+            def build() -> tuple[str, Mapping[str, Any], float]:
+                shape = fields()
+                text, cost = document(len(chunk)) if document else docs.by_ids(kind, shape.text, shape.cost,
+                                                                                    len(chunk), with_scopes)
+                return text, {"ids": [gid(kind, i) for i in chunk]}, cost
+
+            data = await self.run(build)
+            self._learn_scopes(data)
+            nodes = data.get("nodes")
+            nodes = nodes if isinstance(nodes, list) and len(nodes) == len(chunk) else [None] * len(chunk)
+            failed = {path[1] for path in data.get(ERROR_PATHS, ()) if len(path) > 1 and path[0] == "nodes"}
+            return [(i, FAILED if at in failed else node) for at, (i, node) in enumerate(zip(chunk, nodes,
+                                                                                             strict=True))
+                    if isinstance(node, dict) or at in failed]
+
+        chunks = [wanted[at:at + size] for at in range(0, len(wanted), size)]
+        found = await asyncio.gather(*(_halving(fetch, chunk) for chunk in chunks))
+        return {i: node for part in found for i, node in part}
 
 
-# --- records ----------------------------------------------------------------------------
-
-def _list(body: Mapping[str, Any] | None, key: str) -> list[dict[str, Any]]:
-    if body is None:
-        return []
-    items = body.get(key)
-    if not isinstance(items, list):
-        raise UpstreamUnavailable(SOURCE, f"shopify sent no {key} list")
-    return [item for item in items if isinstance(item, dict) and item.get("id") is not None]
+def _whole(nodes: dict[str, Any]) -> dict[str, Any]:
+    """The nodes, or UPSTREAM_UNAVAILABLE when Shopify answered an error for any of them: a record
+    missing from the answer must not read as a record that does not exist."""
+    if any(node is FAILED for node in nodes.values()):
+        raise UpstreamUnavailable(SOURCE, "shopify answered an error for some of the records asked for")
+    return nodes
 
 
-def _customer(raw: Mapping[str, Any]) -> ShopifyCustomer:
-    consent = raw.get("email_marketing_consent") or {}
-    orders_count = raw.get("orders_count")
-    return ShopifyCustomer(
-        id=str(raw["id"]),
-        email=normalize_email(raw.get("email")),
-        first_name=raw.get("first_name"),
-        last_name=raw.get("last_name"),
-        phone=normalize_phone(raw.get("phone")),
-        orders_count=int(orders_count) if orders_count is not None else None,
-        total_spent=normalize_money(raw.get("total_spent"), raw.get("currency")),
-        created_at=normalize_datetime(raw.get("created_at")),
-        email_marketing_state=consent.get("state") if isinstance(consent, dict) else None,
-    )
-
-
-_new_order = direct_constructor(ShopifyOrder)
-
-
-def _order(raw: Mapping[str, Any]) -> ShopifyOrder:
-    currency = raw.get("currency")
-    total = normalize_money(raw.get("total_price"), currency)
-    created_at = normalize_datetime(raw.get("created_at"))
-    if total is None or created_at is None:
-        raise UpstreamUnavailable(SOURCE, "shopify sent an order without a total or a creation date")
-    customer = raw.get("customer")
-    return _new_order(
-        id=str(raw["id"]),
-        name=str(raw.get("name") or ""),
-        created_at=created_at,
-        total_price=total,
-        financial_status=raw.get("financial_status"),
-        customer_id=str(customer["id"]) if isinstance(customer, dict) and customer.get("id") else None,
-        email=normalize_email(raw.get("email")),
-        line_items_wire=_line_items_wire(raw.get("line_items"), currency),
-        utm_campaign=utm_campaign(raw.get("landing_site")),
-        cancelled_at=normalize_datetime(raw.get("cancelled_at")),
-        closed_at=normalize_datetime(raw.get("closed_at")),
-    )
-
-
-_PLAIN = frozenset((str, int, float, bool, type(None)))
-_MALFORMED: tuple[WireValue, ...] = (None, None, None, None)  # no price: decoding it fails
-
-
-def _line_items_wire(items: Any, order_currency: Any) -> tuple[WireValue, ...]:
-    """The line items' values, flat and not yet read: most queries never ask for them (``line_items`` reads
-    them). An item that is not a dict or has a non-scalar value is kept as one without a price."""
-    if not items:
-        return ()
-    if not isinstance(items, list):
-        return _MALFORMED
-    wire: list[WireValue] = []
-    for raw in items:
-        if type(raw) is not dict:
-            wire += _MALFORMED
-            continue
-        shop_money = raw.get("price_set")
-        if type(shop_money) is dict:
-            shop_money = shop_money.get("shop_money")
-        if type(shop_money) is dict:
-            currency = shop_money.get("currency_code") or order_currency
-            price = raw.get("price", shop_money.get("amount"))
-        else:
-            currency, price = order_currency, raw.get("price")
-        title, quantity = raw.get("title"), raw.get("quantity")
-        if type(title) in _PLAIN and type(quantity) in _PLAIN and type(price) in _PLAIN and type(currency) in _PLAIN:
-            wire += (title, quantity, price, currency)
-        else:
-            wire += _MALFORMED
-    return tuple(wire)
-
-
-def line_items(order: ShopifyOrder) -> tuple[LineItem, ...]:
-    """The order's line items, decoded from ``line_items_wire`` on first use and kept on the record.
-
-    Raises UpstreamUnavailable for an item without a readable price or quantity: only the queries
-    that ask for line items see it (as a field error), not every reader of the order.
-    """
-    decoded: tuple[LineItem, ...] | None = getattr(order, "_decoded", None)
-    if decoded is None:
-        values = iter(order.line_items_wire)
-        decoded = tuple([_line_item(title, quantity, price, currency)
-                         for title, quantity, price, currency in zip(values, values, values, values, strict=True)])
-        object.__setattr__(order, "_decoded", decoded)  # the record is immutable: so is what it decodes to
-    return decoded
-
-
-# Pure, and a shop's products repeat across orders: one frozen LineItem serves them all, as Money
-# does. typed: True, 1 and 1.0 are equal keys but not the same title.
-@lru_cache(maxsize=MEMO_SIZE, typed=True)
-def _line_item(title: WireValue, quantity: WireValue, price: WireValue, currency: WireValue) -> LineItem:
-    money = normalize_money(price, currency) if isinstance(currency, str) else None
-    if money is None:
-        raise UpstreamUnavailable(SOURCE, "shopify sent a line item without a price")
+async def _halving(fetch: Callable[[list[str]], Awaitable[list[T]]], chunk: list[str]) -> list[T]:
+    """``fetch(chunk)``, or its two halves when Shopify says the whole costs more than a query may."""
     try:
-        count = int(quantity or 0)
-    except ValueError:
-        raise UpstreamUnavailable(SOURCE, "shopify sent a line item with an unreadable quantity") from None
-    return LineItem(title=str(title or ""), quantity=count, price=money)
+        return await fetch(chunk)
+    except TooCostly:
+        if len(chunk) == 1:
+            raise UpstreamUnavailable(SOURCE, "one shopify record costs more than a query may") from None
+        half = len(chunk) // 2
+        return [*await _halving(fetch, chunk[:half]), *await _halving(fetch, chunk[half:])]
+

@@ -6,11 +6,12 @@
     await GoogleAdsWrites(sources.googleads).set_campaign_status("148", "PAUSED")
     outcome = await HubSpotWrites(sources.hubspot).gdpr_delete("151")   # Erased("DELETED", 204, ...)
 
-Which writes the HTTP layer may retry on its own: those that set a value (HubSpot PATCH, Shopify and
-Mailchimp PUT, a Google Ads status update), since sending them twice ends in the same state. Deletes
-and Mailchimp campaign actions are never retried here: the erasure job retries its steps itself
-and records each attempt, and a repeated ``resume`` would be refused. A refusal caused by the
-input (400, 409, 422) becomes ``BadUserInput`` naming the field, never repeating the upstream text.
+Which writes the HTTP layer may retry on its own: those that set a value (HubSpot PATCH, Shopify's
+consent mutation, Mailchimp PUT, a Google Ads status update), since sending them twice ends in the
+same state. Deletes, Shopify's erasure request and Mailchimp campaign actions are never retried
+here: the erasure job retries its steps itself and records each attempt, and a repeated ``resume``
+would be refused. A refusal caused by the input (400, 409, 422, Shopify's ``userErrors``) becomes
+``BadUserInput`` naming the field, never repeating the upstream text.
 """
 
 from __future__ import annotations
@@ -27,15 +28,27 @@ from harmonia.errors import BadUserInput, UpstreamUnavailable
 from harmonia.sources import googleads, hubspot, mailchimp, shopify
 from harmonia.sources.normalize import normalize_email
 from harmonia.sources.records import AdsCampaign, MailchimpMember, ShopifyCustomer
+from harmonia.sources.shopify_documents import MUTATION_COST
+from harmonia.sources.shopify_records import decode_customer
+from harmonia.sources.shopify_records import gid as shopify_gid
 
-CONSENT_TO_SHOPIFY = {"subscribed": "subscribed", "unsubscribed": "unsubscribed", "pending": "pending"}
+CONSENT_TO_SHOPIFY = {"subscribed": "SUBSCRIBED", "unsubscribed": "UNSUBSCRIBED", "pending": "PENDING"}
+# The customer read back: its id and the state now (upstreams.md's CustomerEmailAddress fields).
+SET_CONSENT = ("mutation HarmoniaSetConsent($input: CustomerEmailMarketingConsentUpdateInput!) { "
+               "customerEmailMarketingConsentUpdate(input: $input) { customer { id defaultEmailAddress { "
+               "emailAddress marketingState } } userErrors { field message code } } }")
+SET_CONSENT_COST = MUTATION_COST + 2
+REQUEST_ERASURE = ("mutation HarmoniaEraseCustomer($customerId: ID!) { customerRequestDataErasure("
+                   "customerId: $customerId) { customerId userErrors { field message code } } }")
+REQUEST_ERASURE_COST = MUTATION_COST
+ERASURE = "customerRequestDataErasure"
 
 
 @dataclass(frozen=True, slots=True)
 class Erased:
     """What a source confirmed for one erasure step."""
 
-    outcome: str      # DELETED | ANONYMISED | ABSENT (the source had no such record: 404)
+    outcome: str      # DELETED | ERASURE_REQUESTED (Shopify redacts later) | ABSENT (no such record)
     status: int       # the HTTP status that confirmed it
     mechanism: str    # the API call, e.g. "POST /crm/v3/objects/contacts/gdpr-delete"
 
@@ -81,55 +94,50 @@ class HubSpotWrites:
 
 
 class ShopifyWrites:
+    """Customer writes through the GraphQL Admin API's mutations (refusals are ``userErrors``)."""
+
     def __init__(self, store: shopify.ShopifyStore) -> None:
-        self.http = store.http
         self.store = store
-
-    def _customer_path(self, customer_id: str) -> str:
-        return self.store._path(f"customers/{customer_id}.json")
-
-    async def update_customer(self, customer_id: str, fields: Mapping[str, Any],
-                              *, idempotent: bool = True) -> ShopifyCustomer | None:
-        if not customer_id.isdigit():
-            return None
-        response = await self.http.request("PUT", self._customer_path(customer_id),
-                                           json={"customer": {"id": int(customer_id), **fields}},
-                                           idempotent=idempotent, passthrough=(404, 422))
-        if response.status_code == 404:
-            return None
-        body = _json(shopify.SOURCE, response)
-        if response.status_code == 422:
-            errors = body.get("errors") if isinstance(body, dict) else None
-            names = sorted(errors) if isinstance(errors, dict) else []
-            raise BadUserInput(f"Shopify refused the customer update ({', '.join(names) or 'invalid'})")
-        if not isinstance(body, dict) or not isinstance(body.get("customer"), dict):
-            raise UpstreamUnavailable(shopify.SOURCE, "shopify sent an unexpected body")
-        return shopify._customer(body["customer"])
+        self.admin = store.admin
 
     async def set_email_marketing_consent(self, customer_id: str, status: str) -> ShopifyCustomer | None:
-        """The customer's ``email_marketing_consent`` in step with a Mailchimp status."""
-        consent = {"state": CONSENT_TO_SHOPIFY[status],
-                   "opt_in_level": "confirmed_opt_in" if status == "pending" else "single_opt_in",
-                   "consent_updated_at": datetime.now(UTC).isoformat(timespec="seconds")}
-        return await self.update_customer(customer_id, {"email_marketing_consent": consent})
+        """The customer's email marketing consent in step with a Mailchimp status; None when the shop has
+        no such customer. Setting a state is idempotent, so the HTTP layer may retry it."""
+        if not customer_id.isdigit():
+            return None
+        consent = {"marketingState": CONSENT_TO_SHOPIFY[status],
+                   "marketingOptInLevel": "CONFIRMED_OPT_IN" if status == "pending" else "SINGLE_OPT_IN",
+                   "consentUpdatedAt": datetime.now(UTC).isoformat(timespec="seconds")}
+        data = await self.admin.run(SET_CONSENT, {"input": {"customerId": shopify_gid("Customer", customer_id),
+                                                            "emailMarketingConsent": consent}},
+                                    SET_CONSENT_COST)
+        payload = data.get("customerEmailMarketingConsentUpdate")
+        if not isinstance(payload, dict):
+            raise BadUserInput("Shopify refused the consent change")
+        errors = [e for e in payload.get("userErrors") or [] if isinstance(e, dict)]
+        if any(e.get("field") == ["input", "customerId"] for e in errors):
+            return None
+        if errors:
+            fields = sorted({".".join(e.get("field") or []) or "input" for e in errors})
+            raise BadUserInput(f"Shopify refused the consent change ({', '.join(fields)})")
+        return decode_customer(payload.get("customer"))
 
     async def erase_customer(self, customer_id: str) -> Erased:
-        """Delete the customer; Shopify refuses that (422) once they have orders, so then anonymise."""
-        path = self._customer_path(customer_id)
-        response = await self.http.request("DELETE", path, idempotent=False, passthrough=(404, 422))
-        template = self.store._path("customers/{id}.json")
-        if response.status_code == 404:
-            return Erased("ABSENT", 404, f"DELETE {template}")
-        if response.status_code != 422:
-            return Erased("DELETED", response.status_code, f"DELETE {template}")
-        # Orders are kept (bookkeeping law); the person behind them is not: every profile field goes.
-        anonymous: dict[str, Any] = {"first_name": "Erased", "last_name": "Customer", "email": None,
-                                     "phone": None, "note": None, "tags": "", "addresses": [],
-                                     "verified_email": False}
-        updated = await self.update_customer(customer_id, anonymous, idempotent=False)
-        if updated is None:
-            return Erased("ABSENT", 404, f"PUT {template}")
-        return Erased("ANONYMISED", 200, f"DELETE {template} (422: has orders), then PUT {template}")
+        """Ask Shopify to erase the customer's personal data (it keeps what was sold, when and for how
+        much, and redacts on its own schedule); ABSENT when the shop has no such customer."""
+        if not customer_id.isdigit():
+            return Erased("ABSENT", 200, ERASURE)
+        data = await self.admin.run(REQUEST_ERASURE, {"customerId": shopify_gid("Customer", customer_id)},
+                                    REQUEST_ERASURE_COST, write=True)
+        payload = data.get("customerRequestDataErasure")
+        if not isinstance(payload, dict):
+            raise UpstreamUnavailable(shopify.SOURCE, "shopify did not confirm the erasure request")
+        codes = {e.get("code") for e in payload.get("userErrors") or [] if isinstance(e, dict)}
+        if "DOES_NOT_EXIST" in codes:
+            return Erased("ABSENT", 200, ERASURE)
+        if codes or not payload.get("customerId"):
+            raise UpstreamUnavailable(shopify.SOURCE, "shopify could not take the erasure request now")
+        return Erased("ERASURE_REQUESTED", 200, ERASURE)
 
 
 class MailchimpWrites:

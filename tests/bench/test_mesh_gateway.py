@@ -34,7 +34,7 @@ def test_summary_prints_one_ratio_line_per_harmonia_b_variant() -> None:
 
 
 def test_customers_found_counts_orders_and_matched_customers() -> None:
-    answer = {"data": {"orders": {"orders": [{"customer": {"email": "a@x"}}, {"customer": None}, {}]}}}
+    answer = {"data": {"orders": {"nodes": [{"crmCustomer": {"email": "a@x"}}, {"crmCustomer": None}, {}]}}}
     assert mesh_gateway.customers_found(answer) == (3, 1)
 
 

@@ -65,7 +65,6 @@ async def make_gateway(fast_sim_state: SimulatorState, redis_url: str) -> AsyncI
         sim = create_simulator_app(state=fast_sim_state)
         upstream = wrap(sim) if wrap is not None else sim
         sources = overrides.pop("sources", {})
-        sources.setdefault("shopify", {}).update({"bucket_size": 1000, "leak_per_second": 1000.0})
         overrides.setdefault("redis_url", redis_url if redis else None)
         # Budgets live in the shared Redis too: these tests measure the cache, not the client's budget.
         overrides.setdefault("limits", {"budget_maximum": 10**9, "budget_restore_rate": 10**9})

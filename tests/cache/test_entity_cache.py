@@ -36,7 +36,7 @@ async def test_nested_query_twice_within_ttl_makes_no_upstream_call_then_refetch
     third = await gw.query(NESTED)
 
     assert not errors(first) and second["data"] == first["data"] == third["data"]
-    assert cold == {"hubspot": 1, "shopify": 54}
+    assert cold == {"hubspot": 1, "shopify": 1}  # every customer's orders in one GraphQL query
     assert warm == {}
     assert gw.calls() == cold  # past the TTL every record is fetched again
     assert "stale" not in second["extensions"]
@@ -51,9 +51,9 @@ async def test_fifty_concurrent_identical_queries_on_a_cold_cache_make_the_calls
 
     assert all(not errors(b) for b in bodies)
     assert all(b["data"] == bodies[0]["data"] for b in bodies)
-    assert gw.calls() == {"hubspot": 1, "shopify": 54}
-    paths = [f"{r['path']}?{r['query']}" for r in gw.log("shopify")]
-    assert len(paths) == len(set(paths)), "a Shopify request was sent twice"
+    assert gw.calls() == {"hubspot": 1, "shopify": 1}
+    documents = [r["body"] for r in gw.log("shopify")]
+    assert len(documents) == len(set(documents)), "a Shopify query was sent twice"
 
 
 async def test_shopify_down_with_a_stale_entry_answers_the_old_data_and_says_how_old(
@@ -73,7 +73,7 @@ async def test_shopify_down_with_a_stale_entry_answers_the_old_data_and_says_how
     orders_paths = {tuple(s["path"]) for s in stale}
     assert ("customers", "edges", 0, "node", "orders") in orders_paths
     assert all(0.5 <= s["ageSeconds"] < 30 for s in stale)
-    assert gw.upstream_calls()["shopify"] > 54, "the stale entries were served without asking Shopify first"
+    assert gw.upstream_calls()["shopify"] > 1, "the stale entries were served without asking Shopify first"
 
 
 async def test_shopify_down_without_a_stale_entry_gives_partial_data_and_upstream_unavailable(
@@ -137,7 +137,7 @@ async def test_with_the_cache_disabled_every_query_goes_upstream(make_gateway: M
     await gw.query(NESTED)
     await gw.query(NESTED)
 
-    assert gw.calls() == {"hubspot": 2, "shopify": 108}
+    assert gw.calls() == {"hubspot": 2, "shopify": 2}
 
 
 async def test_a_record_past_its_ttl_is_served_at_once_and_refreshed_in_the_background(
@@ -247,7 +247,7 @@ async def test_an_eviction_of_a_whole_type_reaches_a_second_instance(make_gatewa
             break
     await second.query(NESTED)
 
-    assert first.calls() == {"shopify": 34 + 4}  # the orders pages again; the customer searches stay cached
+    assert first.calls() == {"shopify": 1}  # every customer's orders again, in one query
 
 
 async def test_readyz_reports_redis_and_the_cache(make_gateway: MakeGateway) -> None:

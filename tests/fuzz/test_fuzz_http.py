@@ -28,8 +28,7 @@ AUTH = {"Authorization": f"Bearer {token_for('admin', sub='schemathesis')}"}
 
 _sim = SimulatorState(SimulatorConfig(seed=7, rate_limits=False), world=build_world(7))
 _transport = httpx.ASGITransport(app=create_simulator_app(state=_sim))
-app = create_app(gateway_settings(dev_mode=False, limits={"budget_maximum": 10**12, "budget_restore_rate": 10**9},
-                                  sources={"shopify": {"bucket_size": 10**6, "leak_per_second": 10**6}}),
+app = create_app(gateway_settings(dev_mode=False, limits={"budget_maximum": 10**12, "budget_restore_rate": 10**9}),
                  transports=dict.fromkeys(SOURCES, _transport))
 
 

@@ -42,8 +42,7 @@ class Fuzzed:
         sim = SimulatorState(SimulatorConfig(seed=7, rate_limits=False), world=build_world(7))
         transport = httpx.ASGITransport(app=create_simulator_app(state=sim))
         # Budgets out of the way: the cost *limits* still apply, the per-client throttle is not under test.
-        settings_ = gateway_settings(dev_mode=False, limits={"budget_maximum": 10**12, "budget_restore_rate": 10**9},
-                                     sources={"shopify": {"bucket_size": 10**6, "leak_per_second": 10**6}})
+        settings_ = gateway_settings(dev_mode=False, limits={"budget_maximum": 10**12, "budget_restore_rate": 10**9})
         self.app = create_app(settings_, transports=dict.fromkeys(SOURCES, transport))
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://gw",
                                         headers={"Authorization": f"Bearer {token_for('admin')}"})

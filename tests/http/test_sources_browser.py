@@ -87,7 +87,7 @@ def test_the_catalogue_charts_every_source_from_a_real_run(
         figures = browser.evaluate(f"{CARD.format(source)}.querySelector('.latency-figures').textContent")
         assert figures.endswith(" ms") and "—" not in figures
     quota = browser.evaluate(f"{CARD.format('shopify')}.querySelector('.quota').textContent")
-    assert "bucket of" in quota and "left" in quota
+    assert "cost points" in quota and "left" in quota
     rows = browser.evaluate("document.querySelectorAll('#fields tbody tr').length")
     assert rows > 50
     assert "mailchimp" in browser.evaluate("[...document.querySelectorAll('#fields tbody tr')]"

@@ -35,8 +35,7 @@ def make_gateway(fast_sim_state: SimulatorState) -> GatewayFactory:
         from harmonia.app import create_app
 
         sim_transport = httpx.ASGITransport(app=create_simulator_app(state=fast_sim_state))
-        settings = gateway_settings(sources={"shopify": {"bucket_size": 1000, "leak_per_second": 1000.0}},
-                                    **overrides)
+        settings = gateway_settings(**overrides)
         app = create_app(settings, transports=dict.fromkeys(SOURCES, sim_transport))
         # The app's lifespan closes all it opened (meter, cache, Redis clients, connectors).
         async with app.router.lifespan_context(app), \

@@ -181,7 +181,7 @@ async def test_a_preview_prices_without_running_or_spending(gateway: Gateway) ->
     cost = body["extensions"]["cost"]
     assert cost["preview"] is True and cost["throttled"] is False
     assert cost["requestedQueryCost"] == 651 and cost["actualQueryCost"] == 0
-    assert cost["estimatedUpstreamCalls"] == {"hubspot": 1, "shopify": 50, "mailchimp": 0, "ga4": 0,
+    assert cost["estimatedUpstreamCalls"] == {"hubspot": 1, "shopify": 1, "mailchimp": 0, "ga4": 0,
                                               "googleads": 0}
     assert cost["throttleStatus"]["currentlyAvailable"] == 20000  # nothing reserved
     assert {"path": "customers.edges.node.orders", "coordinate": "Customer.orders", "count": 50,

@@ -103,16 +103,21 @@ def test_the_breakdown_says_where_the_points_are() -> None:
 
 
 @pytest.mark.parametrize(("query", "expected"), [
+    # Shopify: 50 customers' five orders fit one query's 1000 points (18 each); 20 orders each do not.
     ("{ customers(first: 50) { edges { node { email orders(first: 5) { edges { node { name } } } } } } }",
-     {"hubspot": 1, "shopify": 50}),
+     {"hubspot": 1, "shopify": 1}),
+    ("{ customers(first: 50) { edges { node { email orders(first: 20) { edges { node { name } } } } } } }",
+     {"hubspot": 1, "shopify": 4}),
     ("{ orders(first: 50) { edges { node { name customer { email } } } } }", {"hubspot": 1, "shopify": 1}),
     ("{ customers(first: 100) { edges { node { totalSpent { amount } ordersCount emailMarketingStatus } } } }",
      {"hubspot": 1, "shopify": 1, "mailchimp": 100}),
     (f"{{ campaigns(first: 20) {{ edges {{ node {{ stats {{ clicks }} analytics(dateRange: {Q1}) {{ sessions }} "
      '} } } q2: campaigns(first: 5) { edges { node { analytics(dateRange: {startDate: "2026-04-01", '
      'endDate: "2026-06-30"}) { sessions } } } } }', {"mailchimp": 2 + 20, "googleads": 2 + 1, "ga4": 2}),
+    # The page, its count, and the 100 orders' attribution in one more query.
     ("{ orders(first: 100) { totalCount edges { node { campaign { name } } } } }",
-     {"shopify": 2, "mailchimp": 1, "googleads": 1}),
+     {"shopify": 3, "mailchimp": 1, "googleads": 1}),
+    ("{ orders(first: 50) { edges { node { lineItems { title } } } } }", {"shopify": 1 + 2}),
 ])
 def test_upstream_calls_are_estimated_from_each_apis_batch_maxima(query: str, expected: dict[str, int]) -> None:
     calls = price(query).upstream_calls

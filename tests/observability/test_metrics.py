@@ -54,9 +54,9 @@ async def test_a_scripted_run_moves_the_operation_upstream_cache_and_cost_metric
 
     # Upstream calls: exactly what the simulators saw, by source and route template.
     assert delta("harmonia_upstream_requests_total") == sum(gateway.upstream_calls().values())
-    assert delta("harmonia_upstream_requests_total", source="shopify", method="GET",
-                 route="/admin/api/2024-04/orders.json", status="200") == \
-        gateway.routes("shopify")["GET /admin/api/{version}/orders.json"] == 1
+    assert delta("harmonia_upstream_requests_total", source="shopify", method="POST",
+                 route="/admin/api/2026-10/graphql.json", status="200") == \
+        gateway.routes("shopify")["POST /admin/api/{version}/graphql.json"] == 1
     assert delta("harmonia_upstream_duration_seconds_count", source="hubspot") == gateway.upstream_calls()["hubspot"]
     assert delta("harmonia_upstream_errors_total") == 0
 

@@ -63,7 +63,7 @@ async def test_spans_are_exported_over_otlp_http(gateway: Gateway, collector: tu
     attributes = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
     assert attributes["service.name"] == "harmonia-test"
     names = {s.name for scope in resource_spans.scope_spans for s in scope.spans}
-    assert {"query Exported", "cache shopify.order-page", "GET /admin/api/2024-04/orders.json"} <= names
+    assert {"query Exported", "cache shopify.order-page", "POST /admin/api/2026-10/graphql.json"} <= names
 
 
 def test_otlp_metrics_only_when_configured(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,6 +16,7 @@ async def test_quota_consumption_allowance_and_headroom_per_source(fast_sim_stat
         # The process's counters are cumulative (other gateways of this process count too): deltas.
         before = samples((await gateway.client.get("/metrics")).text)
         assert "errors" not in await gateway.query("{ customers(first: 3) { edges { node { email } } } }")
+        assert "errors" not in await gateway.query("{ orders(first: 5) { edges { node { name } } } }")
         assert "errors" not in await gateway.query(ANALYTICS)
         found = samples((await gateway.client.get("/metrics")).text)
     finally:
@@ -29,6 +30,9 @@ async def test_quota_consumption_allowance_and_headroom_per_source(fast_sim_stat
     assert consumed("hubspot", "requests_per_window") == 1
     assert value(found, "harmonia_upstream_quota_allowance_per_second", source="hubspot",
                  quota="requests_per_window") == 10
+    # Shopify: the cost points its answers say the query actually cost, against the restore rate.
+    assert consumed("shopify", "cost_points") > 0
+    assert value(found, "harmonia_upstream_quota_allowance_per_second", source="shopify", quota="cost_points") > 0
     # GA4: the tokens GA4 says the report consumed, against 200,000 a day; what it says is left.
     tokens = consumed("ga4", "tokensPerDay")
     assert tokens > 0

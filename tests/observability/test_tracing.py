@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -129,6 +130,19 @@ async def test_tracing_off_sends_no_traceparent_and_records_nothing(gateway: Gat
     assert gateway.sim.log and all(r["traceparent"] is None for r in gateway.sim.log)
 
 
+async def test_shopify_spans_name_the_graphql_operation_the_connector_sent(
+    gateway: Gateway, spans: InMemorySpanExporter, world: World
+) -> None:
+    await gateway.query(NESTED, {"email": _email(world)})
+
+    shopify = [s for s in spans.get_finished_spans()
+               if s.kind is SpanKind.CLIENT and s.attributes["harmonia.source"] == "shopify"]
+    operations = sorted(str(s.attributes.get("graphql.operation.name")) for s in shopify)
+    sent = sorted(json.loads(r["body"])["query"].split("(")[0].split()[1] for r in gateway.log("shopify"))
+    assert operations == sent and set(operations) <= {"HarmoniaCustomerOrders", "HarmoniaCustomersByIds",
+                                                      "HarmoniaCustomersByEmail"}
+
+
 async def test_http_span_routes_are_the_sources_route_templates(
     gateway: Gateway, spans: InMemorySpanExporter, world: World
 ) -> None:
@@ -142,8 +156,8 @@ async def test_http_span_routes_are_the_sources_route_templates(
                   if s.kind is SpanKind.CLIENT)
     # The simulators name their routes' parameters; ours are all {id}, and API versions stay literal.
     theirs = sorted(f"{r['source']} {r['method']} {re.sub(r'{[^}]+}', '{id}', r['route'])}" for r in gateway.sim.log)
-    # The simulators take the API version as a parameter (Shopify's 2024-04, Google Ads' v17).
-    versions = [x.replace("/api/2024-04/", "/api/{id}/").replace(" /v17/", " /{id}/") for x in ours]
+    # The simulators take the API version as a parameter (Shopify's 2026-10, Google Ads' v17).
+    versions = [x.replace("/api/2026-10/", "/api/{id}/").replace(" /v17/", " /{id}/") for x in ours]
     assert versions == theirs
     assert {"ga4", "mailchimp", "googleads"} <= {x.split()[0] for x in ours}
 

@@ -29,7 +29,6 @@ RANGE = '{startDate: "2026-01-01", endDate: "2026-03-31"}'
 
 def fault_settings(**overrides: Any) -> Any:
     sources = {name: dict(FAST_SOURCE) for name in SOURCES}
-    sources["shopify"].update({"bucket_size": 1000, "leak_per_second": 1000.0})
     upstream = {**UPSTREAM, **overrides.pop("upstream", {})}
     # Upstream discipline alone: with the entity cache on, repeated probes would be answered from it.
     overrides.setdefault("cache", {"enabled": False})

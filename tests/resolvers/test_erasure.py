@@ -61,13 +61,14 @@ async def gateway(writable_sim_state: SimulatorState) -> AsyncIterator[Gateway]:
     await close()
 
 
-async def test_erasure_deletes_or_anonymises_the_person_everywhere_and_ends_audited(
+async def test_erasure_deletes_or_redacts_the_person_everywhere_and_ends_audited(
     gateway: Gateway, writable_world: World
 ) -> None:
     contact = person(writable_world, with_orders=True)
     email, shop_id = contact["properties"]["email"], int(contact["properties"]["shopify_customer_id"])
     gid = customer_id(contact)
     evicted: list[tuple[str, str, str]] = []
+    totals = [o["total_price"] for o in writable_world.customer_orders(shop_id)]
 
     evict_everywhere = gateway.app.state.writes.shared_invalidation
 
@@ -85,34 +86,55 @@ async def test_erasure_deletes_or_anonymises_the_person_everywhere_and_ends_audi
     assert job["state"] == "COMPLETED"
     assert contact not in writable_world.contacts                     # HubSpot: GDPR delete, gone for good
     assert subscriber_hash(email) not in writable_world.members        # Mailchimp: permanently deleted
+    # Shopify: customerRequestDataErasure; the simulator redacts at once (shopify_erasure_delay_s = 0).
     shop_customer = next(c for c in writable_world.shopify_customers if c["id"] == shop_id)
-    assert (shop_customer["email"], shop_customer["phone"], shop_customer["first_name"]) == (None, None, "Erased")
-    assert all(o["customer"]["email"] is None for o in writable_world.customer_orders(shop_id))
+    assert (shop_customer["email"], shop_customer["phone"], shop_customer["first_name"]) == (None, None, None)
+    orders = writable_world.customer_orders(shop_id)
+    assert all(o["email"] is None and o["customer"]["email"] is None for o in orders)
+    assert [o["total_price"] for o in orders] == totals               # what was sold stays, for the books
     audit = job["audit"]
     assert audit["requestedBy"] == "dpo@example.com" and audit["state"] == "COMPLETED"
     confirmed = {s["source"]: (s["state"], s["outcome"], s["httpStatus"]) for s in audit["sources"]}
     assert confirmed == {"hubspot": ("CONFIRMED", "DELETED", 204), "mailchimp": ("CONFIRMED", "DELETED", 204),
-                         "shopify": ("CONFIRMED", "ANONYMISED", 200),
+                         "shopify": ("CONFIRMED", "ERASURE_REQUESTED", 200),
                          "ga4": ("NOT_APPLICABLE", "NOT_APPLICABLE", None),
                          "googleads": ("NOT_APPLICABLE", "NOT_APPLICABLE", None)}
     mechanisms = {s["source"]: s["mechanism"] for s in audit["sources"]}
     assert mechanisms["hubspot"] == "POST /crm/v3/objects/contacts/gdpr-delete"
     assert mechanisms["mailchimp"].endswith("/actions/delete-permanent")
-    assert "422" in mechanisms["shopify"]
+    assert mechanisms["shopify"] == "customerRequestDataErasure"
+    [request] = [json.loads(r["body"]) for r in gateway.log("shopify") if "customerRequestDataErasure" in r["body"]]
+    assert request["variables"] == {"customerId": f"gid://shopify/Customer/{shop_id}"}
     assert sorted(evicted) == [("hubspot", "contact", contact["id"]),
                                ("mailchimp", "member", email.strip().lower()), ("shopify", "customer", str(shop_id))]
     gone = await gateway.query("query($id: ID!) { customer(id: $id) { email } }", {"id": gid})
     assert gone["data"]["customer"] is None
 
 
-async def test_a_shop_customer_without_orders_is_deleted_outright(gateway: Gateway, writable_world: World) -> None:
+async def test_a_shop_customer_without_orders_is_erased_through_the_same_request(
+    gateway: Gateway, writable_world: World
+) -> None:
     contact = person(writable_world, with_orders=False)
     shop_id = int(contact["properties"]["shopify_customer_id"])
     gid = customer_id(contact)
     await gateway.query(ERASE, {"id": gid}, token=DPO)
     job = await wait_for(gateway, gid, lambda j: j["state"] != "RUNNING")
-    assert sources_of(job)["shopify"]["outcome"] == "DELETED"
-    assert all(c["id"] != shop_id for c in writable_world.shopify_customers)
+    assert sources_of(job)["shopify"]["outcome"] == "ERASURE_REQUESTED"
+    shop_customer = next(c for c in writable_world.shopify_customers if c["id"] == shop_id)
+    assert shop_customer["email"] is None and shop_customer["last_name"] is None
+
+
+async def test_a_shop_customer_shopify_does_not_know_is_confirmed_absent(
+    gateway: Gateway, writable_world: World
+) -> None:
+    contact = person(writable_world, with_orders=False)
+    shop_id = int(contact["properties"]["shopify_customer_id"])
+    writable_world.shopify_customers[:] = [c for c in writable_world.shopify_customers if c["id"] != shop_id]
+    gid = customer_id(contact)
+    await gateway.query(ERASE, {"id": gid}, token=DPO)
+    job = await wait_for(gateway, gid, lambda j: j["state"] != "RUNNING")
+    assert job["state"] == "COMPLETED"
+    assert (sources_of(job)["shopify"]["state"], sources_of(job)["shopify"]["outcome"]) == ("CONFIRMED", "ABSENT")
 
 
 async def test_a_faulted_source_is_retried_while_the_others_complete(gateway: Gateway, writable_world: World) -> None:

@@ -26,7 +26,7 @@ async def test_the_catalogue_shows_each_source_with_its_traffic_and_each_field_w
     shopify = by_name["shopify"]
     assert shopify["vendor"] == "Shopify Admin API" and shopify["circuit"] == "closed"
     assert shopify["baseUrl"] == "http://simulators/shopify" and shopify["endOfSupport"] == "unknown"
-    assert shopify["quota"]["name"] == "bucket" and 0 < shopify["quota"]["headroom"] <= 1
+    assert shopify["quota"]["name"] == "cost_points" and 0 < shopify["quota"]["headroom"] <= 1
     assert len(shopify["series"]) == 60 and sum(p["calls"] for p in shopify["series"]) >= 1
     # The process's last hour: other tests' calls (and faults) in this process count too.
     assert shopify["latencyP50Ms"] is not None and 0 <= shopify["errorRate"] < 1

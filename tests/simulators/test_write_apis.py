@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 
 from harmonia.settings import DEMO_CREDENTIALS as CREDS
 from harmonia.simulators.app import create_simulator_app
-from harmonia.simulators.core import SimulatorState
+from harmonia.simulators.core import SimulatorConfig, SimulatorState
 from harmonia.simulators.data import World
 
 HUBSPOT = {"Authorization": f"Bearer {CREDS['hubspot_token']}"}
@@ -18,7 +19,7 @@ SHOPIFY = {"X-Shopify-Access-Token": CREDS["shopify_token"]}
 MAILCHIMP = ("anystring", CREDS["mailchimp_api_key"])
 ADS = {"Authorization": f"Bearer {CREDS['googleads_token']}", "developer-token": CREDS["googleads_developer_token"]}
 CONTACTS = "/hubspot/crm/v3/objects/contacts"
-CUSTOMERS = "/shopify/admin/api/2024-04/customers"
+GRAPHQL = "/shopify/admin/api/2026-10/graphql.json"
 MEMBERS = f"/mailchimp/3.0/lists/{CREDS['mailchimp_list_id']}/members"
 MUTATE = f"/googleads/v17/customers/{CREDS['googleads_customer_id']}/campaigns:mutate"
 
@@ -83,18 +84,95 @@ async def test_hubspot_gdpr_delete_removes_the_contact_for_good(
     assert (await client.post(f"{CONTACTS}/gdpr-delete", json={"objectId": "1"})).status_code == 401
 
 
-async def test_shopify_customer_update_and_its_refusals(client: httpx.AsyncClient, writable_world: World) -> None:
+async def shopify(client: httpx.AsyncClient, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    response = await client.post(GRAPHQL, headers=SHOPIFY, json={"query": query, "variables": variables})
+    assert response.status_code == 200
+    body: dict[str, Any] = response.json()
+    return body
+
+
+UPDATE = """mutation($input: CustomerInput!) { customerUpdate(input: $input) {
+              customer { firstName note tags } userErrors { field message } } }"""
+CONSENT = """mutation($input: CustomerEmailMarketingConsentUpdateInput!) {
+               customerEmailMarketingConsentUpdate(input: $input) {
+                 customer { emailMarketingConsent { marketingState marketingOptInLevel consentUpdatedAt } }
+                 userErrors { field message code } } }"""
+ERASE = """mutation($id: ID!) { customerRequestDataErasure(customerId: $id) {
+             customerId userErrors { field message code } } }"""
+
+
+def shop_gid(customer: dict[str, Any]) -> str:
+    return f"gid://shopify/Customer/{customer['id']}"
+
+
+async def test_shopify_customer_update_and_the_refusals_shopify_answers(
+    client: httpx.AsyncClient, writable_world: World
+) -> None:
     customer, other = writable_world.shopify_customers[:2]
-    url = f"{CUSTOMERS}/{customer['id']}.json"
-    consent = {"state": "subscribed", "opt_in_level": "confirmed_opt_in", "consent_updated_at": "2026-11-25T10:00:00Z"}
-    ok = await client.put(url, headers=SHOPIFY, json={"customer": {"id": customer["id"], "note": "VIP",
-                                                                    "email_marketing_consent": consent}})
-    assert ok.status_code == 200 and ok.json()["customer"]["email_marketing_consent"] == consent
-    bad = await client.put(url, headers=SHOPIFY, json={"customer": {"email": other["email"].strip()}})
-    assert bad.status_code == 422 and bad.json() == {"errors": {"email": ["has already been taken"]}}
-    bad_state = await client.put(url, headers=SHOPIFY, json={"customer": {"email_marketing_consent": {"state": "x"}}})
-    assert bad_state.status_code == 422 and "email_marketing_consent" in bad_state.json()["errors"]
-    assert (await client.put(f"{CUSTOMERS}/1.json", headers=SHOPIFY, json={"customer": {}})).status_code == 404
+    ok = await shopify(client, UPDATE, {"input": {"id": shop_gid(customer), "firstName": "  ", "note": "VIP",
+                                                  "tags": [" b", "a", "b"]}})
+    taken = await shopify(client, UPDATE, {"input": {"id": shop_gid(customer), "email": other["email"].strip()}})
+    bad = await shopify(client, UPDATE, {"input": {"id": shop_gid(customer), "email": "not-an-email"}})
+    consent = await shopify(client, UPDATE, {"input": {"id": shop_gid(customer), "emailMarketingConsent": {
+        "marketingState": "SUBSCRIBED"}}})
+    unknown = await shopify(client, UPDATE, {"input": {"id": "gid://shopify/Customer/1", "note": "x"}})
+
+    assert ok["data"]["customerUpdate"] == {"customer": {"firstName": None, "note": "VIP", "tags": ["a", "b"]},
+                                            "userErrors": []}
+    assert taken["data"]["customerUpdate"] == {"customer": None, "userErrors": [
+        {"field": ["email"], "message": "Email has already been taken"}]}
+    assert bad["data"]["customerUpdate"]["userErrors"] == [{"field": ["email"], "message": "Email is invalid"}]
+    assert consent["data"]["customerUpdate"]["userErrors"][0]["field"] == ["emailMarketingConsent"]
+    assert unknown["data"]["customerUpdate"]["userErrors"] == [{"field": ["id"], "message": "Customer does not exist"}]
+
+
+async def test_shopify_consent_update_and_its_refusals(client: httpx.AsyncClient, writable_world: World) -> None:
+    customer = next(c for c in writable_world.shopify_customers if c["email"])
+    when = "2026-11-25T10:00:00Z"
+    ok = await shopify(client, CONSENT, {"input": {"customerId": shop_gid(customer), "emailMarketingConsent": {
+        "marketingState": "UNSUBSCRIBED", "marketingOptInLevel": "SINGLE_OPT_IN", "consentUpdatedAt": when}}})
+    pending = await shopify(client, CONSENT, {"input": {"customerId": shop_gid(customer), "emailMarketingConsent": {
+        "marketingState": "PENDING", "marketingOptInLevel": "SINGLE_OPT_IN"}}})
+    not_settable = await shopify(client, CONSENT, {"input": {
+        "customerId": shop_gid(customer), "emailMarketingConsent": {"marketingState": "NOT_SUBSCRIBED"}}})
+    unknown = await shopify(client, CONSENT, {"input": {"customerId": "gid://shopify/Customer/1",
+                                                        "emailMarketingConsent": {"marketingState": "SUBSCRIBED"}}})
+
+    assert ok["data"]["customerEmailMarketingConsentUpdate"] == {"customer": {"emailMarketingConsent": {
+        "marketingState": "UNSUBSCRIBED", "marketingOptInLevel": "SINGLE_OPT_IN", "consentUpdatedAt": when}},
+        "userErrors": []}
+    assert customer["email_marketing_consent"]["state"] == "unsubscribed"
+    assert pending["data"]["customerEmailMarketingConsentUpdate"]["userErrors"][0]["message"] == (
+        "Marketing opt in level must be confirmed opt-in for pending consent state")
+    assert not_settable["data"] == {"customerEmailMarketingConsentUpdate": None}
+    assert not_settable["errors"][0]["extensions"]["code"] == "INVALID"
+    assert unknown["data"]["customerEmailMarketingConsentUpdate"]["userErrors"] == [
+        {"field": ["input", "customerId"], "message": "Customer not found", "code": "INVALID"}]
+
+
+async def test_shopify_erasure_is_enqueued_then_redacts_the_person_and_keeps_the_sales(
+    writable_world: World
+) -> None:
+    state = SimulatorState(SimulatorConfig(seed=7, rate_limits=False, shopify_erasure_delay_s=0.3),
+                           world=writable_world)
+    transport = httpx.ASGITransport(app=create_simulator_app(state=state))
+    buyer = next(c for c in writable_world.shopify_customers if writable_world.customer_orders(c["id"]))
+    totals = [o["total_price"] for o in writable_world.customer_orders(buyer["id"])]
+    read = """query($id: ID!) { customer(id: $id) { firstName defaultEmailAddress { emailAddress }
+                orders(first: 10) { nodes { email totalPriceSet { shopMoney { amount } } } } } }"""
+    async with httpx.AsyncClient(transport=transport, base_url="http://simulators") as client:
+        requested = await shopify(client, ERASE, {"id": shop_gid(buyer)})
+        just_after = await shopify(client, read, {"id": shop_gid(buyer)})
+        await asyncio.sleep(0.4)
+        later = await shopify(client, read, {"id": shop_gid(buyer)})
+
+    assert requested["data"]["customerRequestDataErasure"] == {"customerId": shop_gid(buyer), "userErrors": []}
+    assert just_after["data"]["customer"]["firstName"] == buyer["first_name"] or buyer["first_name"] is None
+    assert just_after["data"]["customer"]["defaultEmailAddress"] is not None  # unchanged until Shopify gets to it
+    erased = later["data"]["customer"]
+    assert erased["firstName"] is None and erased["defaultEmailAddress"] is None
+    assert all(o["email"] is None for o in erased["orders"]["nodes"])
+    assert len(erased["orders"]["nodes"]) == min(10, len(totals))  # what was sold stays
 
 
 async def test_shopify_refuses_to_delete_a_customer_with_orders(
@@ -102,11 +180,15 @@ async def test_shopify_refuses_to_delete_a_customer_with_orders(
 ) -> None:
     with_orders = next(c for c in writable_world.shopify_customers if writable_world.customer_orders(c["id"]))
     without = next(c for c in writable_world.shopify_customers if not writable_world.customer_orders(c["id"]))
-    refused = await client.delete(f"{CUSTOMERS}/{with_orders['id']}.json", headers=SHOPIFY)
-    assert refused.status_code == 422 and "base" in refused.json()["errors"]
-    deleted = await client.delete(f"{CUSTOMERS}/{without['id']}.json", headers=SHOPIFY)
-    assert (deleted.status_code, deleted.json()) == (200, {})
-    assert (await client.get(f"{CUSTOMERS}/{without['id']}.json", headers=SHOPIFY)).status_code == 404
+    delete = ("mutation($id: ID!) { customerDelete(input: {id: $id}) { deletedCustomerId "
+              "userErrors { field message } } }")
+    refused = await shopify(client, delete, {"id": shop_gid(with_orders)})
+    deleted = await shopify(client, delete, {"id": shop_gid(without)})
+
+    assert refused["data"]["customerDelete"] == {"deletedCustomerId": None, "userErrors": [
+        {"field": ["id"], "message": "Customer can\u2019t be deleted because they have associated orders"}]}
+    assert deleted["data"]["customerDelete"] == {"deletedCustomerId": shop_gid(without), "userErrors": []}
+    assert without not in writable_world.shopify_customers
 
 
 async def test_mailchimp_permanent_delete_forgets_the_address(client: httpx.AsyncClient, writable_world: World) -> None:

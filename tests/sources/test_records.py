@@ -10,9 +10,7 @@ from harmonia.cache.codec import RecordCodec
 from harmonia.sources.records import Contact, Money, ShopifyOrder, direct_constructor
 
 ORDER = {"id": "1001", "name": "#1001", "created_at": "2026-01-02T03:04:05Z", "total_price": Money("19.90", "EUR"),
-         "financial_status": "paid", "customer_id": "7", "email": "ada@example.com",
-         "line_items_wire": ("Mug", 2, "9.95", "EUR"), "utm_campaign": "spring", "cancelled_at": None,
-         "closed_at": None}
+         "financial_status": "paid", "email": "ada@example.com", "cancelled_at": None, "closed_at": None}
 CONTACT = {"id": "151", "email": "ada@example.com", "first_name": "Ada", "last_name": None, "phone": "+15551234567",
            "lifecycle_stage": "lead", "created_at": None, "updated_at": None, "shopify_customer_id": "7",
            "archived": False}

@@ -1,328 +1,424 @@
-"""The Shopify connector against the simulator: every order, batching, pacing, normalization."""
+"""The Shopify connector against the GraphQL Admin simulator: every order, batching by cost, normalization."""
 
 from __future__ import annotations
 
-import dataclasses
+import json
 import time
-from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import date
+from typing import Any
 
 import httpx
 import pytest
 
 from harmonia.errors import UpstreamAuthFailed, UpstreamUnavailable
-from harmonia.settings import DEMO_CREDENTIALS, ShopifySettings
-from harmonia.simulators.core import SimulatorState
+from harmonia.settings import ShopifySettings
+from harmonia.simulators.app import create_simulator_app
+from harmonia.simulators.core import SimulatorConfig, SimulatorState
 from harmonia.simulators.data import World
-from harmonia.simulators.shopify import BUCKET_KEY
-from harmonia.sources.pacing import LeakyBucketPacer
+from harmonia.simulators.shopify import bucket_of
+from harmonia.simulators.shopify_search import epoch
 from harmonia.sources.records import LineItem, Money
-from harmonia.sources.shopify import (
-    ORDER_FIELDS,
-    ShopifyStore,
-    _customer,
-    _order,
-    line_items,
-    next_page_info,
-    utm_campaign,
-)
+from harmonia.sources.shopify import CustomerRef, ShopifyStore
+from harmonia.sources.shopify_admin import version_supported_until
+from harmonia.sources.shopify_fields import undefined_fields
+from harmonia.sources.shopify_records import decode_attribution, utm_campaign
+from harmonia.sources.writes import ShopifyWrites
 
 BASE = "http://simulators/shopify"
-ORDERS_ROUTE = "GET /admin/api/{version}/orders.json"
+Store = Callable[..., ShopifyStore]
 
 
-def _status(order: dict[str, object]) -> str:
+def _status(order: dict[str, Any]) -> str:
     return "cancelled" if order["cancelled_at"] else "closed" if order["closed_at"] else "open"
 
 
 @pytest.fixture
-async def store(transport: httpx.ASGITransport) -> AsyncIterator[ShopifyStore]:
-    store = ShopifyStore.from_settings(ShopifySettings(base_url=BASE), transport=transport)
-    yield store
-    await store.aclose()
+async def make_store(world: World) -> AsyncIterator[Any]:
+    """A store over its own simulator (rate limits off unless the config says), and that simulator's state."""
+    made: list[ShopifyStore] = []
+
+    def make(settings: dict[str, Any] | None = None, **config: Any) -> tuple[ShopifyStore, SimulatorState]:
+        state = SimulatorState(SimulatorConfig(seed=7, **{"rate_limits": False, **config}), world=world)
+        transport = httpx.ASGITransport(app=create_simulator_app(state=state))
+        store = ShopifyStore.from_settings(ShopifySettings(base_url=BASE, **(settings or {})), transport=transport)
+        made.append(store)
+        return store, state
+
+    yield make
+    for store in made:
+        await store.aclose()
 
 
-async def _route_count(sim_client: httpx.AsyncClient, route: str) -> int:
-    stats = (await sim_client.get("/__stats")).json()
-    return int(stats["shopify"]["by_route"].get(route, 0))
+@pytest.fixture
+def shop(make_store: Any) -> tuple[ShopifyStore, SimulatorState]:
+    pair: tuple[ShopifyStore, SimulatorState] = make_store()
+    return pair
+
+
+def documents(state: SimulatorState) -> list[dict[str, Any]]:
+    return [json.loads(r["body"]) for r in state.log if r["source"] == "shopify"]
 
 
 async def test_paging_to_the_end_returns_every_order_once_whatever_its_status(
-    store: ShopifyStore, world: World
+    shop: tuple[ShopifyStore, SimulatorState], world: World
 ) -> None:
+    store, state = shop
     orders = await store.all_orders(page_size=250)
-    assert len(orders) == len(world.orders)
+
     assert [o.id for o in orders] == [str(o["id"]) for o in world.orders]
-    assert any(o.cancelled_at for o in orders) and any(o.closed_at for o in orders)
+    assert {_status(o) for o in world.orders} == {"open", "closed", "cancelled"}
+    assert len(documents(state)) == -(-len(world.orders) // 250)
+    sent = documents(state)[0]
+    # Defaults that decide what is read are sent, never assumed; no status filter (GraphQL lists them all).
+    assert "sortKey: ID, reverse: false" in sent["query"] and "query:" not in sent["query"]
 
 
-async def test_list_orders_follows_the_link_cursor(store: ShopifyStore, world: World) -> None:
-    first = await store.list_orders(limit=20)
-    second = await store.list_orders(limit=20, page_info=first.next_cursor)
-    assert first.next_cursor is not None
-    assert [o.id for o in first.items + second.items] == [str(o["id"]) for o in world.orders[:40]]
-
-
-async def test_six_hundred_ids_take_three_calls_and_duplicates_none(
-    store: ShopifyStore, world: World, sim_client: httpx.AsyncClient
+async def test_six_hundred_orders_by_id_take_three_nodes_queries_and_duplicates_none(
+    shop: tuple[ShopifyStore, SimulatorState], world: World
 ) -> None:
+    store, state = shop
     ids = [str(o["id"]) for o in world.orders[:600]]
-    found = await store.get_orders(ids + ids[:50] + ["1"])
-    assert await _route_count(sim_client, ORDERS_ROUTE) == 3
+    found = await store.get_orders(ids + ids[:50] + ["1", "not-a-number"])
+
     assert sorted(found) == sorted(ids)
+    sent = documents(state)
+    assert len(sent) == 3 and sorted(len(d["variables"]["ids"]) for d in sent) == [101, 250, 250]  # and "1"
     closed = next(o for o in world.orders[:600] if _status(o) == "closed")
     assert found[str(closed["id"])].closed_at is not None
 
 
-class InFlight(httpx.AsyncBaseTransport):
-    """The real transport, counting how many requests it carries at once."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner, self.now, self.peak = inner, 0, 0
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.now += 1
-        self.peak = max(self.peak, self.now)
-        try:
-            return await self.inner.handle_async_request(request)
-        finally:
-            self.now -= 1
-
-
-async def test_batch_chunks_are_fetched_concurrently(
-    transport: httpx.ASGITransport, world: World, sim_state: SimulatorState
+async def test_orders_carry_exact_money_utc_dates_and_lower_case_statuses(
+    shop: tuple[ShopifyStore, SimulatorState], world: World
 ) -> None:
-    sim_state.config.latency_ms = 50  # each chunk waits upstream, so overlapping chunks are in flight together
-    counting = InFlight(transport)
-    store = ShopifyStore.from_settings(ShopifySettings(base_url=BASE), transport=counting)
+    store, _ = shop
+    raw = next(o for o in world.orders if o["created_at"].endswith(("-05:00", "+02:00", "-08:00", "+01:00")))
+    order = (await store.get_orders([str(raw["id"])]))[str(raw["id"])]
+    whole = next(o for o in world.orders if o["total_price"].endswith(".00") or o["total_price"].endswith("0"))
+    round_total = (await store.get_orders([str(whole["id"])]))[str(whole["id"])]
+
+    assert order.total_price == Money(raw["total_price"], "USD")
+    assert order.created_at.endswith("Z") and epoch(order.created_at) == epoch(raw["created_at"])
+    assert order.financial_status == raw["financial_status"]  # PARTIALLY_REFUNDED -> partially_refunded
+    assert round_total.total_price.amount == whole["total_price"]  # Shopify's "20.0" comes back "20.00"
+
+
+async def test_customers_come_in_one_nodes_query_with_normalized_contact_data(
+    shop: tuple[ShopifyStore, SimulatorState], world: World
+) -> None:
+    store, state = shop
+    raw = [c for c in world.shopify_customers if c["phone"] and c["orders_count"]][:40]
+    found = await store.get_customers([str(c["id"]) for c in raw])
+
+    assert len(documents(state)) == 1
+    for customer in raw:
+        got = found[str(customer["id"])]
+        assert got.email == customer["email"].strip().lower()
+        assert got.phone is not None and got.phone.startswith("+")
+        assert got.orders_count == customer["orders_count"]
+        assert got.total_spent == Money(customer["total_spent"], "USD")
+        assert got.email_marketing_state == customer["email_marketing_consent"]["state"]
+
+
+async def test_many_customers_orders_come_in_one_query_by_id_and_by_email(
+    shop: tuple[ShopifyStore, SimulatorState], world: World
+) -> None:
+    store, state = shop
+    buyers = [c for c in world.shopify_customers if len(world.customer_orders(c["id"])) >= 2][:30]
+    by_id = [(CustomerRef.by_id(str(c["id"])), 5, None) for c in buyers[:20]]
+    by_email = [(CustomerRef.by_email(f"  {c['email'].upper()} "), 5, None) for c in buyers[20:]]
+    nobody = (CustomerRef.by_email("nobody@example.com"), 5, None)
+
+    pages = await store.orders_of_customers([*by_id, *by_email, nobody, (CustomerRef.by_id("1"), 5, None)])
+
+    assert len(documents(state)) == 1
+    for key, customer in zip(by_id + by_email, buyers, strict=True):
+        expected = [str(o["id"]) for o in world.customer_orders(customer["id"])]
+        assert [o.id for o in pages[key].items] == expected[:5]
+        assert (pages[key].next_cursor is not None) == (len(expected) > 5)
+    assert pages[nobody].items == [] and pages[(CustomerRef.by_id("1"), 5, None)].items == []
+
+
+async def test_a_customers_next_page_of_orders_continues_after_the_first(
+    shop: tuple[ShopifyStore, SimulatorState], world: World
+) -> None:
+    store, _ = shop
+    customer = next(c for c in world.shopify_customers if len(world.customer_orders(c["id"])) >= 5)
+    first = await store.customer_orders(str(customer["id"]), 2)
+    second = await store.customer_orders(str(customer["id"]), 2, first.next_cursor)
+
+    assert [o.id for o in first.items + second.items] == [str(o["id"]) for o in
+                                                          world.customer_orders(customer["id"])][:4]
+
+
+async def test_fifty_customers_with_fifty_orders_each_are_split_under_the_1000_point_limit(
+    shop: tuple[ShopifyStore, SimulatorState], world: World
+) -> None:
+    store, state = shop
+    keys = [(CustomerRef.by_id(str(c["id"])), 50, None) for c in world.shopify_customers[:50]]
+    pages = await store.orders_of_customers(keys)
+
+    stats = state.stats()["shopify"]
+    assert stats.get("graphql_errors", {}) == {}
+    assert len(documents(state)) == 9  # 153 points a customer: six a query
+    assert sum(len(p.items) for p in pages.values()) == sum(
+        len(world.customer_orders(c["id"])) for c in world.shopify_customers[:50])
+
+
+async def test_shopify_pricing_higher_than_its_rules_splits_the_query_again_and_is_remembered(
+    make_store: Any, world: World
+) -> None:
+    store, state = make_store(shopify_cost_factor=1.5)
+    ids = [str(o["id"]) for o in world.orders[:300]]
+    found = await store.get_orders(ids)
+    state.reset()
+    again = await store.get_orders(ids)
+
+    assert len(found) == len(again) == 300
+    assert store.admin.scale == pytest.approx(1.5, rel=0.01)
+    assert len(documents(state)) == 2  # 300 x 3 x 1.5 = 1350 points: two queries, no refusal
+    assert state.stats()["shopify"]["graphql_errors"] == {}
+
+
+async def test_a_small_bucket_shapes_every_query_to_fit_it(make_store: Any, world: World) -> None:
+    store, state = make_store(rate_limits=True, shopify_maximum_available=300.0, shopify_restore_rate=10_000.0)
+    ids = [str(o["id"]) for o in world.orders[:250]]
+    first = await store.get_orders(ids)
+    # The very first query went out before the shop had said anything (the configured 2000 points): it
+    # may be refused once, and is split by what the refusal said.
+    assert state.stats()["shopify"]["graphql_errors"] in ({}, {"THROTTLED": 1})
+    state.reset()
+
+    again = await store.get_orders(ids)
+
+    assert len(first) == len(again) == 250
+    assert store.admin.budget() == 300.0
+    assert len(documents(state)) == 3 and state.stats()["shopify"]["graphql_errors"] == {}  # 99 + 99 + 52 ids
+
+
+async def test_a_customers_page_too_big_for_the_bucket_comes_shorter_with_a_cursor(
+    make_store: Any, world: World
+) -> None:
+    store, state = make_store(rate_limits=True, shopify_maximum_available=20.0, shopify_restore_rate=10_000.0)
+    await store.shop()  # the bucket is known: 20 points, four orders a query
+    customer = max(world.shopify_customers, key=lambda c: len(world.customer_orders(c["id"])))
+    page = await store.customer_orders(str(customer["id"]), 100)
+
+    assert 1 <= len(page.items) < len(world.customer_orders(customer["id"])) and page.next_cursor
+    assert state.stats()["shopify"]["graphql_errors"] == {}
+
+
+async def test_the_order_count_asks_for_no_limit(shop: tuple[ShopifyStore, SimulatorState], world: World) -> None:
+    store, state = shop
+    assert await store.count_orders() == len(world.orders)
+    assert "ordersCount(limit: null)" in documents(state)[0]["query"]
+
+
+async def test_attribution_reads_the_converting_visit_and_the_landing_url_when_utm_is_missing(
+    shop: tuple[ShopifyStore, SimulatorState], world: World
+) -> None:
+    store, _ = shop
+    tagged = [o for o in world.orders if "utm_campaign" in o["landing_site"]][:60]
+    untagged = next(o for o in world.orders if "utm_campaign" not in o["landing_site"])
+    found = await store.order_attribution([str(o["id"]) for o in [*tagged, untagged]])
+
+    assert any(o["id"] % 3 == 0 for o in tagged) and any(o["id"] % 3 for o in tagged)  # both journey shapes
+    for order in tagged:
+        assert found[str(order["id"])].utm_campaign == utm_campaign(order["landing_site"])
+    assert found[str(untagged["id"])].utm_campaign is None
+    visit = {"landingPage": "https://shop.example/p?utm_source=x&utm_campaign=Spring+Sale%21", "utmParameters": None}
+    attribution = decode_attribution({"id": "gid://shopify/Order/9", "customerJourneySummary": {"lastVisit": visit}})
+    assert attribution is not None and attribution.utm_campaign == "Spring Sale!"
+
+
+async def test_line_items_come_for_many_orders_at_once_and_long_orders_are_read_to_the_end(
+    make_store: Any, writable_world: World
+) -> None:
+    state_world = writable_world
+    long = state_world.orders[0]
+    long["line_items"] = [{**long["line_items"][0], "id": n, "title": f"Item {n}", "quantity": 1}
+                          for n in range(23)]
+    state = SimulatorState(SimulatorConfig(seed=7, rate_limits=False), world=state_world)
+    store = ShopifyStore.from_settings(ShopifySettings(base_url=BASE),
+                                       transport=httpx.ASGITransport(app=create_simulator_app(state=state)))
     try:
-        found = await store.get_orders([str(o["id"]) for o in world.orders[:750]])
+        found = await store.order_line_items([str(o["id"]) for o in state_world.orders[:40]])
     finally:
         await store.aclose()
 
-    assert len(found) == 750
-    assert counting.peak == 3  # three chunks of 250, all in flight at once
+    assert [i.title for i in found[str(long["id"])].items] == [f"Item {n}" for n in range(23)]
+    second = state_world.orders[1]
+    assert found[str(second["id"])].items == tuple(
+        LineItem(i["title"], i["quantity"], Money(i["price"], "USD")) for i in second["line_items"])
+    operations = [json.loads(r["body"])["query"].split("(")[0] for r in state.log]
+    # 40 orders x 33 points: two queries; the long order's last 13 items: one more.
+    assert operations.count("query HarmoniaOrdersByIds") == 2 and operations.count("query HarmoniaLineItems") == 1
 
 
-async def test_customers_in_batches_with_normalized_contact_data(
-    store: ShopifyStore, world: World, sim_client: httpx.AsyncClient
+async def test_an_order_whose_items_shopify_cannot_answer_is_unreadable_and_its_siblings_are_not(
+    make_store: Any, writable_world: World
 ) -> None:
-    wanted = [str(c["id"]) for c in world.shopify_customers[:300]]
-    found = await store.get_customers(wanted)
-    assert await _route_count(sim_client, "GET /admin/api/{version}/customers.json") == 2
-    assert sorted(found) == sorted(wanted)
-    first = found["6200000000"]  # seeded as "LEON.HAMILTON0@SHOP.EXAMPLE.NET", "+1 429 845 2013"
-    assert first.email == "leon.hamilton0@shop.example.net"
-    assert first.phone == "+14298452013"
-    assert first.created_at == "2024-06-17T04:45:00Z"  # from 2024-06-16T23:45:00-05:00
-    assert first.email_marketing_state == "subscribed"
-    assert first.total_spent == Money("297.53", "USD")
+    broken = writable_world.orders[1]
+    broken["line_items"] = [{k: v for k, v in i.items() if k not in ("price", "price_set")}
+                            for i in broken["line_items"]]
+    state = SimulatorState(SimulatorConfig(seed=7, rate_limits=False), world=writable_world)
+    store = ShopifyStore.from_settings(ShopifySettings(base_url=BASE),
+                                       transport=httpx.ASGITransport(app=create_simulator_app(state=state)))
+    try:
+        found = await store.order_line_items([str(o["id"]) for o in writable_world.orders[:3]])
+    finally:
+        await store.aclose()
+    assert [found[str(o["id"])].readable for o in writable_world.orders[:3]] == [True, False, True]
 
 
-async def test_customer_orders_are_exactly_theirs_in_every_status(store: ShopifyStore, world: World) -> None:
-    counts = Counter(o["customer"]["id"] for o in world.orders if o["customer"])
-    customer_id = counts.most_common(1)[0][0]
-    theirs = world.customer_orders(customer_id)
-    assert {_status(o) for o in theirs} != {"open"}  # the case status=any exists for
-    got, cursor = [], None
-    while True:
-        page = await store.customer_orders(str(customer_id), limit=2, page_info=cursor)
-        got += page.items
-        if (cursor := page.next_cursor) is None:
-            break
-    assert [o.id for o in got] == [str(o["id"]) for o in theirs]
-    assert {o.customer_id for o in got} == {str(customer_id)}
+async def test_an_order_shopify_answers_an_error_for_fails_the_read_instead_of_reading_as_absent(
+    writable_world: World,
+) -> None:
+    broken = writable_world.orders[1]
+    del broken["total_price"]
+    state = SimulatorState(SimulatorConfig(seed=7, rate_limits=False), world=writable_world)
+    store = ShopifyStore.from_settings(ShopifySettings(base_url=BASE),
+                                       transport=httpx.ASGITransport(app=create_simulator_app(state=state)))
+    try:
+        with pytest.raises(UpstreamUnavailable):
+            await store.get_orders([str(o["id"]) for o in writable_world.orders[:3]])
+        with pytest.raises(UpstreamUnavailable):
+            await store.customer_orders(str(broken["customer"]["id"]), 10)
+        assert len(await store.get_orders([str(writable_world.orders[0]["id"])])) == 1  # the others still read
+    finally:
+        await store.aclose()
 
 
-async def test_single_order_count_and_missing_order(store: ShopifyStore, world: World) -> None:
-    cancelled = next(o for o in world.orders if _status(o) == "cancelled")
-    order = await store.get_order(str(cancelled["id"]))
-    assert order is not None and order.cancelled_at is not None
-    assert await store.get_order("1") is None
-    assert await store.count_orders() == len(world.orders)
+async def test_customers_by_messy_email_in_one_aliased_query(
+    shop: tuple[ShopifyStore, SimulatorState], world: World
+) -> None:
+    store, state = shop
+    messy = [c for c in world.shopify_customers if c["email"] != c["email"].strip().lower()][:8]
+    asked = [f" {c['email'].strip().upper()} " for c in messy] + ["nobody@example.com", 'x" OR email:*']
+    found = await store.find_customers_by_email(asked)
+
+    assert len(documents(state)) == 1
+    assert [found[a].id if found[a] else None for a in asked] == [str(c["id"]) for c in messy] + [None, None]
+    assert all(isinstance(v, str) for v in documents(state)[0]["variables"].values())  # values, never spliced
 
 
-async def test_money_stays_exact_strings(store: ShopifyStore, world: World) -> None:
-    raw = world.orders[0]
-    order = await store.get_order(str(raw["id"]))
-    assert order is not None
-    assert order.total_price == Money("337.93", "USD")
-    assert [(i.title, i.quantity, i.price.amount) for i in line_items(order)] == [
-        ("Daypack 20L", 2, "74.50"), ("Compression Sleeves", 1, "29.90"), ("Yoga Mat", 2, "42.00"),
-        ("Gift Card", 2, "25.00")]
+@pytest.mark.parametrize("status", [200, 429])
+async def test_a_throttled_answer_at_200_or_429_is_waited_out_and_asked_again(make_store: Any, status: int) -> None:
+    store, state = make_store(rate_limits=True, shopify_throttle_status=status)
+    await store.list_orders(5)  # the bucket is known: full
+    bucket_of(state).reconfigure(available=0.0, restore_rate=200.0)  # another app of the shop spent it all
+
+    started = time.monotonic()
+    page = await store.list_orders(50)  # 152 points: three quarters of a second at 200 a second
+
+    assert len(page.items) == 50
+    assert state.stats()["shopify"]["graphql_errors"] == {"THROTTLED": 1}  # one refusal, then it waited
+    assert time.monotonic() - started >= 0.5  # it waited for the points instead of failing
 
 
-def _raw_order(*items: object, currency: object = "USD") -> dict[str, object]:
-    return {"id": 1, "name": "#1001", "created_at": "2024-05-01T10:15:00Z", "total_price": "10.00",
-            "currency": currency, "line_items": list(items)}
+async def test_an_email_that_is_search_syntax_gets_no_ones_orders_and_never_reaches_shopify(
+    shop: tuple[ShopifyStore, SimulatorState],
+) -> None:
+    store, state = shop
+    hostile = ["x@y.z OR email:*", '"a@b.c" OR *', "a@b.c) OR (email:*", "*", "no-at-sign"]
+    pages = await store.orders_of_customers([(CustomerRef.by_email(e), 5, None) for e in hostile])
+    found = await store.find_customers_by_email(hostile)
+
+    assert all(p.items == [] for p in pages.values()) and set(found.values()) == {None}
+    assert documents(state) == []
 
 
-def test_line_items_are_decoded_when_asked_and_once() -> None:
-    order = _order(_raw_order(
-        {"title": "Mug", "quantity": 2, "price": "9.5", "price_set": {"shop_money": {"amount": "9.5",
-                                                                                    "currency_code": "usd"}}},
-        {"title": "Cap", "quantity": "3", "price_set": {"shop_money": {"amount": "12"}}},  # no price: shop money's
-        {"title": None, "quantity": None, "price": 4},  # no price set: the order's currency
-    ))
-
-    decoded = line_items(order)
-
-    assert decoded == (LineItem("Mug", 2, Money("9.50", "USD")), LineItem("Cap", 3, Money("12.00", "USD")),
-                       LineItem("", 0, Money("4.00", "USD")))
-    assert line_items(order) is decoded
-    # Items are shared between orders (memoized), but never across value types: True == 1 == 1.0.
-    typed = dataclasses.replace(order, line_items_wire=(1, 1, "1.00", "USD", True, 1, "1.00", "USD",
-                                                         1.0, 1, "1.00", "USD"))
-    assert [item.title for item in line_items(typed)] == ["1", "True", "1.0"]
-    assert _order(_raw_order()).line_items_wire == () and line_items(_order(_raw_order())) == ()
-
-
-@pytest.mark.parametrize("item", [
-    {"title": "Mug", "quantity": 1},                                             # no price anywhere
-    {"title": "Mug", "quantity": 1, "price": None, "price_set": {"shop_money": {"amount": "9.50"}}},
-    {"title": "Mug", "quantity": 1, "price": "n/a"},
-    {"title": "Mug", "quantity": "two", "price": "9.50"},
-    {"title": "Mug", "quantity": 1, "price": {"amount": "9.50"}},                # not a JSON scalar
-    {"title": "Mug", "quantity": 1, "price": "9.50", "price_set": {"shop_money": {"currency_code": 840}}},
-    "Mug",
-])
-def test_an_unreadable_line_item_fails_only_its_line_items(item: object) -> None:
-    order = _order(_raw_order({"title": "Fine", "quantity": 1, "price": "1.00"}, item))
-
-    assert order.total_price == Money("10.00", "USD")  # the order itself reads fine
+async def test_an_erasure_request_is_sent_once_even_when_shopify_answers_503(
+    make_store: Any, world: World
+) -> None:
+    store, state = make_store({"max_retries": 3})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_simulator_app(state=state)),
+                                 base_url="http://simulators") as sim:
+        await sim.post("/__faults", json={"source": "shopify", "status": 503, "rate": 1.0, "seconds": 5})
     with pytest.raises(UpstreamUnavailable):
-        line_items(order)
+        await ShopifyWrites(store).erase_customer(str(world.shopify_customers[0]["id"]))
+    assert len(documents(state)) == 1  # not idempotent: the erasure job retries it, the HTTP layer never
 
 
-def test_a_line_item_without_a_currency_is_unreadable() -> None:
-    order = dataclasses.replace(_order(_raw_order()), line_items_wire=("Mug", 1, "1.00", None))
+async def test_a_shop_without_some_order_fields_is_read_without_them_and_the_email_comes_from_the_customer(
+    make_store: Any, world: World
+) -> None:
+    store, state = make_store(shopify_hidden_fields=("Order.email", "Order.closedAt"))
+    page = await store.list_orders(20)
+    again = await store.list_orders(20)
 
-    with pytest.raises(UpstreamUnavailable):
-        line_items(order)
-
-
-@pytest.mark.parametrize(("order_id", "expected"), [
-    ("450790562", "2023-01-11T02:09:00Z"),  # seeded as 2023-01-10T21:09:00-05:00: crosses midnight
-    ("450789568", "2023-01-01T16:06:00Z"),  # seeded as 2023-01-01T17:06:00+01:00
-])
-async def test_offset_timestamps_become_utc_z(store: ShopifyStore, order_id: str, expected: str) -> None:
-    order = await store.get_order(order_id)
-    assert order is not None and order.created_at == expected
-
-
-async def test_utm_campaign_is_read_from_the_landing_site(store: ShopifyStore, world: World) -> None:
-    order = await store.get_order(str(world.orders[0]["id"]))  # ...&utm_campaign=Performance+Max+-+Outdoor
-    assert order is not None and order.utm_campaign == "Performance Max - Outdoor"
-    plain = next(o for o in world.orders if "utm_campaign" not in o["landing_site"])
-    untagged = await store.get_order(str(plain["id"]))
-    assert untagged is not None and untagged.utm_campaign is None
+    assert store.missing == {("Order", "email"), ("Order", "closedAt")}
+    assert [o.id for o in page.items] == [o.id for o in again.items] == [str(o["id"]) for o in world.orders[:20]]
+    for order, raw in zip(page.items, world.orders[:20], strict=True):
+        expected = raw["customer"]["email"].strip().lower() if raw["customer"] else None  # guests: none
+        assert order.email == expected and order.closed_at is None
+    assert len(documents(state)) == 1 + 2  # one refusal naming both fields, then one query a page
 
 
-@pytest.mark.parametrize(("landing", "expected"), [
-    ("/p?utm_campaign=Spring+sale+2024", "Spring sale 2024"),
-    ("/p?utm_source=x&utm_campaign=Spring%20sale%202024&x=1", "Spring sale 2024"),
-    ("https://shop.example.com/p?utm_campaign=Runner%27s+guide", "Runner's guide"),
-    ("/collections/all", None),
-    ("/p?utm_campaign=", None),
-    (None, None),
-])
-def test_utm_campaign_decoding(landing: str | None, expected: str | None) -> None:
-    assert utm_campaign(landing) == expected
+def test_undefined_field_errors_are_read_in_shopifys_wording_and_graphql_cores() -> None:
+    shopify = [{"message": "Field 'email' doesn't exist on type 'Order'", "extensions": {
+        "code": "undefinedField", "typeName": "Order", "fieldName": "email"}}]
+    core = [{"message": "Cannot query field 'cancelledAt' on type 'Order'."}]
+    assert undefined_fields(shopify) == {("Order", "email")}
+    assert undefined_fields(core) == {("Order", "cancelledAt")}
+    assert undefined_fields([{"message": "Throttled"}]) == set()
 
 
-async def test_find_customer_by_messy_email(store: ShopifyStore, world: World) -> None:
-    raw = next(c for c in world.shopify_customers if c["email"] != c["email"].strip().lower())
-    found = await store.find_customer_by_email(f"  {raw['email'].strip().upper()} ")
-    assert found is not None and found.id == str(raw["id"])
-    assert await store.find_customer_by_email("nobody@nowhere.example") is None
+async def test_a_shop_without_a_field_harmonia_needs_is_an_outage_not_a_loop(make_store: Any) -> None:
+    store, state = make_store(shopify_hidden_fields=("Order.totalPriceSet",))
+    with pytest.raises(UpstreamUnavailable, match="api_version"):
+        await store.list_orders(5)
+    assert len(documents(state)) == 1
 
 
-async def test_list_customers_pages_through(store: ShopifyStore, world: World) -> None:
-    first = await store.list_customers(limit=3)
-    second = await store.list_customers(limit=3, page_info=first.next_cursor)
-    assert [c.id for c in first.items + second.items] == [str(c["id"]) for c in world.shopify_customers[:6]]
-
-
-async def test_wrong_token_is_an_auth_failure(transport: httpx.ASGITransport) -> None:
-    settings = ShopifySettings(base_url=BASE, token="shpat_wrong")
-    store = ShopifyStore.from_settings(settings, transport=transport)
+async def test_a_wrong_token_is_an_auth_failure(make_store: Any) -> None:
+    store, _ = make_store({"token": "shpat_wrong"})
     with pytest.raises(UpstreamAuthFailed):
-        await store.list_orders(limit=5)
-    await store.aclose()
+        await store.list_orders(5)
 
 
-async def test_429_waits_for_retry_after_then_succeeds(
-    store: ShopifyStore, world: World, sim_state: SimulatorState, sim_client: httpx.AsyncClient
+async def test_another_api_version_is_used_in_every_call(make_store: Any) -> None:
+    store, state = make_store({"api_version": "2026-07"})
+    await store.list_orders(2)
+    await store.get_customers(["6200000000"])
+    assert {r["path"] for r in state.log} == {"/admin/api/2026-07/graphql.json"}
+
+
+async def test_a_token_without_read_all_orders_is_noticed_from_the_order_reads_themselves(
+    make_store: Any
 ) -> None:
-    bucket = sim_state.throttles[BUCKET_KEY]
-    # Draining 0.5/s: the first call is refused unless it stalls 2 s, and the retry 2 s later gets in.
-    bucket.leak_per_second = 0.5
-    bucket.fill(DEMO_CREDENTIALS["shopify_token"], 40)
-    started = time.monotonic()
-    assert await store.count_orders() == len(world.orders)
-    assert time.monotonic() - started >= 1.9  # Retry-After: 2.0
-    assert await _route_count(sim_client, "GET /admin/api/{version}/orders/count.json") == 2
+    limited, limited_state = make_store(shopify_read_all_orders=False)
+    full, _ = make_store()
+
+    assert limited.orders_window_days() is None  # not known yet: nothing said
+    await limited.list_orders(10)
+    await full.list_orders(10)
+
+    assert len(limited_state.log) == 1  # the scopes rode along with the orders
+    assert limited.orders_window_days() == 60
+    assert full.orders_window_days() is None
+    info = await limited.shop()
+    assert info.name == "Harmonia Outdoor" and info.plan == "Basic"
+    assert "read_orders" in info.scopes and "read_all_orders" not in info.scopes
 
 
-async def test_pacer_follows_the_call_limit_header_and_avoids_429(
-    store: ShopifyStore, sim_state: SimulatorState, sim_client: httpx.AsyncClient
-) -> None:
-    # Another app has nearly filled the shop's bucket: only the header tells us.
-    sim_state.throttles[BUCKET_KEY].fill(DEMO_CREDENTIALS["shopify_token"], 37)
-    started = time.monotonic()
-    for _ in range(4):
-        await store.count_orders()
-    assert await _route_count(sim_client, "GET /admin/api/{version}/orders/count.json") == 4  # no 429 retry
-    assert time.monotonic() - started >= 1.0  # the pacer waited for the bucket to leak
+async def test_an_answer_without_cost_extensions_still_works(make_store: Any, world: World) -> None:
+    store, _ = make_store(rate_limits=True, shopify_report_cost=False)
+    page = await store.list_orders(50)
+    assert len(page.items) == 50 and store.throttle_status() is None
 
 
-async def test_pacer_adopts_the_bucket_size_shopify_reports(
-    store: ShopifyStore, sim_state: SimulatorState
-) -> None:
-    sim_state.throttles[BUCKET_KEY].size = 80  # a Plus shop
-    await store.count_orders()
-    pacer = store.http.pacer
-    assert isinstance(pacer, LeakyBucketPacer) and pacer.size == 80
+async def test_a_shopify_outage_is_upstream_unavailable_with_no_shopify_text(make_store: Any) -> None:
+    store, state = make_store({"max_retries": 0})
+    await httpx.AsyncClient(transport=httpx.ASGITransport(app=create_simulator_app(state=state)),
+                            base_url="http://simulators").post("/__faults", json={
+                                "source": "shopify", "status": 503, "rate": 1.0, "seconds": 5})
+    with pytest.raises(UpstreamUnavailable) as failure:
+        await store.list_orders(5)
+    assert "Injected" not in failure.value.message
 
 
-async def test_another_api_version_is_used_in_every_path(
-    transport: httpx.ASGITransport, sim_client: httpx.AsyncClient
-) -> None:
-    settings = ShopifySettings(base_url=BASE, api_version="2025-01")
-    store = ShopifyStore.from_settings(settings, transport=transport)
-    await store.count_orders()
-    await store.aclose()
-    log = (await sim_client.get("/__requests", params={"source": "shopify"})).json()
-    assert [r["path"] for r in log] == ["/admin/api/2025-01/orders/count.json"]
-    assert log[0]["query"] == "status=any"
-
-
-def test_next_page_info_uses_the_official_parsing_rule() -> None:
-    url = "https://s.myshopify.com/admin/api/2024-04/orders.json?limit=50&page_info="
-    header = f'<{url}PREV>; rel="previous", <{url}NEXT>; rel="next"'
-
-    assert next_page_info(header) == "NEXT"
-    assert next_page_info(header.split(", ")[0]) is None
-    assert next_page_info(None) is None
-
-
-async def test_only_the_fields_the_records_read_are_asked_for_and_the_records_are_the_same(
-    store: ShopifyStore, world: World, sim_client: httpx.AsyncClient
-) -> None:
-    token = {"X-Shopify-Access-Token": DEMO_CREDENTIALS["shopify_token"]}
-    first = await store.list_orders(limit=60)
-    following = await store.list_orders(limit=60, page_info=first.next_cursor)
-    by_ids = await store.get_customers([str(c["id"]) for c in world.shopify_customers[:30]])
-    log = (await sim_client.get("/__requests", params={"source": "shopify"})).json()
-    assert all("fields=" in r["query"] for r in log), [r["query"] for r in log]
-
-    # The same pages asked for whole: every record decodes to exactly what the trimmed answers gave.
-    whole = (await sim_client.get("/shopify/admin/api/2024-04/orders.json",
-                                  params={"limit": 120, "status": "any"}, headers=token)).json()["orders"]
-    assert [_order(raw) for raw in whole] == first.items + following.items
-    customers = (await sim_client.get("/shopify/admin/api/2024-04/customers.json", params={
-        "ids": ",".join(by_ids), "limit": 250}, headers=token)).json()["customers"]
-    assert {str(raw["id"]): _customer(raw) for raw in customers} == by_ids
-    trimmed = (await sim_client.get("/shopify/admin/api/2024-04/orders.json",
-                                    params={"limit": 1, "fields": ORDER_FIELDS}, headers=token)).json()["orders"][0]
-    assert len(trimmed) < len(whole[0])  # the simulator does trim: the comparison above means something
+@pytest.mark.parametrize(("version", "until"), [("2026-10", date(2027, 10, 1)), ("2023-01", date(2024, 1, 1)),
+                                                ("unstable", None), ("2026-13", None), ("latest", None)])
+def test_a_stable_version_is_supported_for_twelve_months_from_its_release(version: str, until: date | None) -> None:
+    assert version_supported_until(version) == until

@@ -58,18 +58,34 @@ async def test_a_property_update_is_retried_because_sending_it_twice_is_harmless
     assert calls(writable_sim_state, "{contact_id}") == 1 + HubSpotSettings(base_url="x").max_retries
 
 
-async def test_shopify_erasure_anonymises_a_customer_with_orders(
+async def test_shopify_erasure_is_requested_through_customer_request_data_erasure(
     transport: httpx.ASGITransport, writable_world: World
 ) -> None:
-    store = ShopifyStore.from_settings(ShopifySettings(base_url=f"{SIM_BASE}/shopify", bucket_size=1000),
-                                       transport=transport)
+    store = ShopifyStore.from_settings(ShopifySettings(base_url=f"{SIM_BASE}/shopify"), transport=transport)
     try:
         buyer = next(c for c in writable_world.shopify_customers if writable_world.customer_orders(c["id"]))
+        total = [o["total_price"] for o in writable_world.customer_orders(buyer["id"])]
         erased = await ShopifyWrites(store).erase_customer(str(buyer["id"]))
-        assert erased.outcome == "ANONYMISED"
-        assert (buyer["email"], buyer["phone"], buyer["addresses"], buyer["tags"]) == (None, None, [], "")
+        assert (erased.outcome, erased.mechanism) == ("ERASURE_REQUESTED", "customerRequestDataErasure")
+        assert (buyer["email"], buyer["phone"], buyer["first_name"], buyer["tags"]) == (None, None, None, "")
+        assert [o["total_price"] for o in writable_world.customer_orders(buyer["id"])] == total
         again = await ShopifyWrites(store).erase_customer("1")
         assert again.outcome == "ABSENT"
+    finally:
+        await store.aclose()
+
+
+async def test_shopify_consent_refusals_name_the_field_and_an_unknown_customer_is_none(
+    transport: httpx.ASGITransport, writable_world: World
+) -> None:
+    store = ShopifyStore.from_settings(ShopifySettings(base_url=f"{SIM_BASE}/shopify"), transport=transport)
+    try:
+        writes = ShopifyWrites(store)
+        assert await writes.set_email_marketing_consent("1", "unsubscribed") is None
+        customer = next(c for c in writable_world.shopify_customers if c["email"])
+        changed = await writes.set_email_marketing_consent(str(customer["id"]), "pending")
+        assert changed is not None and changed.email_marketing_state == "pending"
+        assert customer["email_marketing_consent"]["opt_in_level"] == "confirmed_opt_in"
     finally:
         await store.aclose()
 
