@@ -6,20 +6,22 @@
 
 The client is, in order: the ``graphql-client-name`` header (Apollo's convention, with
 ``graphql-client-version``), the token's ``auth.client_claim``, the token subject. Every name a
-caller can choose is checked (printable, at most 64 characters; anything else is ``(invalid)``) and
-capped: at most ``max_clients`` distinct client names, ``max_operations`` operation names and
-``max_versions`` versions per hour in this process, then ``(other)``. Names listed in ``known`` are
+caller can choose is checked (printable ASCII, at most 64 characters; a header that is not is
+``(invalid)``, a subject or claim that is not is a short digest of it) and capped: at most
+``max_clients`` distinct client names, ``max_operations`` operation names and ``max_versions``
+versions per hour in this process, then ``(other)``. Names listed in ``known`` are
 always admitted, so an operator who lists the real clients never sees them folded into ``(other)``
 by a caller inventing names. Redis has its own cap per hourly hash (``usage.MAX_FIELDS_PER_HOUR``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections.abc import Iterable, Mapping
 
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:@/+\-]{0,63}$")
+NAME = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,63}$")  # printable ASCII, 64 at most: no tab, newline, escape
 OTHER = "(other)"
 INVALID = "(invalid)"
 ANONYMOUS = "(anonymous)"
@@ -50,12 +52,17 @@ class _HourlyCap:
         return value
 
 
-def clean(value: str | None) -> str | None:
-    """The value when it is a plain name, ``(invalid)`` when it is not, None when absent or blank."""
+def clean(value: str | None, *, digest_others: bool = False) -> str | None:
+    """The value when it is a plain name, None when absent or blank; otherwise ``(invalid)``, or with
+    ``digest_others`` (a verified token's subject or claim: ``auth0|...`` of 80 characters is a real
+    client) a short digest of it, as stable and as bounded."""
     if value is None or not value.strip():
         return None
     value = value.strip()
-    return value if NAME.match(value) else INVALID
+    if NAME.match(value):
+        return value
+    return "sha256:" + hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()[:16] if digest_others \
+        else INVALID
 
 
 class UsageNames:
@@ -66,7 +73,8 @@ class UsageNames:
         self.versions = _HourlyCap(max_versions)
 
     def client(self, headers: Mapping[str, str], *, principal_client: str | None, sub_label: str) -> str:
-        named = clean(headers.get(CLIENT_HEADER)) or clean(principal_client) or clean(sub_label) or INVALID
+        named = clean(headers.get(CLIENT_HEADER)) or clean(principal_client, digest_others=True) \
+            or clean(sub_label, digest_others=True) or INVALID
         return self.clients.admit(named)
 
     def version(self, headers: Mapping[str, str]) -> str:

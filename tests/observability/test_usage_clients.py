@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -32,13 +33,17 @@ async def test_the_client_is_the_header_else_the_client_claim_else_the_token_sub
         await gateway.post(QUERY, token=with_claim, headers={"graphql-client-name": "web-dashboard"})
         await gateway.post(QUERY, token=with_claim)
         await gateway.post(QUERY, token=token_for("marketer", sub="ben"))
+        await gateway.post(QUERY, token=token_for("marketer", sub="auth0|5f7c8ec7c33c6c004bbafe82"))
+        await gateway.post(QUERY, token=token_for("marketer", sub="svc-" + "x" * 80))  # too long: a digest
         # Not a name: control characters, a tab (our separator), too long. Counted, but as "(invalid)".
         for bad in (b"a\tb", b"x" * 65, "\u202eevil".encode()):
             await gateway.client.post("/graphql", json={"query": QUERY}, headers=[
                 (b"authorization", f"Bearer {token_for('marketer', sub='ben')}".encode()),
                 (b"graphql-client-name", bad)])
 
-        assert _clients(await gateway.query(REPORT)) == {"web-dashboard": 1, "bi-tool": 1, "ben": 1, "(invalid)": 3}
+        digest = "sha256:" + hashlib.sha256(("svc-" + "x" * 80).encode()).hexdigest()[:16]
+        assert _clients(await gateway.query(REPORT)) == {"web-dashboard": 1, "bi-tool": 1, "ben": 1, "(invalid)": 3,
+                                                         "auth0|5f7c8ec7c33c6c004bbafe82": 1, digest: 1}
     finally:
         await close()
 
