@@ -81,7 +81,7 @@ def _read_pacer(pacer: Any, settings: SourceSettings) -> QuotaView | None:
     status = getattr(pacer, "status", None)
     if callable(status):                                              # CostPacer (Shopify's throttle status)
         s = status()
-        return QuotaView("cost_points", f"{s.maximum:g} cost points, {s.restore_rate:g} restored per second",
+        return QuotaView("cost_points", f"{s.maximum:,.0f} cost points, {s.restore_rate:,.0f} restored per second",
                          s.maximum, "cost points", s.maximum / s.restore_rate, s.restore_rate,
                          s.available / s.maximum)
     if hasattr(pacer, "window") and hasattr(pacer, "limit"):           # WindowPacer (HubSpot)

@@ -49,7 +49,8 @@ class Traffic:
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     with Servers(tmp_path_factory.mktemp("sources-servers")) as running:
-        sim = running.start("simulators", ["simulate", "--no-rate-limits", "--latency-ms", "5"], {}, free_port())
+        # With the SaaS quotas on, as the real APIs: the catalogue shows them as the sources report them.
+        sim = running.start("simulators", ["simulate", "--latency-ms", "5"], {}, free_port())
         gateway = running.gateway(sim, {"HARMONIA_CACHE__ENABLED": "false",
                                         "HARMONIA_UPSTREAM__CIRCUIT_RESET_SECONDS": "30"})
         traffic = Traffic(gateway)
