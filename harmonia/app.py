@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import date
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -38,11 +39,14 @@ from harmonia.schema import ADMINS_ONLY_TYPES, build_schema
 from harmonia.schema.catalog import catalog_of
 from harmonia.schema.dry_run import RecentOperations, replay_under
 from harmonia.settings import Settings
+from harmonia.sources.versions import support_warnings
 
 NO_FRAMEWORK_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
 
 
 def create_app(settings: Settings, transports: Transports | None = None) -> FastAPI:
+    for line in support_warnings(settings.sources, today=date.today()):
+        logging.getLogger("harmonia.sources.versions").warning(line)  # `harmonia doctor` says the same
     sources = Sources.from_settings(settings, transports)
     writes = WriteServices.build(settings, sources)
     schema = build_schema()

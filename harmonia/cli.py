@@ -5,6 +5,7 @@
     harmonia simulate --latency-ms 5 --no-rate-limits
     harmonia token --role analyst --sub ana --ttl 3600
     harmonia policy export -o policy.yaml          # the file's policy plus the admins' runtime changes
+    harmonia doctor                                # each source: credentials, scopes, version, quota
     harmonia schema check next.graphql --window 7d # breaking changes joined with recorded usage
 """
 
@@ -72,6 +73,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from harmonia.auth.key_checks import check_token_keys
+    from harmonia.credentials.build import check_credentials
     from harmonia.settings import load_settings
 
     if args.config:
@@ -79,6 +81,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)  # fail now, with the reason, rather than in every worker
     check_token_keys(settings.auth)
     check_policy(settings.auth.policy_file)
+    for warning in check_credentials(settings.sources):
+        print(f"harmonia: warning: {warning}", file=sys.stderr)
     _check_tracing_env()
     with _metrics_dir(args.workers):
         uvicorn.run("harmonia.cli:create_app_from_env", factory=True, host=args.host, port=args.port,
@@ -117,7 +121,9 @@ def _simulator_app(args: argparse.Namespace) -> object:
     from harmonia.simulators.core import SimulatorConfig
 
     return create_simulator_app(SimulatorConfig(seed=args.seed, latency_ms=args.latency_ms,
-                                                rate_limits=not args.no_rate_limits))
+                                                rate_limits=not args.no_rate_limits,
+                                                token_lifetime_seconds=args.token_lifetime,
+                                                shopify_read_all_orders=not args.no_read_all_orders))
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -269,6 +275,24 @@ def cmd_policy_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """One cheap call per source; the table, each problem with its fix; exit 1 when something failed."""
+    import json
+    from datetime import date
+
+    from harmonia.doctor import examine, exit_code, render
+    from harmonia.settings import load_settings
+
+    settings = load_settings(args.config)
+    today = date.today()
+    rows = asyncio.run(examine(settings, today=today))
+    if args.json:
+        print(json.dumps({"date": today.isoformat(), "sources": [r.as_json() for r in rows]}, indent=2))
+    else:
+        print(render(rows, today))
+    return exit_code(rows, strict=args.strict)
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from harmonia.schema import build_schema
 
@@ -366,6 +390,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--latency-ms", type=float, default=0.0)
         p.add_argument("--seed", type=int, default=7)
         p.add_argument("--no-rate-limits", action="store_true")
+        p.add_argument("--no-read-all-orders", action="store_true",
+                       help="the simulated Shopify app lacks read_all_orders: only 60 days of orders")
+        p.add_argument("--token-lifetime", type=float, default=None, metavar="SECONDS",
+                       help="lifetime of the access tokens the simulated token endpoints issue "
+                            "(default: each vendor's)")
         if name == "simulate":
             p.add_argument("--port", type=int, default=8100)
         else:
@@ -388,6 +417,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--config", default=None)
     export.add_argument("--output", "-o", default="-", help="a file, or - for stdout (the default)")
     export.set_defaults(func=cmd_policy_export)
+
+    doctor = sub.add_parser("doctor", help="check each source: credentials, scopes, API version, quota")
+    doctor.add_argument("--config", default=None)
+    doctor.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    doctor.add_argument("--json", action="store_true", help="the findings as JSON")
+    doctor.set_defaults(func=cmd_doctor)
 
     schema = sub.add_parser("schema", help="print the SDL; `schema check PROPOSED` checks a change")
     schema.set_defaults(func=cmd_schema)

@@ -10,6 +10,8 @@
     └── UpstreamError                  (abstract: something a SaaS API did)
         ├── UpstreamUnavailable        UPSTREAM_UNAVAILABLE  (5xx, connection refused/reset, bad body)
         │   ├── UpstreamAuthFailed     UPSTREAM_UNAVAILABLE  (401/403 from the SaaS: our credentials)
+        │   │   └── CredentialsUnavailable UPSTREAM_UNAVAILABLE (no access token: the source's token
+        │   │                                                  endpoint refused to renew it, or failed)
         │   └── KeySetUnavailable      UPSTREAM_UNAVAILABLE  (the token issuer's JWKS, never fetched yet,
         │                                                     cannot be fetched: HTTP 503, not 401)
         ├── UpstreamTimeout            UPSTREAM_TIMEOUT
@@ -78,6 +80,18 @@ class UpstreamUnavailable(UpstreamError):
 
 class UpstreamAuthFailed(UpstreamUnavailable):
     """The SaaS refused our credentials: an operator problem, reported as unavailable."""
+
+
+class CredentialsUnavailable(UpstreamAuthFailed):
+    """No usable access token for a source: its token endpoint refused to renew it (``permanent``: a
+    refresh token revoked or spent, a wrong client secret) or could not be reached. ``reason`` (an OAuth
+    error code such as ``invalid_grant``, or ``unreachable``) is for logs and ``harmonia doctor``; the
+    client sees only that the source is unavailable."""
+
+    def __init__(self, source: str, reason: str, *, permanent: bool) -> None:
+        super().__init__(source, f"{source}: Harmonia could not obtain an access token")
+        self.reason = reason
+        self.permanent = permanent
 
 
 class KeySetUnavailable(UpstreamUnavailable):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 SIMULATOR_URL = "http://127.0.0.1:8100"
@@ -44,9 +44,30 @@ class SourceSettings(BaseModel):
     max_retries: int = 3
 
 
+class OAuthSettings(BaseModel):
+    """A renewing credential (``HARMONIA_SOURCES__<S>__OAUTH__*``): unset ``client_id`` means none.
+
+    With ``refresh_token``: the refresh-token grant (a rotated one replaces it, kept in Redis when set);
+    without it (Shopify only): the client-credentials grant. ``token_url`` defaults per vendor
+    (``harmonia.credentials.build``). Secrets are ``SecretStr``: a repr or a log line shows ``**********``.
+    """
+
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    refresh_token: SecretStr | None = None
+    token_url: str | None = None
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.client_id)
+
+
 class HubSpotSettings(SourceSettings):
     base_url: str = f"{SIMULATOR_URL}/hubspot"
     token: str = DEMO_CREDENTIALS["hubspot_token"]
+    oauth: OAuthSettings = Field(default_factory=OAuthSettings)
+    # Date-versioned CRM paths (/crm/objects/2026-09/contacts); "v3" keeps the older /crm/v3/ paths.
+    api_version: str = "2026-09"
     # HubSpot's documented Free/Starter quota, used until its headers say otherwise.
     requests_per_window: int = 100
     window_seconds: float = 10.0
@@ -55,6 +76,7 @@ class HubSpotSettings(SourceSettings):
 class ShopifySettings(SourceSettings):
     base_url: str = f"{SIMULATOR_URL}/shopify"
     token: str = DEMO_CREDENTIALS["shopify_token"]
+    oauth: OAuthSettings = Field(default_factory=OAuthSettings)
     # The GraphQL Admin API version: the latest stable one, quarterly releases kept about a year.
     api_version: str = "2026-10"
     # Shopify's cost bucket on the Standard plan (points, points restored a second), used only until the
@@ -73,6 +95,9 @@ class MailchimpSettings(SourceSettings):
 class GA4Settings(SourceSettings):
     base_url: str = f"{SIMULATOR_URL}/ga4"
     token: str = DEMO_CREDENTIALS["ga4_token"]
+    oauth: OAuthSettings = Field(default_factory=OAuthSettings)
+    service_account_file: str | None = None  # a Google key file (JSON): beats oauth, which beats token
+    api_version: str = "v1beta"
     property_id: str = DEMO_CREDENTIALS["ga4_property_id"]
     max_concurrency: int = 10
     # GA4 reports what is left of the property's tokens per hour / day / project per hour with every
@@ -88,10 +113,12 @@ class GA4Settings(SourceSettings):
 class GoogleAdsSettings(SourceSettings):
     base_url: str = f"{SIMULATOR_URL}/googleads"
     token: str = DEMO_CREDENTIALS["googleads_token"]
+    oauth: OAuthSettings = Field(default_factory=OAuthSettings)
+    service_account_file: str | None = None  # a Google key file (JSON): beats oauth, which beats token
     developer_token: str = DEMO_CREDENTIALS["googleads_developer_token"]
     customer_id: str = DEMO_CREDENTIALS["googleads_customer_id"]
     login_customer_id: str | None = None
-    api_version: str = "v17"
+    api_version: str = "v26"
     currency_code: str = "USD"
     # Google Ads publishes no fixed rate: it throttles per customer with a token bucket; stay well under.
     requests_per_second: float = 8.0
@@ -215,7 +242,13 @@ class PersistedQuerySettings(BaseModel):
     enabled: bool = True                   # Apollo automatic persisted queries
     safelist: bool = False                 # only registered operations run (admins excepted)
     manifest: str | None = None            # Apollo persisted-query manifest JSON: registered at start
-    ttl: float = 7 * 24 * 3600.0           # how long an APQ registration lives in Redis
+    # How long an APQ registration lives (Redis and in process): a client that sends a hash after it
+    # gets PersistedQueryNotFound and registers again. At most a week: Redis also holds budgets and jobs.
+    ttl: float = Field(default=24 * 3600.0, gt=0, le=7 * 24 * 3600.0)
+    max_bytes: int = Field(default=16_384, gt=0)             # a longer text runs, but is not stored
+    # New registrations per client (token subject), as a bucket refilled over an hour; beyond it a text
+    # runs but is not stored. Shared through Redis when configured.
+    registrations_per_hour: int = Field(default=100, ge=0)
 
 
 class IdempotencySettings(BaseModel):
@@ -322,6 +355,20 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Environment beats the file: the file arrives through init_settings (lowest here).
         return env_settings, init_settings
+
+
+def account_identity(source: BaseModel) -> str:
+    """Every textual setting of a source, nested ones and secrets included (``oauth.refresh_token``: two
+    HubSpot portals share a base URL), as text for a digest naming the account in cache and state keys.
+    Only ever hashed: the text holds secrets."""
+    def walk(prefix: str, value: Any) -> list[str]:
+        if isinstance(value, dict):
+            return [line for key in sorted(value) for line in walk(f"{prefix}{key}.", value[key])]
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        return [f"{prefix[:-1]}={value}"] if isinstance(value, str) else []
+
+    return "\n".join(walk("", source.model_dump()))
 
 
 def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:

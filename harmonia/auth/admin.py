@@ -39,6 +39,8 @@ class FieldPolicyView:
     mask: str | None
     clear: Rule | None
     readers: tuple[RoleAccess, ...]
+    hidden: bool = False                 # the file marks it (or its type) hidden
+    searches: tuple[str, ...] = ()       # its lookups, "email -> Customer.email"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +84,9 @@ class AdminPlane:
                 views.append(FieldPolicyView(
                     t, f, policy.read_rule(t, f), _source(policy, t, f), own.mask if own else None,
                     own.clear if own else None,
-                    tuple(RoleAccess(r, _access(policy, r, t, f)) for r in roles)))
+                    tuple(RoleAccess(r, _access(policy, r, t, f)) for r in roles),
+                    hidden=policy.marked_hidden(t, f),
+                    searches=tuple(f"{k.argument} -> {k.searched}" for k in policy.lookups_of(t, f))))
         return views
 
     def view(self, type_name: str, field_name: str) -> FieldPolicyView:

@@ -13,11 +13,19 @@ The format (``harmonia/auth/demo_policy.yaml`` is a complete example)::
         read: [marketer, analyst, {roles: [support], scopes: [crm:read]}]   # any of these
         fields:
           email: {mask: email, clear: [marketer]}    # analysts read it masked
-          phone: {read: [marketer], mask: phone}
+          phone: {read: [marketer], mask: phone, hidden: true}   # others: as if it did not exist
+      Query:
+        fields:
+          customerByEmail: {searches: {email: Customer.email}}   # only for who reads emails in clear
 
 A rule is ``"*"`` (any authenticated principal) or a list of alternatives, any one of which is
 enough; an alternative is a role name or ``{roles: [...], scopes: [...]}``, all of which are needed.
 Masks: ``email`` (``a***@example.com``), ``phone`` (last four digits), ``redact`` (null).
+``hidden: true`` (on a field, or on a type for all its fields and its Relay wrappers): who may not read
+it gets a validation error, as for a field that does not exist, instead of null with FORBIDDEN naming
+the roles that would do. ``searches`` maps an argument of the field (or a dotted path into an input
+object argument, ``filter.email``) to the ``Type.field`` it finds records by: the lookup is allowed only
+to principals who read that field in clear (``Query.customerByEmail(email:)`` always is one).
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from harmonia.auth.policy import ADMIN_PLANE_FIELDS, ADMIN_PLANE_TYPES, DEMO_SOURCE, Policy
-from harmonia.auth.rules import EVERYONE, MASKS, NOBODY, FieldRule, FieldShape, Requirement, Rule, TypeRule
+from harmonia.auth.rules import EVERYONE, MASKS, NOBODY, FieldRule, FieldShape, Lookup, Requirement, Rule, TypeRule
 
 Catalog = Mapping[str, Mapping[str, FieldShape]]
 
@@ -96,6 +104,20 @@ class _Reader:
             raise self.fail(node, f"an alternative of {what} names no role and no scope (use \"*\" for anyone)")
         return Requirement.of(roles, scopes)
 
+    def flag(self, node: Node, what: str) -> bool:
+        if not isinstance(node, ScalarNode) or node.value not in ("true", "false"):
+            raise self.fail(node, f"{what} must be true or false")
+        return bool(node.value == "true")
+
+
+class _Marks:
+    """What a file says besides rules: hidden fields and types, lookups."""
+
+    def __init__(self) -> None:
+        self.hidden: set[tuple[str, str]] = set()
+        self.hidden_types: set[str] = set()
+        self.lookups: dict[tuple[str, str], tuple[Lookup, ...]] = {}
+
 
 def parse_policy(text: str, source: str, catalog: Catalog | None = None) -> Policy:
     reader = _Reader(source)
@@ -118,19 +140,24 @@ def parse_policy(text: str, source: str, catalog: Catalog | None = None) -> Poli
         value = node.value if isinstance(node, ScalarNode) else None
         default = NOBODY if value == "deny" else EVERYONE if value == "allow" else reader.rule(node, "default")
     types: dict[str, TypeRule] = {}
+    marks = _Marks()
     if "types" in top:
         for type_name, (key, node) in reader.mapping(top["types"][1], "types").items():
-            types[type_name] = _type_rule(reader, type_name, key, node, catalog)
-    return Policy(admins=admins, default=default, types=types, source=source)
+            types[type_name] = _type_rule(reader, type_name, key, node, catalog, marks)
+    return Policy(admins=admins, default=default, types=types, source=source, hidden=frozenset(marks.hidden),
+                  hidden_types=frozenset(marks.hidden_types), lookups=marks.lookups)
 
 
-def _type_rule(reader: _Reader, type_name: str, key: Node, node: Node, catalog: Catalog | None) -> TypeRule:
+def _type_rule(reader: _Reader, type_name: str, key: Node, node: Node, catalog: Catalog | None,
+               marks: _Marks) -> TypeRule:
     if type_name in ADMIN_PLANE_TYPES:
         raise reader.fail(key, f"{type_name} is the admin plane: only admins use it, no policy can change that")
     if catalog is not None and type_name not in catalog:
         raise reader.fail(key, f"unknown type {type_name!r}")
-    entries = reader.mapping(node, f"type {type_name}", ("read", "fields"))
+    entries = reader.mapping(node, f"type {type_name}", ("read", "fields", "hidden"))
     read = reader.rule(entries["read"][1], f"{type_name}.read") if "read" in entries else None
+    if "hidden" in entries and reader.flag(entries["hidden"][1], f"{type_name}.hidden"):
+        marks.hidden_types.add(type_name)
     fields: list[tuple[str, FieldRule]] = []
     if "fields" in entries:
         for field_name, (fkey, fnode) in reader.mapping(entries["fields"][1], f"{type_name}.fields").items():
@@ -141,12 +168,43 @@ def _type_rule(reader: _Reader, type_name: str, key: Node, node: Node, catalog: 
                 shape = catalog[type_name].get(field_name)
                 if shape is None:
                     raise reader.fail(fkey, f"unknown field {type_name}.{field_name}")
-            fields.append((field_name, _field_rule(reader, f"{type_name}.{field_name}", fnode, shape)))
+            rule = _field_rule(reader, f"{type_name}.{field_name}", fnode, shape)
+            if rule != FieldRule():
+                fields.append((field_name, rule))
+            _field_marks(reader, (type_name, field_name), fnode, shape, catalog, marks)
     return TypeRule(read=read, fields=tuple(fields))
 
 
+def _field_marks(reader: _Reader, coordinate: tuple[str, str], node: Node, shape: FieldShape | None,
+                 catalog: Catalog | None, marks: _Marks) -> None:
+    """A field's ``hidden`` and ``searches`` (its rule's keys are ``_field_rule``'s)."""
+    where = ".".join(coordinate)
+    entries = reader.mapping(node, where)
+    if "hidden" in entries and reader.flag(entries["hidden"][1], f"{where}.hidden"):
+        marks.hidden.add(coordinate)
+    if "searches" in entries:
+        marks.lookups[coordinate] = _lookups(reader, where, entries["searches"][1], shape, catalog)
+
+
+def _lookups(reader: _Reader, where: str, node: Node, shape: FieldShape | None,
+             catalog: Catalog | None) -> tuple[Lookup, ...]:
+    """``searches: {argument: Type.field}``: which argument finds records by which field."""
+    lookups = []
+    for argument, (akey, target_node) in reader.mapping(node, f"{where}.searches").items():
+        if shape is not None and argument not in shape.arguments:
+            raise reader.fail(akey, f"{where} has no argument {argument!r}")
+        target = reader.scalar(target_node, f"{where}.searches.{argument}")
+        type_name, dot, field_name = target.partition(".")
+        if not dot or not field_name:
+            raise reader.fail(target_node, f"{where}.searches.{argument} must name a field as Type.field")
+        if catalog is not None and field_name not in catalog.get(type_name, {}):
+            raise reader.fail(target_node, f"unknown field {target}")
+        lookups.append(Lookup(argument, type_name, field_name))
+    return tuple(lookups)
+
+
 def _field_rule(reader: _Reader, where: str, node: Node, shape: FieldShape | None) -> FieldRule:
-    entries = reader.mapping(node, where, ("read", "mask", "clear"))
+    entries = reader.mapping(node, where, ("read", "mask", "clear", "hidden", "searches"))
     read = reader.rule(entries["read"][1], f"{where}.read") if "read" in entries else None
     mask = None
     if "mask" in entries:

@@ -67,6 +67,13 @@ class Rule:
         """Per alternative, what the principal lacks (any one of them would do)."""
         return tuple({"roles": sorted(r.roles - roles), "scopes": sorted(r.scopes - scopes)} for r in self.anyof)
 
+    def both(self, other: Rule) -> Rule:
+        """Satisfied when this rule and ``other`` both are: every pairing of their alternatives, without
+        those that ask for more than another one does (``marketer`` makes ``marketer + support`` moot)."""
+        pairs = {Requirement(a.roles | b.roles, a.scopes | b.scopes) for a in self.anyof for b in other.anyof}
+        return Rule.of(*(p for p in pairs if not any(q != p and q.roles <= p.roles and q.scopes <= p.scopes
+                                                     for q in pairs)))
+
     def with_role(self, role: str, present: bool) -> Rule:
         """This rule with ``role`` alone added as an alternative, or every alternative naming it removed."""
         if present:
@@ -124,6 +131,23 @@ class TypeRule:
 
 
 @dataclass(frozen=True, slots=True)
+class Lookup:
+    """An argument that finds records by a field's value: ``customerByEmail(email:)`` searches ``Customer.email``.
+
+    ``argument`` is the argument's name, or a dotted path into an input object (``filter.email``). Only
+    principals who read the searched field in clear may use it: a hit and a miss would otherwise confirm
+    a value they read masked (or may not read at all)."""
+
+    argument: str
+    type_name: str
+    field_name: str
+
+    @property
+    def searched(self) -> str:
+        return f"{self.type_name}.{self.field_name}"
+
+
+@dataclass(frozen=True, slots=True)
 class FieldShape:
     """What the policy needs to know of a schema field, without importing a GraphQL library."""
 
@@ -131,6 +155,7 @@ class FieldShape:
     nullable: bool
     leaf: bool          # scalar or enum
     string: bool        # String or ID
+    arguments: frozenset[str] = frozenset()  # its arguments, and dotted paths into input objects
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +163,7 @@ class Decision:
     allowed: bool
     mask: str | None = None
     missing: tuple[dict[str, list[str]], ...] = ()
+    searched: str | None = None  # denied as a lookup by this field ("Customer.email"), not as a read
 
     @property
     def missing_roles(self) -> tuple[str, ...]:
@@ -146,11 +172,14 @@ class Decision:
 
     def why(self) -> dict[str, Any]:
         """The ``extensions`` of a FORBIDDEN error: what would have been enough."""
-        return {
+        why: dict[str, Any] = {
             "requiredRoles": sorted({role for m in self.missing for role in m["roles"]}),
             "requiredScopes": sorted({scope for m in self.missing for scope in m["scopes"]}),
             "missing": list(self.missing),
         }
+        if self.searched is not None:
+            why["searchedField"] = self.searched
+        return why
 
 
 ALLOW = Decision(True)

@@ -36,6 +36,10 @@ class PolicyStore:
         self._started = False
         self._refresh_lock = asyncio.Lock()
 
+    @property
+    def started(self) -> bool:
+        return self._started
+
     async def start(self) -> None:
         """Load the overlays and follow changes; idempotent (the first request calls it too)."""
         if self._started:

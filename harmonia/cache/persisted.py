@@ -3,14 +3,21 @@
     store = PersistedQueries(settings.persisted_queries, shared=redis_tier)   # shared may be None
     outcome = await store.resolve(query, extensions, privileged=is_admin)
     outcome.query or outcome.problem                          # the text to run, or why not
+    if outcome.register and store.too_large(outcome.query) is None:  # once it parsed, validated, priced
+        await store.put(outcome.register, outcome.query)
 
 APQ (``extensions.persistedQuery = {version: 1, sha256Hash}``): a hash alone runs the stored text
-or answers ``PersistedQueryNotFound``; hash plus text registers the text (in Redis, shared by every
-instance; in process without it). In safelist mode only registered operations run: the manifest's
-(Apollo's persisted-query manifest format), and those an admin registered. Admins may run any
-operation. The contract fixes the error codes, so Apollo's ``PERSISTED_QUERY_NOT_FOUND`` travels as
-``BAD_USER_INPUT`` with ``extensions.persistedQuery: "PersistedQueryNotFound"`` and that message,
-which Apollo clients recognise; an operation outside the safelist is ``FORBIDDEN`` (HTTP 403).
+or answers ``PersistedQueryNotFound``; hash plus text runs the text and names it for registration
+(``Resolved.register``). The pipeline stores it only once the text has parsed, validated for its
+caller and passed the limits, within the caller's registration budget and under ``max_bytes`` (a
+text that is not stored still runs: the client has sent it whole). Registrations live ``ttl`` (at
+most a week) in Redis, shared by every instance, and in process (without Redis, only there).
+
+In safelist mode only registered operations run: the manifest's (Apollo's persisted-query manifest
+format), and those an admin registered. Admins may run any operation. The contract fixes the error
+codes, so Apollo's ``PERSISTED_QUERY_NOT_FOUND`` travels as ``BAD_USER_INPUT`` with
+``extensions.persistedQuery: "PersistedQueryNotFound"`` and that message, which Apollo clients
+recognise; an operation outside the safelist is ``FORBIDDEN`` (HTTP 403).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +35,9 @@ from harmonia.cache.shared import RedisTier
 from harmonia.settings import PersistedQuerySettings
 
 KEY_PREFIX = "hm:v1:pq:"
+# A copy read from Redis is kept here this long at most (never past the ttl), then asked for again: a
+# registration outlives its Redis entry by no more than this.
+LOCAL_LEASE = 300.0
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 NOT_FOUND = "PersistedQueryNotFound"
 NOT_SUPPORTED = "PersistedQueryNotSupported"
@@ -45,6 +56,7 @@ class Problem:
 class Resolved:
     query: Any = None            # the text to run (unchanged when no persisted query was involved)
     problem: Problem | None = None
+    register: str | None = None  # the hash to store ``query`` under, once it has passed
 
 
 def sha256_hex(text: str) -> str:
@@ -69,10 +81,10 @@ def read_manifest(path: str) -> dict[str, str]:
 
 class PersistedQueries:
     def __init__(self, settings: PersistedQuerySettings, shared: RedisTier | None = None,
-                 max_local: int = 2048) -> None:
+                 max_local: int = 1024) -> None:
         self.settings = settings
         self.shared = shared
-        self._local: OrderedDict[str, str] = OrderedDict()
+        self._local: OrderedDict[str, tuple[str, float]] = OrderedDict()  # sha -> (text, expiry, monotonic)
         self._max_local = max_local
         self._manifest = read_manifest(settings.manifest) if settings.manifest else {}
 
@@ -80,15 +92,22 @@ class PersistedQueries:
         if sha in self._manifest:
             return self._manifest[sha]
         found = self._local.get(sha)
-        if found is not None:
+        if found is not None and found[1] > time.monotonic():
             self._local.move_to_end(sha)
-            return found
+            return found[0]
         if self.shared is not None:
             raw = await self.shared.get(KEY_PREFIX + sha)
             if raw is not None:
                 text = raw.decode("utf-8")
-                self._remember(sha, text)
+                self._remember(sha, text, min(self.settings.ttl, LOCAL_LEASE))
                 return text
+        return None
+
+    def too_large(self, query: str) -> str | None:
+        """Why ``query`` may not be stored for its size (None: it may)."""
+        size = len(query.encode("utf-8"))
+        if size > self.settings.max_bytes:
+            return f"the text is {size} bytes, more than the {self.settings.max_bytes} a persisted query may have"
         return None
 
     async def put(self, sha: str, query: str) -> None:
@@ -96,11 +115,15 @@ class PersistedQueries:
         if self.shared is not None:
             await self.shared.set_many({KEY_PREFIX + sha: (query.encode("utf-8"), int(self.settings.ttl * 1000))})
 
-    def _remember(self, sha: str, query: str) -> None:
-        self._local[sha] = query
+    def _remember(self, sha: str, query: str, lease: float | None = None) -> None:
+        self._local[sha] = (query, time.monotonic() + (self.settings.ttl if lease is None else lease))
         self._local.move_to_end(sha)
         while len(self._local) > self._max_local:
             self._local.popitem(last=False)
+
+    def involved(self, extensions: Any) -> bool:
+        """Whether ``resolve`` has anything to do (a persisted query, or the safelist to check)."""
+        return self.settings.safelist or (isinstance(extensions, dict) and extensions.get("persistedQuery") is not None)
 
     async def resolve(self, query: Any, extensions: Any, *, privileged: bool = False) -> Resolved:
         persisted = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
@@ -129,7 +152,7 @@ class PersistedQueries:
         if await self.get(sha) is None:
             if safelist:
                 return _refused()
-            await self.put(sha, query)
+            return Resolved(query, register=sha)
         return Resolved(query)
 
 

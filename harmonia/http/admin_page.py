@@ -154,7 +154,9 @@ ADMIN_PAGE = """<!doctype html>
     } catch (error) {
       $("panel").hidden = true;
       $("token-form").hidden = false;
-      const forbidden = (error.codes || []).some((c) => c === "FORBIDDEN" || c === "UNAUTHENTICATED");
+      // For anyone but an admin the admin plane does not exist: its fields fail validation.
+      const notAdmin = ["FORBIDDEN", "UNAUTHENTICATED", "GRAPHQL_VALIDATION_FAILED"];
+      const forbidden = (error.codes || []).some((c) => notAdmin.includes(c));
       status(forbidden || !token ? "An admin token is required (harmonia token --role admin)." :
         "Could not load the policies: " + error.message, true);
     }

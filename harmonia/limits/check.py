@@ -62,9 +62,12 @@ class Pricing:
 
 
 def check_operation(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode,
-                    variables: Mapping[str, Any], limits: Limits, model: CostModel) -> Pricing:
+                    variables: Mapping[str, Any], limits: Limits, model: CostModel,
+                    introspection_schema: GraphQLSchema | None = None) -> Pricing:
+    """``introspection_schema``: what the caller's introspection answers from, when not ``schema``."""
     errors: list[GraphQLError] = []
-    context = LimitsContext(schema, document, operation, variables, limits, model, errors.append)
+    context = LimitsContext(schema, document, operation, variables, limits, model, errors.append,
+                            introspection_schema)
     try:
         visit(operation, _OnOperation([rule(context) for rule in LIMIT_RULES]))
     except PlanTooDeep as exc:

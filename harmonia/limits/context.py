@@ -24,8 +24,9 @@ from harmonia.limits.role_limits import Limits
 class LimitsContext(ValidationContext):
     def __init__(self, schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode,
                  variables: Mapping[str, Any], limits: Limits, model: CostModel,
-                 on_error: Callable[[GraphQLError], None]) -> None:
+                 on_error: Callable[[GraphQLError], None], introspection_schema: GraphQLSchema | None = None) -> None:
         super().__init__(schema, document, TypeInfo(schema), on_error)
+        self.introspection_schema = introspection_schema
         self.operation = operation
         self.variables = variables
         self.limits = limits
@@ -39,4 +40,5 @@ class LimitsContext(ValidationContext):
     def price(self) -> Price:
         # Introspection stops counting just past the limit: beyond it the exact figure changes nothing.
         cap = min(self.limits.max_cost, int(self.limits.budget_maximum))
-        return price_plan(self.plan, self.model, self.schema, introspection_cap=cap)
+        return price_plan(self.plan, self.model, self.schema, introspection_cap=cap,
+                          introspection_schema=self.introspection_schema)

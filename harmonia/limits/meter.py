@@ -57,7 +57,7 @@ class CostMeter:
         self.model = CostModel.from_settings(settings.limits)
         self.budget = budget
         self._limits: dict[frozenset[str], Limits] = {}
-        self._priced: OrderedDict[tuple[str, str | None, bytes, Limits], Pricing] = OrderedDict()
+        self._priced: OrderedDict[tuple[str, str | None, bytes, Limits, GraphQLSchema], Pricing] = OrderedDict()
 
     @classmethod
     def from_settings(cls, schema: GraphQLSchema, settings: Settings) -> CostMeter:
@@ -74,17 +74,20 @@ class CostMeter:
         return limits
 
     def check(self, document: DocumentNode, operation: OperationDefinitionNode, variables: Mapping[str, Any],
-              principal: Principal, query: str | None = None) -> Pricing:
+              principal: Principal, query: str | None = None,
+              introspection_schema: GraphQLSchema | None = None) -> Pricing:
         """Price and check; with ``query`` (the document's text) the answer is cached, as dashboards
-        send the same operations with the same variables again and again."""
+        send the same operations with the same variables again and again. ``introspection_schema``: the
+        caller's own schema, which its introspection answers from (and is priced on)."""
         limits = self.limits(principal)
+        own = introspection_schema if introspection_schema is not None else self.schema
         if query is None:
-            return check_operation(self.schema, document, operation, variables, limits, self.model)
+            return check_operation(self.schema, document, operation, variables, limits, self.model, own)
         key = (query, operation.name.value if operation.name else None,
-               orjson.dumps(variables, option=orjson.OPT_SORT_KEYS), limits)
+               orjson.dumps(variables, option=orjson.OPT_SORT_KEYS), limits, own)
         pricing = self._priced.get(key)
         if pricing is None:
-            pricing = check_operation(self.schema, document, operation, variables, limits, self.model)
+            pricing = check_operation(self.schema, document, operation, variables, limits, self.model, own)
             self._priced[key] = pricing
             if len(self._priced) > PRICED_CACHE_SIZE:
                 self._priced.popitem(last=False)

@@ -75,8 +75,11 @@ class Price:
     visits: list[Visit] = field(default_factory=list)
 
 
-def price_plan(plan: Plan, model: CostModel, schema: GraphQLSchema, introspection_cap: int = 100_000) -> Price:
-    walker = _Walker(model, schema, introspection_cap)
+def price_plan(plan: Plan, model: CostModel, schema: GraphQLSchema, introspection_cap: int = 100_000,
+               introspection_schema: GraphQLSchema | None = None) -> Price:
+    """``introspection_schema``: the schema the caller's introspection answers from (its own, when it may
+    not see the whole one): priced on the full one, the cost would count what it may not see."""
+    walker = _Walker(model, schema, introspection_cap, introspection_schema or schema)
     cost = walker.fields(plan.fields, 1, None, "")
     if plan.operation_type == "mutation":
         cost += model.mutation_cost
@@ -92,10 +95,12 @@ def _slicing(planned: PlannedField) -> int | None:
 
 
 class _Walker:
-    def __init__(self, model: CostModel, schema: GraphQLSchema, introspection_cap: int) -> None:
+    def __init__(self, model: CostModel, schema: GraphQLSchema, introspection_cap: int,
+                 introspection_schema: GraphQLSchema) -> None:
         self.model = model
         self.schema = schema
         self.introspection_cap = introspection_cap
+        self.introspection_schema = introspection_schema
         self.visits: list[Visit] = []
 
     def fields(self, fields: list[PlannedField], parents: int, parent_slice: int | None, parent_path: str) -> int:
@@ -111,7 +116,7 @@ class _Walker:
             self.visits.append(Visit(planned, parents, parents, own * parents, parent_path))
             return own
         if planned.name in ("__schema", "__type") and not parent_path:
-            each = introspection_cost(self.schema, planned, self.introspection_cap)
+            each = introspection_cost(self.introspection_schema, planned, self.introspection_cap)
             self.visits.append(Visit(planned, parents, parents, each * parents, parent_path))
             return each
         size, child_slice = self.model.sizes(planned, parent_slice)

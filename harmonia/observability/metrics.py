@@ -162,6 +162,9 @@ class Metrics:
                                        "DEPTH_LIMIT_EXCEEDED, THROTTLED, ...).")
         self.cost_points = counter("harmonia_cost_points", ("client",),
                                    "Cost points spent, by client (see observability.metrics_clients).")
+        self.credential_renewals = counter("harmonia_credential_renewals", ("source", "grant", "outcome"),
+                                           "Access token renewals by source, grant and outcome (renewed; adopted: "
+                                           "another instance had renewed; refused; failed).")
         self.budget: dict[str, float] = {}
         m.create_observable_gauge("harmonia_budget_available_points", callbacks=[self._observe_budget],
                                   description="Points left in the cost budget of the last caller under this "
@@ -296,6 +299,10 @@ def record_quota_units(source: str, quota: str, units: float) -> None:
     """Units of a quota consumed that are not calls (GA4's tokens), as the source reported them."""
     if units > 0:
         (_metrics or metrics()).quota_consumed.add((source, quota), units)
+
+
+def record_renewal(source: str, grant: str, outcome: str) -> None:
+    (_metrics or metrics()).credential_renewals.add((source, grant, outcome))
 
 
 def register_circuit(name: str, is_open: Callable[[], bool]) -> None:

@@ -26,7 +26,7 @@ from harmonia.cache.shared import RedisTier
 from harmonia.cache.stale import Noted, StaleNote, report
 from harmonia.errors import UpstreamError
 from harmonia.observability.tracing import loader_span, span
-from harmonia.settings import Settings
+from harmonia.settings import Settings, account_identity
 from harmonia.sources import records
 
 K = TypeVar("K", bound=Hashable)
@@ -66,10 +66,9 @@ RECORD_TYPES = (records.Money, records.Page, records.Contact, records.ShopifyCus
 
 
 def credential_scope(source: BaseModel) -> str:
-    """Everything textual about a source (base URL, tokens, account ids, API version), hashed."""
-    text = "\n".join(f"{name}={value}" for name, value in sorted(source.model_dump().items())
-                     if isinstance(value, str))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    """Everything textual about a source (base URL, tokens, OAuth client and refresh token, account ids,
+    API version), hashed."""
+    return hashlib.sha256(account_identity(source).encode("utf-8")).hexdigest()[:16]
 
 
 def build_redis_tier(settings: Settings) -> RedisTier | None:

@@ -26,6 +26,7 @@ from harmonia.resolvers.cached import build_entity_cache
 from harmonia.resolvers.loaders import Loaders
 from harmonia.resolvers.write_services import WriteServices
 from harmonia.settings import Settings
+from harmonia.sources.credentialed import credentials_for
 from harmonia.sources.discipline import install as install_discipline
 from harmonia.sources.ga4 import GA4Property
 from harmonia.sources.googleads import GoogleAdsAccount
@@ -47,20 +48,33 @@ class Sources:
     ga4: GA4Property
     googleads: GoogleAdsAccount
     shared: SharedRedis | None = None  # circuit and pacing state shared with other instances
+    redis: SharedRedis | None = None         # the Redis of pacing and circuits (short timeouts)
+    credential_redis: SharedRedis | None = None  # the Redis of credentials (patient: renewals are rare)
 
     @classmethod
     def from_settings(cls, settings: Settings, transports: Transports | None = None) -> Sources:
         """``transports`` maps a source name to a transport (tests hand in the simulators' ASGI app)."""
         t = dict(transports or {})
         s = settings.sources
+        redis = SharedRedis.connect(settings.redis_url)
+        # Its own connection, with patience: a renewal that gave up on a slow Redis would renew without the
+        # shared lock and chain, and a Shopify refresh token is single-use. Used even without shared_state.
+        credential_redis = SharedRedis.connect(settings.redis_url, timeout=3.0, max_connections=8)
+        creds = credentials_for(settings, t, credential_redis)
         sources = cls(
-            hubspot=HubSpotContacts.from_settings(s.hubspot, transport=t.get("hubspot")),
+            hubspot=HubSpotContacts.from_settings(s.hubspot, transport=t.get("hubspot"), credential=creds["hubspot"]),
             shopify=ShopifyStore.from_settings(s.shopify, transport=t.get("shopify")),
             mailchimp=MailchimpAccount.from_settings(s.mailchimp, transport=t.get("mailchimp")),
-            ga4=GA4Property.from_settings(s.ga4, transport=t.get("ga4")),
-            googleads=GoogleAdsAccount.from_settings(s.googleads, transport=t.get("googleads")),
+            ga4=GA4Property.from_settings(s.ga4, transport=t.get("ga4"), credential=creds["ga4"]),
+            googleads=GoogleAdsAccount.from_settings(s.googleads, transport=t.get("googleads"),
+                                                     credential=creds["googleads"]),
+            redis=redis,
+            credential_redis=credential_redis,
         )
-        sources.shared = install_discipline(sources.items(), settings)
+        # Shopify's connector takes its X-Shopify-Access-Token from the credential on every call.
+        sources.shopify.http.credential = creds["shopify"]
+        sources.shared = install_discipline(sources.items(), settings,
+                                            redis if settings.upstream.shared_state else None)
         return sources
 
     def items(self) -> list[tuple[str, Any]]:
@@ -69,8 +83,9 @@ class Sources:
 
     async def aclose(self) -> None:
         await asyncio.gather(*(connector.aclose() for _, connector in self.items()))
-        if self.shared is not None:
-            await self.shared.aclose()
+        for connection in (self.redis, self.credential_redis):
+            if connection is not None:
+                await connection.aclose()
 
 
 @dataclass

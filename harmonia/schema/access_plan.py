@@ -22,8 +22,10 @@ from graphql import DocumentNode
 from harmonia.auth.policy import apply_mask
 from harmonia.auth.rules import Decision
 
-# The alias under which the plan asks for __typename where a rule depends on the runtime type.
-TYPENAME_KEY = "_harmoniaTypename"
+# The response key under which the plan asks the executor for __typename where a rule depends on the
+# runtime type. Not a GraphQL Name (``#``): no alias a client can write equals it, so nothing a client
+# selects can stand in for the runtime type, and stripping it never removes a client's own field.
+TYPENAME_KEY = "#typename"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,7 @@ class AccessPlan:
     masked: list[Site] = field(default_factory=list)
     empty: bool = False                         # every root field is denied: nothing to execute
     typename_injected: bool = False
+    introspects: bool = False                   # __schema or __type anywhere: run on the role's own schema
     # Masked sites grouped by the objects that hold them (one walk masks every field of a parent).
     mask_groups: list[MaskGroup] = field(init=False, repr=False, compare=False)
 
@@ -104,7 +107,10 @@ class AccessPlan:
 
 
 def _error(site: Site, path: list[str | int]) -> dict[str, Any]:
-    error: dict[str, Any] = {"message": f"Not allowed to read {site.label}"}
+    searched = site.decision.searched
+    message = (f"Not allowed to read {site.label}" if searched is None else
+               f"Not allowed to look up {site.label} by {searched}: only for who reads {searched} in clear")
+    error: dict[str, Any] = {"message": message}
     if site.locations:
         error["locations"] = list(site.locations)
     error["path"] = path

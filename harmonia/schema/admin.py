@@ -7,8 +7,8 @@
     { dryRunPolicy(changes: [{typeName: "Customer", fieldName: "email", read: [{roles: ["marketer"]}]}])
         { operationsReplayed impacts { typeName fieldName change roles subjects operations } } }
 
-Only the policy's ``admins`` reach these fields: the access plan takes them out for anyone else
-(null + FORBIDDEN) and each resolver checks again.
+Only the policy's ``admins`` reach these fields: for anyone else they do not exist (a validation
+error: ``harmonia.schema.role_schema``), and each resolver checks again.
 """
 
 from __future__ import annotations
@@ -91,6 +91,12 @@ class FieldPolicy:
     mask: str | None = strawberry.field(description="The mask for readers not in `clear`.")
     clear: list[PolicyRequirement] | None = strawberry.field(description="Who reads it in clear.")
     readers: list[RoleAccessView] = strawberry.field(description="Each known role's access (admins: READ).")
+    hidden: bool = strawberry.field(
+        default=False, description="Marked hidden in the policy file: who may not read it gets a validation "
+                                   "error, as if it did not exist, instead of null with FORBIDDEN.")
+    searches: list[str] = strawberry.field(
+        default_factory=list, description="Its lookups, e.g. 'email -> Customer.email': such an argument is only "
+                                          "for who reads that field in clear (FORBIDDEN for others).")
 
 
 @strawberry.type(description="One change to the policy (append-only log).")
@@ -154,7 +160,8 @@ def _policy_view(v: FieldPolicyView) -> FieldPolicy:
     return FieldPolicy(type_name=v.type_name, field_name=v.field_name, read=_requirements(v.read) or [],
                        read_summary=v.read.describe(), source=RuleSource(v.source), mask=v.mask,
                        clear=_requirements(v.clear),
-                       readers=[RoleAccessView(role=r.role, access=AccessLevel(r.access)) for r in v.readers])
+                       readers=[RoleAccessView(role=r.role, access=AccessLevel(r.access)) for r in v.readers],
+                       hidden=v.hidden, searches=list(v.searches))
 
 
 def _audit_view(e: AuditEntry) -> PolicyAuditEntry:

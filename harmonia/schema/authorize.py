@@ -11,8 +11,12 @@ included) from the principal's memoised ``FieldAccess``: one dict lookup per fie
 is denied itself, with the union of what its fields would need, and taken out of the document:
 no resolver runs for it and no upstream call is made for it. Fragments are inlined on the way
 (the plan is per operation anyway), and ``__typename`` is asked for under an alias only where a
-decision depends on the runtime type. Introspection fields are left alone: the per-role schema
-answers them.
+decision depends on the runtime type (under a key no client can write: ``TYPENAME_KEY``).
+Introspection fields are left alone, wherever they are (fragments, aliases): the plan notes them so
+that the operation runs on the principal's own schema, which answers them. A lookup (an argument
+that searches by a field, ``customerByEmail(email:)``) is denied like a field unless the principal
+reads the searched field in clear; an argument counts as given when it is written (a variable counts,
+whatever its value) or has a default.
 """
 
 from __future__ import annotations
@@ -26,17 +30,24 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLCompositeType,
+    GraphQLField,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLSchema,
     InlineFragmentNode,
+    ListValueNode,
     NamedTypeNode,
     NameNode,
+    NullValueNode,
+    ObjectValueNode,
     OperationDefinitionNode,
     SelectionNode,
     SelectionSetNode,
+    Undefined,
+    ValueNode,
+    VariableNode,
     get_named_type,
     is_composite_type,
 )
@@ -68,6 +79,7 @@ class _Planner:
         self.plan_denied: list[Site] = []
         self.plan_masked: list[Site] = []
         self.typename_injected = False
+        self.introspects = False
 
     def possible(self, graphql_type: GraphQLCompositeType) -> frozenset[str]:
         if isinstance(graphql_type, GraphQLObjectType):
@@ -138,6 +150,7 @@ class _Planner:
               order: tuple[str, ...], out: _Outcome) -> None:
         name = node.name.value
         if name == "__typename" or name in INTROSPECTION:
+            self.introspects |= name in INTROSPECTION
             out.selections.append(node)
             return
         if not types:
@@ -147,7 +160,7 @@ class _Planner:
         definition = sample.fields[name]
         step = _step(node, definition.type)
         here = (*steps, step)
-        decisions = {t: self.access.decide(t, name) for t in sorted(types)}
+        decisions = {t: self.decide(t, node, definition) for t in sorted(types)}
         child_node = node
         named = get_named_type(definition.type)
         if node.selection_set is not None and is_composite_type(named):
@@ -186,6 +199,41 @@ class _Planner:
                                              Decision(True, mask=mask), site_types, order, location))
                 out.needs_typename |= site_types is not None
 
+    def decide(self, type_name: str, node: FieldNode, definition: GraphQLField) -> Decision:
+        """The field's read decision, unless a lookup it makes is denied."""
+        name = node.name.value
+        decision = self.access.decide(type_name, name)
+        if decision.allowed:
+            for lookup in self.access.lookups(type_name, name):
+                if _given(node, definition, lookup.argument):
+                    searched = self.access.decide_lookup(lookup)
+                    if not searched.allowed:
+                        return searched
+        return decision
+
+
+def _given(node: FieldNode, definition: GraphQLField, path: str) -> bool:
+    """Whether the argument (or the input field at the dotted ``path``) may carry a value in this field."""
+    first, *rest = path.split(".")
+    value: ValueNode | None = next((a.value for a in node.arguments or () if a.name.value == first), None)
+    if value is None:
+        argument = definition.args.get(first)
+        return argument is not None and argument.default_value not in (None, Undefined)
+    return _carries(value, rest)
+
+
+def _carries(value: ValueNode, rest: list[str]) -> bool:
+    if isinstance(value, NullValueNode):
+        return False
+    if not rest or isinstance(value, VariableNode):
+        return True  # a variable may hold anything: counted as given, whatever this request's value
+    if isinstance(value, ListValueNode):
+        return any(_carries(item, rest) for item in value.values)
+    if isinstance(value, ObjectValueNode):
+        inner = next((f.value for f in value.fields if f.name.value == rest[0]), None)
+        return inner is not None and _carries(inner, rest[1:])
+    return True  # a scalar where an input object is expected: validation refuses it; count it anyway
+
 
 def _location(node: FieldNode) -> tuple[dict[str, int], ...]:
     if node.loc is None:
@@ -208,7 +256,9 @@ def _merge(decisions: list[Decision]) -> Decision:
     for decision in decisions:
         for missing in decision.missing:
             seen.setdefault((tuple(missing["roles"]), tuple(missing["scopes"])), missing)
-    return Decision(False, missing=tuple(seen[k] for k in sorted(seen)))
+    searched = {d.searched for d in decisions}  # a refused lookup stays one when it is all there is
+    return Decision(False, missing=tuple(seen[k] for k in sorted(seen)),
+                    searched=searched.pop() if len(searched) == 1 else None)
 
 
 def authorize(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode,
@@ -223,10 +273,10 @@ def authorize(schema: GraphQLSchema, document: DocumentNode, operation: Operatio
     outcome = planner.selection_set(root, operation.selection_set, ())
     if not planner.plan_denied and not planner.typename_injected:
         # Nothing taken out: keep the original document (and graphql-core's caches keyed on it).
-        return AccessPlan(document, masked=planner.plan_masked)
+        return AccessPlan(document, masked=planner.plan_masked, introspects=planner.introspects)
     rewritten = OperationDefinitionNode(
         operation=operation.operation, name=operation.name, variable_definitions=operation.variable_definitions,
         directives=operation.directives, selection_set=SelectionSetNode(selections=tuple(outcome.selections)))
     return AccessPlan(DocumentNode(definitions=(rewritten,)), denied=planner.plan_denied,
                       masked=planner.plan_masked, empty=not outcome.selections,
-                      typename_injected=planner.typename_injected)
+                      typename_injected=planner.typename_injected, introspects=planner.introspects)

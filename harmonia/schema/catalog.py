@@ -1,4 +1,5 @@
-"""The schema as the policy sees it: every object type's fields, with their type, nullability and kind.
+"""The schema as the policy sees it: every object type's fields, with their type, nullability, kind and
+arguments (with dotted paths into input objects, for the policy's ``searches``).
 
     catalog = catalog_of(schema)            # {"Customer": {"email": FieldShape("String", True, True, True)}}
     policy = load_policy(path, catalog)     # unknown types and fields are refused with their line
@@ -6,9 +7,22 @@
 
 from __future__ import annotations
 
-from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLSchema, get_named_type, is_leaf_type
+from collections.abc import Mapping
+
+from graphql import (
+    GraphQLArgument,
+    GraphQLInputField,
+    GraphQLInputObjectType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    get_named_type,
+    is_leaf_type,
+)
 
 from harmonia.auth.rules import FieldShape
+
+ARGUMENT_DEPTH = 3  # input objects nest; paths deeper than this are not offered to ``searches``
 
 
 def catalog_of(schema: GraphQLSchema) -> dict[str, dict[str, FieldShape]]:
@@ -21,6 +35,18 @@ def catalog_of(schema: GraphQLSchema) -> dict[str, dict[str, FieldShape]]:
             named = get_named_type(field.type)
             fields[field_name] = FieldShape(
                 type_name=named.name, nullable=not isinstance(field.type, GraphQLNonNull),
-                leaf=is_leaf_type(named), string=named.name in ("String", "ID"))
+                leaf=is_leaf_type(named), string=named.name in ("String", "ID"),
+                arguments=frozenset(_paths(field.args, "", ARGUMENT_DEPTH)))
         catalog[name] = fields
     return catalog
+
+
+def _paths(arguments: Mapping[str, GraphQLArgument | GraphQLInputField], prefix: str, depth: int) -> list[str]:
+    paths = []
+    for name, argument in arguments.items():
+        path = prefix + name
+        paths.append(path)
+        named = get_named_type(argument.type)
+        if isinstance(named, GraphQLInputObjectType) and depth > 1:
+            paths += _paths(named.fields, path + ".", depth - 1)
+    return paths

@@ -1,22 +1,35 @@
-"""The schema as one kind of principal may see it: what introspection and GraphiQL's docs show.
+"""The schema as one kind of principal sees it: what it may ask for, and what it may read (what its
+introspection, GraphiQL's docs, its validation errors and their "Did you mean" show).
 
     schemas = RoleSchemas(schema)
-    visible = schemas.for_access(policy.access_for(frozenset({"support"}), frozenset()))
-    "stats" in visible.get_type("Campaign").fields      # False: support may not read it
+    view = schemas.view(policy.access_for(frozenset({"support"}), frozenset()))
+    "stats" in view.readable.get_type("Campaign").fields      # False: support may not read it
+    "stats" in view.valid.get_type("Campaign").fields         # True: asking for it is FORBIDDEN, not invalid
+    "fieldPolicies" in view.valid.query_type.fields           # False: hidden (the admin plane)
 
-A field is shown when the principal may read it (masked fields are shown: they are readable) and,
-for an object field, when its type shows at least one field. Types left without a field vanish
-with every field that leads to them; an interface keeps only the fields every one of its shown
-implementations keeps, so the filtered schema stays valid. One schema per policy and kind of
-principal (roles and scopes), built on first use; the resolvers are the full schema's own.
+``readable``: a field is shown when the principal may read it (masked fields are shown: they are
+readable), when no lookup it must make is refused (``customerByEmail`` for the analyst; an optional
+lookup argument is dropped instead) and, for an object field, when its type shows at least one field.
+``valid``: every field but those *hidden* from the principal (the admin plane, fields the policy
+marks hidden): a denied field validates and is then answered null with FORBIDDEN and the roles that
+would do, a hidden one is a plain validation error. An operation valid against ``valid`` runs (its
+denied fields answer FORBIDDEN); an invalid one is answered with ``readable``'s errors, so that no
+message or suggestion names a field, argument or type the principal may not read. In both, types
+left without a field vanish with every field that leads to them, and an interface keeps only the
+fields every one of its shown implementations keeps, so each is a valid schema. One view per policy
+version and kind of principal (roles and scopes), built on first use; the resolvers are the full
+schema's own.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
+    GraphQLArgument,
     GraphQLField,
     GraphQLInterfaceType,
     GraphQLList,
@@ -25,48 +38,96 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     GraphQLUnionType,
-    OperationDefinitionNode,
+    Undefined,
     get_named_type,
     is_leaf_type,
 )
 
-from harmonia.auth.policy import FieldAccess
+from harmonia.auth.policy import FieldAccess, Policy
 
-INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
+Keep = Callable[[str, str], bool]
 
 
-def introspects(operation: OperationDefinitionNode) -> bool:
-    """Whether the operation asks for ``__schema`` or ``__type`` at its root."""
-    return any(getattr(getattr(s, "name", None), "value", None) in INTROSPECTION_ROOTS
-               for s in operation.selection_set.selections)
+@dataclass(frozen=True, eq=False)
+class RoleView:
+    """One kind of principal's schemas: what it may ask for, what it may read."""
+
+    valid: GraphQLSchema
+    readable: GraphQLSchema | None            # None: this principal may read nothing at all
 
 
 class RoleSchemas:
     def __init__(self, schema: GraphQLSchema, size: int = 64) -> None:
         self.schema = schema
         self.size = size
-        self._built: OrderedDict[tuple[Any, ...], GraphQLSchema | None] = OrderedDict()
+        self.full = RoleView(schema, schema)
+        self._built: OrderedDict[tuple[Any, ...], tuple[Policy, RoleView]] = OrderedDict()
+        # The hot path: the same principal kind's memoised access object asks again (kept with its view).
+        self._last: dict[int, tuple[FieldAccess, RoleView]] = {}
 
-    def for_access(self, access: FieldAccess) -> GraphQLSchema | None:
-        """The filtered schema (None: this principal may read nothing at all)."""
+    def view(self, access: FieldAccess) -> RoleView:
         if access.is_admin:
-            return self.schema
+            return self.full
+        known = self._last.get(id(access))
+        if known is not None and known[0] is access:
+            return known[1]
+        view = self._view(access)
+        if len(self._last) >= self.size:
+            self._last.clear()
+        self._last[id(access)] = (access, view)
+        return view
+
+    def _view(self, access: FieldAccess) -> RoleView:
         key = (id(access.policy), access.policy.version, access.roles, access.scopes)
-        if key in self._built:
+        found = self._built.get(key)
+        # The policy is kept with its view, so its id cannot be another policy's while the view is here.
+        if found is not None and found[0] is access.policy:
             self._built.move_to_end(key)
-            return self._built[key]
-        built = _filter(self.schema, access)
-        self._built[key] = built
+            return found[1]
+        readable = _filter(self.schema, _visible_fields(self.schema, lambda t, f: _readable(self.schema, access, t, f)),
+                           _refused_lookups(self.schema, access))
+        valid = _filter(self.schema, _visible_fields(self.schema, lambda t, f: not access.hides(t, f)), {})
+        assert valid is not None  # the root type always keeps a field: nothing hides __typename's parent
+        built = RoleView(valid, readable)
+        self._built[key] = (access.policy, built)
         if len(self._built) > self.size:
             self._built.popitem(last=False)
         return built
 
+    def for_access(self, access: FieldAccess) -> GraphQLSchema | None:
+        """The schema its introspection shows (None: this principal may read nothing at all)."""
+        return self.view(access).readable
 
-def _visible_fields(schema: GraphQLSchema, access: FieldAccess) -> dict[str, list[str]]:
+
+def _readable(schema: GraphQLSchema, access: FieldAccess, type_name: str, field_name: str) -> bool:
+    if not access.decide(type_name, field_name).allowed:
+        return False
+    graphql_type = schema.get_type(type_name)
+    assert isinstance(graphql_type, GraphQLObjectType)
+    args = graphql_type.fields[field_name].args
+    # A lookup the principal may not make, on an argument it cannot leave out: the field is of no use.
+    return all(access.decide_lookup(lookup).allowed for lookup in access.lookups(type_name, field_name)
+               if "." in lookup.argument or lookup.argument not in args or _required(args[lookup.argument]))
+
+
+def _required(argument: GraphQLArgument) -> bool:
+    return isinstance(argument.type, GraphQLNonNull) and argument.default_value is Undefined
+
+
+def _refused_lookups(schema: GraphQLSchema, access: FieldAccess) -> dict[tuple[str, str], frozenset[str]]:
+    """Optional top-level lookup arguments the principal may not use: left out of its schema."""
+    refused: dict[tuple[str, str], frozenset[str]] = {}
+    for (type_name, field_name), lookups in access.policy.lookups.items():
+        names = frozenset(k.argument for k in lookups if "." not in k.argument and not access.decide_lookup(k).allowed)
+        if names:
+            refused[(type_name, field_name)] = names
+    return refused
+
+
+def _visible_fields(schema: GraphQLSchema, keep: Keep) -> dict[str, list[str]]:
     objects = {n: t for n, t in schema.type_map.items()
                if isinstance(t, GraphQLObjectType) and not n.startswith("__")}
-    readable = {n: [f for f in t.fields if access.decide(n, f).allowed] for n, t in objects.items()}
-    shown = dict(readable)
+    shown = {n: [f for f in t.fields if keep(n, f)] for n, t in objects.items()}
     while True:  # drop fields leading to types that show nothing, until nothing changes
         alive = {n for n, fields in shown.items() if fields}
         interfaces = {n for n, t in schema.type_map.items() if isinstance(t, GraphQLInterfaceType)
@@ -86,8 +147,8 @@ def _leads_to(field: GraphQLField, composite: set[str]) -> bool:
     return is_leaf_type(named) or named.name in composite
 
 
-def _filter(schema: GraphQLSchema, access: FieldAccess) -> GraphQLSchema | None:
-    shown = _visible_fields(schema, access)
+def _filter(schema: GraphQLSchema, shown: dict[str, list[str]],
+            refused_arguments: Mapping[tuple[str, str], frozenset[str]]) -> GraphQLSchema | None:
     built: dict[str, GraphQLNamedType] = {}
 
     def interface_fields(iface: GraphQLInterfaceType) -> list[str]:
@@ -101,14 +162,16 @@ def _filter(schema: GraphQLSchema, access: FieldAccess) -> GraphQLSchema | None:
             return GraphQLList(remap(graphql_type.of_type))
         return named(graphql_type)
 
-    def copy_field(field: GraphQLField) -> GraphQLField:
-        return GraphQLField(remap(field.type), args=field.args, resolve=field.resolve, subscribe=field.subscribe,
+    def copy_field(owner: str, name: str, field: GraphQLField) -> GraphQLField:
+        refused = refused_arguments.get((owner, name), frozenset())
+        args = {a: v for a, v in field.args.items() if a not in refused} if refused else field.args
+        return GraphQLField(remap(field.type), args=args, resolve=field.resolve, subscribe=field.subscribe,
                             description=field.description, deprecation_reason=field.deprecation_reason,
                             extensions=field.extensions, ast_node=field.ast_node)
 
     # Thunks: types refer to each other (Customer -> OrderConnection -> Order -> Customer).
     def fields_thunk(original: GraphQLObjectType | GraphQLInterfaceType, keep: list[str]) -> Any:
-        return lambda: {f: copy_field(original.fields[f]) for f in keep}
+        return lambda: {f: copy_field(original.name, f, original.fields[f]) for f in keep}
 
     def types_thunk(members: list[Any]) -> Any:
         return lambda: [named(m) for m in members]

@@ -4,7 +4,8 @@
 
 ``GET /__stats``, ``POST /__reset``, ``POST /__faults`` are the contract's (faults grow a ``kind``:
 ``status`` by default, ``reset`` or ``timeout``); ``POST /__throttle`` changes Shopify's cost bucket
-while the simulators run; ``GET /__requests`` (the request log, filterable by ``source``) lets tests
+while the simulators run; ``/__oauth`` controls the token endpoints (``oauth.py``: lifetimes,
+revocation, failures, counts); ``GET /__requests`` (the request log, filterable by ``source``) lets tests
 check that no key was asked for twice, and that no cookie came back (HubSpot's answers set
 Cloudflare's ``__cf_bm``, as the real API's CDN does).
 """
@@ -17,7 +18,17 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from harmonia.simulators import ga4, googleads, hubspot, mailchimp, shopify
+from harmonia.simulators import (
+    ga4,
+    google_oauth,
+    googleads,
+    hubspot,
+    hubspot_oauth,
+    mailchimp,
+    oauth,
+    shopify,
+    shopify_oauth,
+)
 from harmonia.simulators.cdn import CdnCookie
 from harmonia.simulators.core import (
     FAULT_KINDS,
@@ -29,6 +40,7 @@ from harmonia.simulators.core import (
     SimulatorState,
 )
 from harmonia.simulators.reset import ConnectionDropper, StatusCounter
+from harmonia.simulators.token_gate import TokenFrontDoor
 
 
 def create_simulator_app(config: SimulatorConfig | None = None, state: SimulatorState | None = None) -> FastAPI:
@@ -37,10 +49,16 @@ def create_simulator_app(config: SimulatorConfig | None = None, state: Simulator
                   telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False})
     app.state.sim = state
 
+    # Token endpoints first: no API simulator's catch-all may shadow them.
+    app.include_router(google_oauth.build_router(state), prefix="/google")
+    app.include_router(hubspot_oauth.build_router(state), prefix="/hubspot")
+    app.include_router(shopify_oauth.build_token_router(state), prefix="/shopify")
     for module in (hubspot, shopify, mailchimp, ga4, googleads):
         app.include_router(module.build_router(state), prefix=f"/{module.SOURCE}")
         state.error_renderers[module.SOURCE] = module.render_error
+    app.include_router(oauth.build_control_router(state))
 
+    app.add_middleware(TokenFrontDoor, state=state)
     app.add_middleware(ConnectionDropper, exception=InjectedReset)
     app.add_middleware(CdnCookie, prefix="/hubspot")
     app.add_middleware(StatusCounter, state=state)
@@ -57,6 +75,7 @@ def create_simulator_app(config: SimulatorConfig | None = None, state: Simulator
     async def reset() -> dict[str, Any]:
         state.reset()
         state.faults.clear()
+        oauth.oauth_state(state).reset_counters()
         return {"ok": True}
 
     @app.get("/__requests")

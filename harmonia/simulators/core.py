@@ -36,6 +36,9 @@ class SimulatorConfig:
     ga4_tokens_per_hour: int = 40_000
     ga4_tokens_per_day: int = 200_000
     ga4_tokens_per_project_per_hour: int = 14_000
+    ga4_concurrent_requests: int = 10  # Standard; 50 on Analytics 360
+    # Lifetime of every access token the simulated token endpoints issue; None: each vendor's own.
+    token_lifetime_seconds: float | None = None
     # Shopify's GraphQL Admin API: the cost bucket (upstreams.md: the fakes' 2000 points, 100 restored a
     # second), the HTTP status of a THROTTLED answer (disputed: 200 or 429), the app's scopes (without
     # read_all_orders only the last 60 days of orders exist, counted back from shopify_now, default: the

@@ -17,7 +17,7 @@ import bisect
 import re
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from operator import itemgetter
@@ -159,6 +159,8 @@ class PropertyQuota:
     day: date | None = None
     day_used: int = 0
     in_flight: int = 0
+    concurrent: int = CONCURRENT  # 10 on a Standard property, 50 on Analytics 360
+    peak_in_flight: int = 0       # the most requests ever in flight at once (tests of pacing)
 
     def roll(self) -> None:
         now = time.time()
@@ -170,7 +172,7 @@ class PropertyQuota:
 
     def exhausted(self) -> str | None:
         self.roll()
-        if self.in_flight >= CONCURRENT:
+        if self.in_flight > self.concurrent:  # in_flight counts the request asking
             return "Exhausted concurrent requests quota for this property."
         if self.hour_used >= self.tokens_per_hour:
             return "Exhausted property tokens per hour. Quota refreshes at the start of the next hour."
@@ -192,7 +194,8 @@ class PropertyQuota:
 
         return {"tokensPerDay": pair(tokens, self.tokens_per_day - day_used),
                 "tokensPerHour": pair(tokens, self.tokens_per_hour - hour_used),
-                "concurrentRequests": pair(0, CONCURRENT - self.in_flight),
+                # What the other requests in flight leave (a lone request sees all 10: "consumed 0").
+                "concurrentRequests": pair(0, self.concurrent - (self.in_flight - 1)),
                 "serverErrorsPerProjectPerHour": pair(0, 10),
                 "potentiallyThresholdedRequestsPerHour": pair(0, 120),
                 "tokensPerProjectPerHour": pair(tokens, self.tokens_per_project_per_hour - hour_used)}
@@ -203,7 +206,8 @@ def property_quota(state: SimulatorState) -> PropertyQuota:
     if not isinstance(quota, PropertyQuota):
         c = state.config
         quota = state.throttles[SOURCE] = PropertyQuota(c.ga4_tokens_per_hour, c.ga4_tokens_per_day,
-                                                        c.ga4_tokens_per_project_per_hour, c.rate_limits)
+                                                        c.ga4_tokens_per_project_per_hour, c.rate_limits,
+                                                        concurrent=c.ga4_concurrent_requests)
     return quota
 
 
@@ -552,7 +556,17 @@ def render_error(status: int, message: str) -> Response:
 
 
 def build_router(state: SimulatorState) -> APIRouter:
-    router = APIRouter(dependencies=[Depends(state.tracked(SOURCE))])
+    async def occupy() -> AsyncIterator[None]:
+        """A request holds a concurrency slot from arrival, the simulated latency included, to its answer."""
+        quota = property_quota(state)
+        quota.in_flight += 1
+        quota.peak_in_flight = max(quota.peak_in_flight, quota.in_flight)
+        try:
+            yield
+        finally:
+            quota.in_flight -= 1
+
+    router = APIRouter(dependencies=[Depends(occupy), Depends(state.tracked(SOURCE))])
     creds = state.config.credentials
 
     def refused(request: Request, property_id: str) -> Response | None:
@@ -574,7 +588,6 @@ def build_router(state: SimulatorState) -> APIRouter:
         quota = property_quota(state)
         if state.config.rate_limits and (why := quota.exhausted()) is not None:
             return render_error(429, why)
-        quota.in_flight += 1
         try:
             body = await request.json()
             index = fact_index(state.world)
@@ -604,8 +617,6 @@ def build_router(state: SimulatorState) -> APIRouter:
         except (ValueError, TypeError, AttributeError):
             return render_error(400, "Invalid JSON payload received. The request body is not a valid "
                                      "RunReportRequest.")
-        finally:
-            quota.in_flight -= 1
 
     @router.post("/v1beta/properties/{property_id}:runReport")
     async def run_report_route(property_id: str, request: Request) -> Response:

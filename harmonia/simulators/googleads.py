@@ -1,7 +1,7 @@
 """Google Ads API simulator: ``googleAds:searchStream`` and ``:search`` over a GAQL subset, on campaigns.
 
     app.include_router(build_router(state), prefix="/googleads")
-    POST /googleads/v17/customers/1234567890/googleAds:searchStream
+    POST /googleads/v26/customers/1234567890/googleAds:searchStream
          Authorization: Bearer <token>   developer-token: <token>
          {"query": "SELECT campaign.id, metrics.clicks FROM campaign WHERE segments.date DURING LAST_7_DAYS"}
     -> [{"results": [{"campaign": {"resourceName": "...", "id": "111"}, "metrics": {"clicks": "512"}}],
@@ -34,7 +34,9 @@ from harmonia.simulators.core import SimulatorState
 from harmonia.simulators.data import World
 
 SOURCE = "googleads"
-DEFAULT_VERSION = "v17"
+DEFAULT_VERSION = "v26"
+# Live major versions (upstreams.md, checked 2026-12): v19-v22 were sunset during 2026, older ones before.
+LIVE_VERSIONS = frozenset({"v23", "v24", "v25", "v26"})
 PAGE_SIZE = 10_000  # both the :search page and the searchStream batch
 QPS = 10.0  # token bucket per customer: burst of QPS, refilled QPS per second
 STATUS_NAMES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
@@ -491,8 +493,12 @@ def build_router(state: SimulatorState) -> APIRouter:
 
     def admit(version: str, customer_id: str, request: Request, rid: str) -> Response | None:
         """Version, credentials, customer and the QPS bucket: the refusal, or None to go on."""
-        if not (version.startswith("v") and version[1:].isdigit()):
+        if not (version.startswith("v") and version[1:].isdigit()) or int(version[1:]) > 26:
             return envelope(404, "Method not found.", rid=rid)
+        if version not in LIVE_VERSIONS:
+            return envelope(400, errors=[{"errorCode": {"requestError": "UNSUPPORTED_VERSION"},
+                                          "message": f"Version {version} is deprecated. Requests to this "
+                                                     "version will be blocked."}], version=version, rid=rid)
         creds = state.config.credentials
         if request.headers.get("authorization") != f"Bearer {creds['googleads_token']}":
             return envelope(401, rid=rid)

@@ -1,6 +1,6 @@
 """Google Ads ``CampaignService.MutateCampaigns`` over REST: campaign status updates.
 
-    POST /googleads/v17/customers/1234567890/campaigns:mutate
+    POST /googleads/v26/customers/1234567890/campaigns:mutate
          {"operations": [{"update": {"resourceName": "customers/1234567890/campaigns/148", "status": "PAUSED"},
                           "updateMask": "status"}],
           "responseContentType": "MUTABLE_RESOURCE"}

@@ -1,7 +1,7 @@
-"""HubSpot CRM v3 contacts simulator: list, get, batch read and search, with HubSpot's limits.
+"""HubSpot CRM contacts simulator: list, get, batch read and search, with HubSpot's limits.
 
     app.include_router(hubspot.build_router(state), prefix="/hubspot")
-    # GET /hubspot/crm/v3/objects/contacts?limit=100&properties=email,phone
+    # GET /hubspot/crm/objects/2026-09/contacts?limit=100&properties=email,phone   (or /crm/v3/objects/...)
     #     Authorization: Bearer pat-na1-demo-hubspot-token
     throttle_for(state).per_window = 3          # a test tightening the 10-second window
 
@@ -34,6 +34,9 @@ from harmonia.simulators.data import World
 
 SOURCE = "hubspot"
 OBJECTS = "/crm/v3/objects/contacts"
+# The date versions served (one each March and September, 18 months of support), beside the v3 paths.
+DATE_VERSIONS = ("2026-03", "2026-09")
+OBJECT_PATHS = (OBJECTS, *(f"/crm/objects/{v}/contacts" for v in DATE_VERSIONS))
 DEFAULT_PROPERTIES = ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname")
 # HubSpot returns these on every object whatever was asked for.
 ALWAYS = ("createdate", "hs_object_id", "lastmodifieddate")
@@ -419,113 +422,120 @@ def build_router(state: SimulatorState) -> APIRouter:
         message = f"Property {id_property} is not a unique identifier property for CONTACT"
         return _json(error_body(400, message), 400, headers)
 
-    @router.get(OBJECTS)
-    async def list_contacts(request: Request) -> Response:
-        refusal, headers = gate(request)
-        if refusal is not None:
-            return refusal
-        try:
-            limit = int(request.query_params.get("limit", "10"))
-            after = int(request.query_params.get("after", "0") or "0")
-        except ValueError:
-            return _json(error_body(400, "limit and after must be integers"), 400, headers)
-        if not 1 <= limit <= LIST_MAX:
-            return _json(error_body(400, f"limit must be between 1 and {LIST_MAX}"), 400, headers)
-        idx = index()
-        archived = _truthy(request, "archived")
-        pool, ids = (idx.archived, idx.archived_ids) if archived else (idx.live, idx.live_ids)
-        # ``after`` is the smallest id of the next page, so a cursor survives inserts and deletes.
-        start = bisect_left(ids, after)
-        chunk = pool[start:start + limit]
-        properties, history = _csv(request, "properties"), _csv(request, "propertiesWithHistory") or ()
-        body: dict[str, Any] = {"results": [render_contact(c, properties, history) for c in chunk]}
-        if start + limit < len(pool):
-            cursor = str(int(chunk[-1]["id"]) + 1)
-            link = request.url.include_query_params(after=cursor, limit=limit)
-            body["paging"] = {"next": {"after": cursor, "link": str(link)}}
-        return _json(body, 200, headers)
+    for objects in OBJECT_PATHS:
+        @router.get(objects)
+        async def list_contacts(request: Request) -> Response:
+            refusal, headers = gate(request)
+            if refusal is not None:
+                return refusal
+            try:
+                limit = int(request.query_params.get("limit", "10"))
+                after = int(request.query_params.get("after", "0") or "0")
+            except ValueError:
+                return _json(error_body(400, "limit and after must be integers"), 400, headers)
+            if not 1 <= limit <= LIST_MAX:
+                return _json(error_body(400, f"limit must be between 1 and {LIST_MAX}"), 400, headers)
+            idx = index()
+            archived = _truthy(request, "archived")
+            pool, ids = (idx.archived, idx.archived_ids) if archived else (idx.live, idx.live_ids)
+            # ``after`` is the smallest id of the next page, so a cursor survives inserts and deletes.
+            start = bisect_left(ids, after)
+            chunk = pool[start:start + limit]
+            properties, history = _csv(request, "properties"), _csv(request, "propertiesWithHistory") or ()
+            body: dict[str, Any] = {"results": [render_contact(c, properties, history) for c in chunk]}
+            if start + limit < len(pool):
+                cursor = str(int(chunk[-1]["id"]) + 1)
+                link = request.url.include_query_params(after=cursor, limit=limit)
+                body["paging"] = {"next": {"after": cursor, "link": str(link)}}
+            return _json(body, 200, headers)
 
-    @router.post(OBJECTS + "/batch/read")
-    async def batch_read(request: Request) -> Response:
-        refusal, headers = gate(request)
-        if refusal is not None:
-            return refusal
-        try:
-            payload = orjson.loads(await request.body())
-            inputs = [str(item["id"]) for item in payload["inputs"]]
-        except (orjson.JSONDecodeError, KeyError, TypeError):
-            return _json(error_body(400, "Invalid input JSON: expected {inputs: [{id}]}"), 400, headers)
-        history = _names(payload.get("propertiesWithHistory")) or ()
-        if len(inputs) > BATCH_MAX:
-            message = f"The maximum number of inputs supported in a batch request is {BATCH_MAX}"
-            return _json(error_body(400, message), 400, headers)
-        if history and len(inputs) > HISTORY_BATCH_MAX:
-            message = ("The maximum number of inputs supported in a batch request for property histories "
-                       f"is {HISTORY_BATCH_MAX}")
-            return _json(error_body(400, message), 400, headers)
-        id_property = payload.get("idProperty")
-        if (bad := bad_id_property(id_property, headers)) is not None:
-            return bad
-        started = _iso_now()
-        properties, archived = _names(payload.get("properties")), _truthy(request, "archived")
-        results, missing, seen = [], [], set()
-        for key in dict.fromkeys(inputs):
-            contact = lookup(key, id_property, archived)
+        @router.post(objects + "/batch/read")
+        async def batch_read(request: Request) -> Response:
+            refusal, headers = gate(request)
+            if refusal is not None:
+                return refusal
+            try:
+                payload = orjson.loads(await request.body())
+                inputs = [str(item["id"]) for item in payload["inputs"]]
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                return _json(error_body(400, "Invalid input JSON: expected {inputs: [{id}]}"), 400, headers)
+            history = _names(payload.get("propertiesWithHistory")) or ()
+            if len(inputs) > BATCH_MAX:
+                message = f"The maximum number of inputs supported in a batch request is {BATCH_MAX}"
+                return _json(error_body(400, message), 400, headers)
+            if history and len(inputs) > HISTORY_BATCH_MAX:
+                message = ("The maximum number of inputs supported in a batch request for property histories "
+                           f"is {HISTORY_BATCH_MAX}")
+                return _json(error_body(400, message), 400, headers)
+            id_property = payload.get("idProperty")
+            if (bad := bad_id_property(id_property, headers)) is not None:
+                return bad
+            started = _iso_now()
+            properties, archived = _names(payload.get("properties")), _truthy(request, "archived")
+            results, missing, seen = [], [], set()
+            for key in dict.fromkeys(inputs):
+                contact = lookup(key, id_property, archived)
+                if contact is None:
+                    missing.append(key)
+                elif contact["id"] not in seen:
+                    seen.add(contact["id"])
+                    results.append(render_contact(contact, properties, history))
+            body: dict[str, Any] = {"status": "COMPLETE", "results": results}
+            if missing:
+                body["numErrors"] = 1
+                body["errors"] = [{
+                    "status": "error", "category": "OBJECT_NOT_FOUND",
+                    "message": "Could not get some CONTACT objects, they may be deleted or not exist. "
+                               "Check that ids are valid.",
+                    "context": {"ids": missing}, "errors": [], "links": {},
+                }]
+            body["startedAt"], body["completedAt"] = started, _iso_now()
+            return _json(body, 207 if missing else 200, headers)
+
+        @router.post(objects + "/search")
+        async def search_contacts(request: Request) -> Response:
+            refusal, headers = gate(request, is_search=True)
+            if refusal is not None:
+                return refusal
+            try:
+                payload = orjson.loads(await request.body() or b"{}")
+                query = SearchQuery.parse(payload)
+            except orjson.JSONDecodeError:
+                return _json(error_body(400, "Invalid input JSON on line 1"), 400, headers)
+            except InvalidSearch as exc:
+                return _json(error_body(400, str(exc)), 400, headers)
+            idx = index()
+            matches = query.run(idx.live, idx.by_email, idx.by_id)
+            page = matches[query.after:query.after + query.limit]
+            body: dict[str, Any] = {"total": len(matches),
+                                    "results": [render_contact(c, query.properties) for c in page]}
+            end = query.after + query.limit
+            if end < len(matches) and end < RESULT_WINDOW:
+                body["paging"] = {"next": {"after": str(end)}}
+            return _json(body, 200, headers)
+
+        @router.get(objects + "/{contact_id}")
+        async def get_contact(request: Request, contact_id: str) -> Response:
+            refusal, headers = gate(request)
+            if refusal is not None:
+                return refusal
+            id_property = request.query_params.get("idProperty")
+            if (bad := bad_id_property(id_property, headers)) is not None:
+                return bad
+            contact = lookup(contact_id, id_property, _truthy(request, "archived"))
             if contact is None:
-                missing.append(key)
-            elif contact["id"] not in seen:
-                seen.add(contact["id"])
-                results.append(render_contact(contact, properties, history))
-        body: dict[str, Any] = {"status": "COMPLETE", "results": results}
-        if missing:
-            body["numErrors"] = 1
-            body["errors"] = [{
-                "status": "error", "category": "OBJECT_NOT_FOUND",
-                "message": "Could not get some CONTACT objects, they may be deleted or not exist. "
-                           "Check that ids are valid.",
-                "context": {"ids": missing}, "errors": [], "links": {},
-            }]
-        body["startedAt"], body["completedAt"] = started, _iso_now()
-        return _json(body, 207 if missing else 200, headers)
+                body = error_body(404, "Object not found.  objectId are usually numeric.",
+                                  context={"id": [contact_id]})
+                return _json(body, 404, headers)
+            properties, history = _csv(request, "properties"), _csv(request, "propertiesWithHistory") or ()
+            return _json(render_contact(contact, properties, history), 200, headers)
 
-    @router.post(OBJECTS + "/search")
-    async def search_contacts(request: Request) -> Response:
-        refusal, headers = gate(request, is_search=True)
-        if refusal is not None:
-            return refusal
-        try:
-            payload = orjson.loads(await request.body() or b"{}")
-            query = SearchQuery.parse(payload)
-        except orjson.JSONDecodeError:
-            return _json(error_body(400, "Invalid input JSON on line 1"), 400, headers)
-        except InvalidSearch as exc:
-            return _json(error_body(400, str(exc)), 400, headers)
-        idx = index()
-        matches = query.run(idx.live, idx.by_email, idx.by_id)
-        page = matches[query.after:query.after + query.limit]
-        body: dict[str, Any] = {"total": len(matches),
-                                "results": [render_contact(c, query.properties) for c in page]}
-        end = query.after + query.limit
-        if end < len(matches) and end < RESULT_WINDOW:
-            body["paging"] = {"next": {"after": str(end)}}
-        return _json(body, 200, headers)
+        hubspot_writes.add_write_routes(router, state, gate, objects, _json, error_body, render_contact,
+                                        reindex=cached.clear)
 
-    @router.get(OBJECTS + "/{contact_id}")
-    async def get_contact(request: Request, contact_id: str) -> Response:
-        refusal, headers = gate(request)
-        if refusal is not None:
-            return refusal
-        id_property = request.query_params.get("idProperty")
-        if (bad := bad_id_property(id_property, headers)) is not None:
-            return bad
-        contact = lookup(contact_id, id_property, _truthy(request, "archived"))
-        if contact is None:
-            body = error_body(404, "Object not found.  objectId are usually numeric.",
-                              context={"id": [contact_id]})
-            return _json(body, 404, headers)
-        properties, history = _csv(request, "properties"), _csv(request, "propertiesWithHistory") or ()
-        return _json(render_contact(contact, properties, history), 200, headers)
+    @router.api_route("/crm/objects/{version}/{rest:path}", methods=["GET", "POST", "PATCH", "DELETE"])
+    async def unknown_version(version: str, rest: str) -> Response:
+        # HubSpot answers a date version it does not serve (or no longer serves) with a plain 404.
+        return _json(error_body(404, f"Unknown API version {version} for /crm/objects/{version}/{rest}"), 404)
 
-    hubspot_writes.add_write_routes(router, state, gate, OBJECTS, _json, error_body, render_contact,
-                                    reindex=cached.clear)
     return router

@@ -96,7 +96,7 @@ class AdminGraphQL:
         self.errors = state.counter(ERRORS_KEY)
         self.operations = state.counter(OPERATIONS_KEY)
 
-    def answer(self, token: str, payload: Any) -> tuple[int, Any]:
+    def answer(self, token: str, payload: Any, *, scopes: frozenset[str] | None = None) -> tuple[int, Any]:
         try:
             document, operation, variables = self._read(payload)
             requested = self._price(document, operation, variables)
@@ -104,7 +104,7 @@ class AdminGraphQL:
         except _Refused as refused:
             return refused.status, refused.body
         shopify_writes.erase_due(self.state)
-        view = ShopView.of(self.state)
+        view = ShopView.of(self.state, scopes)
         result: ExecutionResult = execute_sync(self.schema, document, variable_values=payload.get("variables") or {},
                                                operation_name=payload.get("operationName"), context_value=view)
         fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
@@ -203,7 +203,10 @@ def build_router(state: SimulatorState) -> APIRouter:
             payload = orjson.loads(await request.body())
         except orjson.JSONDecodeError:
             return _json({"errors": {"query": "Required parameter missing or invalid"}}, 400)
-        status, body = endpoint.answer(token, payload)
+        # A token the simulated OAuth endpoint issued carries its own scopes (token_gate.py); a pasted one
+        # has the shop's configured scopes.
+        issued = request.scope.get("harmonia.oauth")
+        status, body = endpoint.answer(token, payload, scopes=frozenset(issued.scopes) if issued else None)
         return _json(body, status)
 
     return router

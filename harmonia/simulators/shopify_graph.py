@@ -85,16 +85,21 @@ class ShopView:
     state: SimulatorState
     index: Index
     since: float | None
+    scopes: tuple[str, ...]
 
     @classmethod
-    def of(cls, state: SimulatorState) -> ShopView:
+    def of(cls, state: SimulatorState, scopes: frozenset[str] | None = None) -> ShopView:
+        """``scopes``: the calling token's (an OAuth-issued one), within what the shop installed the app
+        with (``config.shopify_scopes``); None: a pasted token, with the installation's scopes."""
         index = index_of(state)
         config = state.config
+        installed = frozenset(config.shopify_scopes())
+        granted = tuple(sorted(installed if scopes is None else scopes & installed))
         since = None
-        if not config.shopify_read_all_orders:
+        if "read_all_orders" not in granted:
             now = epoch(config.shopify_now) if config.shopify_now else index.newest
             since = now - config.shopify_orders_window_days * 86_400
-        return cls(state, index, since)
+        return cls(state, index, since, granted)
 
     def visible(self, order: Row) -> bool:
         return self.since is None or epoch(order["created_at"]) >= self.since

@@ -181,7 +181,7 @@ def resolve_shop(_: Any, info: Info) -> Row:
 
 
 def resolve_installation(_: Any, info: Info) -> Row:
-    scopes = _view(info).state.config.shopify_scopes()
+    scopes = _view(info).scopes
     return {"__typename": "AppInstallation", "id": gid("AppInstallation", 1),
             "accessScopes": [{"handle": s, "description": SCOPE_DESCRIPTIONS.get(s, s.replace("_", " "))}
                              for s in scopes]}

@@ -4,12 +4,12 @@
     description.quota.headroom, description.circuit, description.api_version
     publish(sources.items(), settings)     # the quotas and circuits on /metrics, once at startup
 
-Version and end of support, credential kind, expiry and scopes are ``unknown`` here until the
-credentials work (``harmonia/credentials``, ``sources/versions.py``) fills them: ``_versions`` and
-``_credentials`` below are the two places to plug it in. Quota headroom is the pacer's own view,
-which follows what the API says (HubSpot's window headers, Shopify's throttle status); Google Ads and the
-concurrency caps of Mailchimp and GA4 have no header, so it is Harmonia's own count. A pacer may
-describe itself with a ``quota_view() -> QuotaView`` method (the plug point for new pacers).
+Version and end of support come from ``sources/versions.py``; credential kind, expiry and scopes
+from the source's ``harmonia.credentials`` credential (``_versions`` and ``_credentials`` below).
+Quota headroom is the pacer's own view, which follows what the API says (HubSpot's window headers,
+Shopify's throttle status); Google Ads and the concurrency caps of Mailchimp and GA4 have no
+header, so it is Harmonia's own count. A pacer may describe itself with a ``quota_view() ->
+QuotaView`` method (the plug point for new pacers).
 """
 
 from __future__ import annotations
@@ -17,11 +17,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from harmonia.observability.metrics import register_circuit, register_quota
 from harmonia.settings import Settings, SourceSettings
+from harmonia.sources.versions import CURRENT, support_of
 
 UNKNOWN = "unknown"
 VENDORS = {"hubspot": "HubSpot CRM", "shopify": "Shopify Admin API", "mailchimp": "Mailchimp Marketing API",
@@ -96,22 +98,44 @@ def _read_pacer(pacer: Any, settings: SourceSettings) -> QuotaView | None:
         tokens = min(pacer.capacity, pacer._tokens + (now - pacer._stamp) * pacer.rate)
         return QuotaView("requests_per_second", f"{pacer.rate:g} requests per second", pacer.rate, "requests", 1.0,
                          pacer.rate, tokens / max(1e-9, pacer.capacity))
-    limit = getattr(settings, "max_concurrency", None)
-    semaphore = getattr(pacer, "_semaphore", None)                    # ConcurrencyPacer (Mailchimp, GA4)
-    if limit and semaphore is not None:
+    running = getattr(pacer, "_running", None)                       # ConcurrencyPacer (Mailchimp, GA4)
+    if running is not None and hasattr(pacer, "limit"):
+        limit = pacer.limit  # learned from GA4's concurrentRequests, else the configured cap
         return QuotaView("concurrent_requests", f"{limit} requests at once", limit, "concurrent requests", None,
-                         None, semaphore._value / limit)
+                         None, max(0.0, 1 - len(running) / max(1, limit)))
     return None
 
 
 def _versions(name: str, settings: SourceSettings) -> tuple[str, str]:
-    """(API version, end of support). Plug point: ``sources.versions.support_of(name, version)``."""
-    return str(getattr(settings, "api_version", UNKNOWN)), UNKNOWN
+    """(API version, end of support) from ``sources/versions.py``: ``~`` marks a date the vendor has not
+    published yet; "none announced" an API with no end in sight."""
+    version = str(getattr(settings, "api_version", CURRENT.get(name, UNKNOWN)))
+    support = support_of(name, version)
+    if not support.known:
+        return version, "unknown version"
+    if support.ends is None:
+        return version, "none announced"
+    return version, ("~" if support.estimated else "") + support.ends.isoformat()
 
 
 def _credentials(name: str, connector: Any) -> tuple[str, str, tuple[str, ...]]:
-    """(credential kind, expiry, scopes). Plug point: the source's ``harmonia.credentials`` credential."""
-    return UNKNOWN, UNKNOWN, ()
+    """(credential kind, expiry, scopes) from the source's ``harmonia.credentials`` credential (Mailchimp's
+    API key is no such credential). Scopes: what the token endpoint granted, or what Shopify reports."""
+    credential = getattr(connector.http, "credential", None)
+    if credential is None:
+        return ("api_key" if name == "mailchimp" else "static"), "never", ()
+    token = getattr(credential, "current", None)
+    if credential.kind == "static":
+        expires = "never"
+    elif token is None:
+        expires = "not issued yet"
+    elif token.expires_at is None:
+        expires = "never"
+    else:
+        expires = datetime.fromtimestamp(token.expires_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    scopes = set(token.scopes) if token is not None else set()
+    scopes |= set(getattr(connector, "scopes", None) or ())  # Shopify's access scopes, as the shop says
+    return credential.kind, expires, tuple(sorted(scopes))
 
 
 def _public_url(url: str) -> str:

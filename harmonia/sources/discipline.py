@@ -1,12 +1,13 @@
 """Fit every source's HTTP layer with its circuit breaker and its pacing, shared through Redis when set.
 
-    shared = install(sources.items(), settings)     # once, at startup; None without Redis
+    shared = install(sources.items(), settings, SharedRedis.connect(url))   # once, at startup
     await circuit_of(sources.shopify).state()       # "closed" | "open" | "half_open"
 
 Pacing sized to each SaaS's documented quota, minus a little headroom for other clients:
-HubSpot's 100 per 10 s (as a bucket whose burst plus a window's
-refill stays under 100), Google Ads' per-customer bucket, and the concurrency caps of Mailchimp (10
-connections) and GA4 (10 concurrent requests); GA4's token quotas are metered from its answers
+HubSpot's window (100 per 10 s until its headers say otherwise,
+then what they say, up or down: ``shared_window``), Google Ads' per-customer bucket, and the
+concurrency caps of Mailchimp (10 connections) and GA4 (10 concurrent requests until its
+``propertyQuota`` says how many are free, up or down); GA4's token quotas are metered from its answers
 (``ga4_quota``), their refusals shared too. Each connector's own in-process pacer stays as the
 fallback when Redis is absent or down. Shopify paces itself by query cost (``shopify_pacing``) and
 is handed the shared Redis to keep its bucket there (``share_pacing``). State keys carry a digest of
@@ -21,15 +22,15 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any, Protocol
 
-import httpx
-
-from harmonia.settings import Settings, SourceSettings
+from harmonia.settings import Settings, SourceSettings, account_identity
 from harmonia.sources._http import SourceHttp
 from harmonia.sources.circuit import Circuit, CircuitPolicy
+from harmonia.sources.ga4 import free_slots
 from harmonia.sources.ga4_quota import PropertyQuotaMeter
 from harmonia.sources.pacing import Pacer
 from harmonia.sources.shared import SharedRedis
 from harmonia.sources.shared_pacing import SharedSemaphore, SharedTokenBucket
+from harmonia.sources.shared_window import SharedWindow
 
 HEADROOM = 2
 
@@ -38,9 +39,10 @@ class Connector(Protocol):
     http: SourceHttp
 
 
-def install(connectors: Iterable[tuple[str, Connector]], settings: Settings) -> SharedRedis | None:
+def install(connectors: Iterable[tuple[str, Connector]], settings: Settings,
+            shared: SharedRedis | None) -> SharedRedis | None:
+    """``shared``: the Redis that pacing and circuits share (None: each process on its own)."""
     up = settings.upstream
-    shared = SharedRedis.connect(settings.redis_url) if up.shared_state else None
     policy = CircuitPolicy(failure_threshold=up.circuit_failure_threshold, failure_window=up.circuit_failure_window,
                            reset_seconds=up.circuit_reset_seconds)
     for name, connector in connectors:
@@ -65,8 +67,7 @@ def circuit_of(connector: Connector) -> Circuit | None:
 
 
 def _account(settings: SourceSettings) -> str:
-    identity = "|".join(f"{k}={v}" for k, v in sorted(settings.model_dump().items()) if isinstance(v, str))
-    return hashlib.sha256(identity.encode()).hexdigest()[:12]
+    return hashlib.sha256(account_identity(settings).encode()).hexdigest()[:12]
 
 
 def _shared_pacer(name: str, key: str, s: Any, http: SourceHttp, shared: SharedRedis) -> Pacer:
@@ -74,18 +75,12 @@ def _shared_pacer(name: str, key: str, s: Any, http: SourceHttp, shared: SharedR
     assert fallback is not None
     lease_seconds = http.attempt_timeout + 5.0
     if name == "hubspot":
-        burst = max(1, s.requests_per_window // 5)
-        rate = max(0.1, (s.requests_per_window - HEADROOM - burst) / s.window_seconds)
-        return SharedTokenBucket(shared, key, capacity=burst, rate=rate, fallback=fallback,
-                                 correction=_hubspot_left)
+        return SharedWindow(shared, key, limit=s.requests_per_window, window=s.window_seconds,
+                            lease_seconds=lease_seconds, fallback=fallback, headroom=HEADROOM)
     if name == "googleads":
         return SharedTokenBucket(shared, key, capacity=s.requests_per_second, rate=s.requests_per_second,
                                  fallback=fallback)
-    return SharedSemaphore(shared, key, limit=s.max_concurrency, lease_seconds=lease_seconds, fallback=fallback)
+    return SharedSemaphore(shared, key, limit=s.max_concurrency, lease_seconds=lease_seconds, fallback=fallback,
+                           free_slots=free_slots if name == "ga4" else None)
 
 
-def _hubspot_left(response: httpx.Response) -> float | None:
-    try:
-        return int(response.headers["X-HubSpot-RateLimit-Remaining"]) - HEADROOM
-    except (KeyError, ValueError):
-        return None

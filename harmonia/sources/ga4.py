@@ -7,7 +7,8 @@
 
 Every request asks for ``propertyQuota`` (``returnPropertyQuota: true``): GA4 has no rate-limit headers,
 and what it says is left of the property's tokens feeds ``PropertyQuotaMeter``, which stops the calls
-(``UPSTREAM_RATE_LIMITED``) before GA4 would answer 429 and until the quota refreshes.
+(``UPSTREAM_RATE_LIMITED``) before GA4 would answer 429 and until the quota refreshes; what it says
+of ``concurrentRequests`` sets how many reports run at once (the configured 10 is only the start).
 
 A ``ReportRequest`` with ``limit=None`` means "every row": the first page tells ``rowCount`` and
 the remaining pages are fetched concurrently (the pacer keeps GA4's 10-concurrent-request quota).
@@ -25,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from harmonia.credentials import Credential, credential_for
 from harmonia.errors import BadUserInput, UpstreamError, UpstreamUnavailable
 from harmonia.settings import GA4Settings
 from harmonia.sources._http import SourceHttp, build_client, read_json
@@ -43,9 +45,10 @@ class GA4Property:
     BATCH_MAX = 5  # GA4 refuses a batchRunReports with more requests than this
 
     def __init__(self, http: SourceHttp, property_id: str, *, page_size: int = PAGE_SIZE,
-                 quota: PropertyQuotaMeter | None = None) -> None:
+                 quota: PropertyQuotaMeter | None = None, api_version: str = "v1beta") -> None:
         self.http = http
         self.property_id = property_id
+        self.api_version = api_version
         self.page_size = page_size
         self.quota = quota or PropertyQuotaMeter()
         http.on_rate_limited = self._rate_limited
@@ -57,13 +60,14 @@ class GA4Property:
         transport: httpx.AsyncBaseTransport | None = None,
         *,
         page_size: int = PAGE_SIZE,
+        credential: Credential | None = None,
     ) -> GA4Property:
-        client = build_client(settings, headers={"Authorization": f"Bearer {settings.token}"},
-                              transport=transport)
-        http = SourceHttp(SOURCE, client, pacer=ConcurrencyPacer(settings.max_concurrency),
-                          max_retries=settings.max_retries)
+        client = build_client(settings, transport=transport)
+        credential = credential or credential_for(SOURCE, settings, transport=transport)
+        http = SourceHttp(SOURCE, client, pacer=ConcurrencyPacer(settings.max_concurrency, free_slots=free_slots),
+                          max_retries=settings.max_retries, credential=credential)
         return cls(http, settings.property_id, page_size=page_size,
-                   quota=PropertyQuotaMeter(settings.quota_headroom))
+                   quota=PropertyQuotaMeter(settings.quota_headroom), api_version=settings.api_version)
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -162,7 +166,7 @@ class GA4Property:
 
     async def _post(self, action: str, body: dict[str, Any], sent: Sequence[ReportRequest]) -> Any:
         await self.quota.check()  # a spent token quota: refused here, GA4 is not asked
-        path = f"/v1beta/properties/{self.property_id}:{action}"
+        path = f"/{self.api_version}/properties/{self.property_id}:{action}"
         sent_at = self.quota.clock()
         response = await self.http.request("POST", path, json=body, idempotent=True, passthrough=(400,))
         if response.status_code == 400:
@@ -181,6 +185,16 @@ class GA4Property:
         except (ValueError, KeyError, TypeError):
             return None
         return await self.quota.exhausted_by(message, sent_at)
+
+
+_FREE = re.compile(rb'"concurrentRequests"\s*:\s*\{[^}]*?"remaining"\s*:\s*(\d+)')
+
+
+def free_slots(response: httpx.Response) -> int | None:
+    """The concurrent requests GA4 says are free (the fewest, for a batch), read from the raw answer:
+    the pacer learns it on release, before the connector parses the body."""
+    found = [int(m.group(1)) for m in _FREE.finditer(response.content)] if response.status_code == 200 else []
+    return min(found) if found else None
 
 
 def _property_quotas(payload: Any) -> list[Any]:

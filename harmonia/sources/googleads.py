@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from harmonia.credentials import Credential, credential_for
 from harmonia.errors import (
     BadUserInput,
     HarmoniaError,
@@ -36,6 +37,7 @@ from harmonia.sources.pacing import TokenBucketPacer
 from harmonia.sources.records import AdsCampaign, AdsMetrics
 
 SOURCE = "googleads"
+DEFAULT_VERSION = "v26"
 # GAQL has no documented cap on IN lists small enough to matter; this keeps each query short.
 IDS_PER_QUERY = 1000
 CAMPAIGN_FIELDS = "campaign.id, campaign.name, campaign.status, campaign.advertising_channel_type"
@@ -82,6 +84,9 @@ def translate(error: dict[str, Any]) -> HarmoniaError:
     if code == 400 or status == "INVALID_ARGUMENT":
         codes = [(failure.get("errorCode") or {}).values() for failure in _failures(error)]
         reasons = sorted({r for values in codes for r in values if isinstance(r, str) and _REASON.match(r)})
+        if "UNSUPPORTED_VERSION" in reasons:
+            # Not the caller's query: the configured API version was sunset (harmonia doctor says which).
+            return UpstreamUnavailable(SOURCE, "googleads no longer serves the configured API version")
         because = f" ({', '.join(reasons)})" if reasons else ""
         return BadUserInput(f"Google Ads rejected the campaign query{because}")
     if code in (401, 403) or status in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
@@ -133,21 +138,23 @@ class QuotaRetryHint(TokenBucketPacer):
 class GoogleAdsAccount:
     """One Google Ads customer account, read through searchStream."""
 
-    def __init__(self, http: SourceHttp, customer_id: str, api_version: str = "v17") -> None:
+    def __init__(self, http: SourceHttp, customer_id: str, api_version: str = DEFAULT_VERSION) -> None:
         self.http = http
         self.customer_id = re.sub(r"\D", "", customer_id)  # "123-456-7890" as shown in the UI
         self.api_version = api_version
 
     @classmethod
     def from_settings(
-        cls, settings: GoogleAdsSettings, transport: httpx.AsyncBaseTransport | None = None
+        cls, settings: GoogleAdsSettings, transport: httpx.AsyncBaseTransport | None = None, *,
+        credential: Credential | None = None,
     ) -> GoogleAdsAccount:
-        headers = {"Authorization": f"Bearer {settings.token}", "developer-token": settings.developer_token}
+        headers = {"developer-token": settings.developer_token}
         if settings.login_customer_id:
             headers["login-customer-id"] = re.sub(r"\D", "", settings.login_customer_id)
         client = build_client(settings, headers=headers, transport=transport)
+        credential = credential or credential_for(SOURCE, settings, transport=transport)
         http = SourceHttp(SOURCE, client, pacer=QuotaRetryHint(settings.requests_per_second),
-                          max_retries=settings.max_retries)
+                          max_retries=settings.max_retries, credential=credential)
         return cls(http, settings.customer_id, settings.api_version)
 
     async def aclose(self) -> None:

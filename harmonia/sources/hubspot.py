@@ -1,6 +1,6 @@
-"""HubSpot CRM v3 contacts: pages, single reads, batch reads by id or email, search by email.
+"""HubSpot CRM contacts: pages, single reads, batch reads by id or email, search by email.
 
-    contacts = HubSpotContacts.from_settings(settings.sources.hubspot)
+    contacts = HubSpotContacts.from_settings(settings.sources.hubspot)   # /crm/objects/2026-09/contacts
     page = await contacts.list_contacts(limit=100)               # Page[Contact], next_cursor
     found = await contacts.batch_read(["151", "154", "999999"])  # {"151": Contact, "154": Contact}
     await contacts.aclose()
@@ -10,6 +10,9 @@ HubSpot's quirks are handled here once: every property is a string and unset one
 typed, batch reads take 100 inputs and answer 207 when some are missing, and a 429 carries no
 ``Retry-After`` (the wait then comes from the pacer's window, kept in step with HubSpot's
 ``X-HubSpot-RateLimit-*`` headers).
+
+The API version is one setting: a date version (``2026-09``, the default: ``/crm/objects/2026-09/...``)
+or ``v3`` (``/crm/v3/objects/...``, unsupported from September 2027); both take the same bodies.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from harmonia.credentials import Credential, credential_for
 from harmonia.errors import UpstreamUnavailable
 from harmonia.settings import HubSpotSettings
 from harmonia.sources._http import SourceHttp, build_client, read_json
@@ -29,6 +33,7 @@ from harmonia.sources.records import Contact, Page, direct_constructor
 
 SOURCE = "hubspot"
 OBJECTS_PATH = "/crm/v3/objects/contacts"
+DEFAULT_VERSION = "2026-09"
 PROPERTIES = ("email", "firstname", "lastname", "phone", "lifecyclestage", "createdate",
               "lastmodifieddate", "shopify_customer_id")
 PAGE_MAX = 100
@@ -49,12 +54,14 @@ class HubSpotContacts:
 
     @classmethod
     def from_settings(
-        cls, settings: HubSpotSettings, transport: httpx.AsyncBaseTransport | None = None
+        cls, settings: HubSpotSettings, transport: httpx.AsyncBaseTransport | None = None, *,
+        credential: Credential | None = None,
     ) -> HubSpotContacts:
-        client = build_client(settings, headers={"Authorization": f"Bearer {settings.token}"},
-                              transport=transport)
+        client = build_client(settings, transport=transport)
         pacer = WindowPacer(settings.requests_per_window, settings.window_seconds)
-        return cls(SourceHttp(SOURCE, client, pacer=pacer, max_retries=settings.max_retries))
+        credential = credential or credential_for(SOURCE, settings, transport=transport)
+        http = SourceHttp(SOURCE, client, pacer=pacer, max_retries=settings.max_retries, credential=credential)
+        return cls(http, objects_path=objects_path(settings.api_version))
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -146,6 +153,14 @@ class HubSpotContacts:
         if response.status_code == 404:
             return []
         return [_contact(obj) for obj in _results(_body(response))]
+
+
+def objects_path(api_version: str) -> str:
+    """``/crm/objects/2026-09/contacts`` for a date version, ``/crm/v3/objects/contacts`` for ``v3``."""
+    version = api_version.strip() or DEFAULT_VERSION
+    if version.lower() == "v3":
+        return OBJECTS_PATH
+    return f"/crm/objects/{version}/contacts"
 
 
 def _is_id(value: str) -> bool:

@@ -18,12 +18,12 @@ import contextlib
 import random
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import cast
 
 import httpx
-import redis.asyncio as redis
 
-from harmonia.sources.pacing import Pacer
+from harmonia.sources.pacing import ConcurrencyPacer, FreeSlots, Pacer
 from harmonia.sources.shared import SharedRedis, SharedUnavailable
 
 _NOW = """
@@ -56,15 +56,29 @@ end
 return 0
 """
 
-# ARGV: limit, lease ms, lease id. Returns 1 when a slot was leased.
+# KEYS: leases, the learned limit. ARGV: configured limit, lease ms, lease id. Returns 1 when a slot was leased.
 _LEASE = _NOW + """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+local limit = tonumber(redis.call('GET', KEYS[2])) or tonumber(ARGV[1])
+if redis.call('ZCARD', KEYS[1]) < limit then
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
   redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
   return 1
 end
 return 0
+"""
+
+# KEYS: leases, the learned limit. ARGV: lease id, the slots the API says are free ('' if it did not say).
+# The limit learned: those free slots plus the leases taken before this one and still held (the API
+# counted those); kept an hour. Returns the limit in force (0: unchanged).
+_GIVE_BACK = _NOW + """
+local started = redis.call('ZSCORE', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[1], ARGV[1])
+if ARGV[2] == '' or not started then return 0 end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local limit = math.max(1, tonumber(ARGV[2]) + redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. started))
+redis.call('SET', KEYS[2], limit, 'PX', 3600000)
+return limit
 """
 
 _LOCAL = object()  # the lease of a call paced by the in-process fallback
@@ -111,43 +125,63 @@ class SharedTokenBucket:
 
 
 class SharedSemaphore:
-    """At most ``limit`` calls in flight across every instance; a lease lapses after ``lease_seconds``."""
+    """At most ``limit`` calls in flight across every instance; a lease lapses after ``lease_seconds``.
 
-    def __init__(self, shared: SharedRedis, name: str, *, limit: int, lease_seconds: float, fallback: Pacer) -> None:
+    With ``free_slots`` (GA4), the limit is learned from the API's answers, as ``ConcurrencyPacer``
+    learns it, and shared: every instance leases against the learned limit (for an hour, then the
+    configured one until the next answer)."""
+
+    def __init__(self, shared: SharedRedis, name: str, *, limit: int, lease_seconds: float, fallback: Pacer,
+                 free_slots: FreeSlots | None = None) -> None:
         self.shared = shared
-        self.key = f"harmonia:slots:{name}"
+        # One hash tag: a Redis Cluster keeps both keys of the scripts on one node.
+        self.keys = [f"harmonia:slots:{{{name}}}", f"harmonia:slots:{{{name}}}:limit"]
         self.limit = limit
         self.lease_ms = int(lease_seconds * 1000)
         self.fallback = fallback
-        # No process can use more than ``limit`` slots: queue here, so at most ``limit`` tasks poll Redis.
-        self._local = asyncio.Semaphore(limit)
+        self.free_slots = free_slots
+        # No process can use more than the limit: queue here, so at most that many tasks poll Redis.
+        self._local = ConcurrencyPacer(limit)
 
     async def acquire(self) -> object:
-        await self._local.acquire()
+        local = await self._local.acquire()
         lease = uuid.uuid4().hex
         delay = 0.005
         try:
             while True:
                 try:
-                    if await self.shared.run(_LEASE, [self.key], [self.limit, self.lease_ms, lease]) == 1:
-                        return lease
+                    if await self.shared.run(_LEASE, self.keys, [self.limit, self.lease_ms, lease]) == 1:
+                        return _Lease(local, lease)
                 except SharedUnavailable:
-                    await self.fallback.acquire()
-                    return _LOCAL
+                    return _Lease(local, None, await self.fallback.acquire())
                 await asyncio.sleep(delay * random.uniform(1.0, 1.5))
                 delay = min(0.05, delay * 2)
         except BaseException:
-            self._local.release()
+            await self._local.release(None, local)
             raise
 
     async def release(self, response: httpx.Response | None, lease: object = None) -> None:
-        self._local.release()
-        if lease is _LOCAL:
-            await self.fallback.release(response, None)
-        elif isinstance(lease, str):
+        if not isinstance(lease, _Lease):
+            return
+        await self._local.release(None, lease.local)
+        if lease.redis is None:
+            await self.fallback.release(response, lease.fallback)
+            return
+        free = self.free_slots(response) if response is not None and self.free_slots is not None else None
+        try:
             # A lease we cannot free lapses on its own.
-            with contextlib.suppress(redis.RedisError, OSError, TimeoutError):
-                await self.shared.client.zrem(self.key, lease)
+            limit = await self.shared.run(_GIVE_BACK, self.keys, [lease.redis, "" if free is None else free])
+        except SharedUnavailable:
+            return
+        if isinstance(limit, int) and limit > 0:
+            await self._local.resize(limit)
 
     def retry_hint(self) -> float | None:
         return self.fallback.retry_hint()
+
+
+@dataclass(frozen=True, slots=True)
+class _Lease:
+    local: int                # the in-process gate's lease
+    redis: str | None         # the shared lease; None: Redis was down, the fallback paced this call
+    fallback: object = None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Mapping
 from datetime import date
@@ -32,6 +33,8 @@ from harmonia.sources.shopify_pacing import CostPacing, Report, ThrottleStatus
 
 SOURCE = "shopify"
 MAX_QUERY_COST = 1000  # Shopify's single-query maximum, whatever the bucket
+# A refusal that says nothing of when to come back is waited out from half a second, doubling to 8 s.
+FIRST_BLIND_WAIT, LAST_BLIND_WAIT = 0.5, 8.0
 # Where the answer's field errors were, kept under a key no GraphQL response name can be (it has a space).
 ERROR_PATHS = " error paths"
 log = logging.getLogger("harmonia.sources.shopify")
@@ -109,6 +112,7 @@ class ShopifyAdmin:
         """The answer's ``data``; ``cost`` is the document's requested cost by upstreams.md's rules."""
         price = cost * self.scale
         ends = time.monotonic() + bounded(self.http.deadline)
+        backoff = FIRST_BLIND_WAIT
         while True:
             if self.pacer.learned and price > self.pacer.status().maximum:
                 raise TooCostly(price)  # more than this shop's whole bucket: only a split helps
@@ -135,7 +139,16 @@ class ShopifyAdmin:
                 if report.status is not None and price > report.status.maximum:
                     raise TooCostly(price)  # never fits this shop's bucket: only a split helps
                 wait = parse_retry_after(response.headers.get("Retry-After"))
-                if wait and time.monotonic() + wait < ends:
+                if not wait and report.status is None:
+                    # Refused with nothing saying when points come back (a 429 without a throttle status:
+                    # a proxy, or another reading of the docs): back off, doubling, rather than ask again
+                    # at once (a storm of them was 120 calls in one operation's two seconds).
+                    wait, backoff = backoff * random.uniform(1.0, 1.25), min(backoff * 2, LAST_BLIND_WAIT)
+                if wait:
+                    if time.monotonic() + wait >= ends:  # no time left to wait it out: say so at the end
+                        await asyncio.sleep(max(0.0, ends - time.monotonic()))
+                        raise UpstreamRateLimited(SOURCE, "shopify kept refusing (throttled) until the "
+                                                  "operation's time limit")
                     await asyncio.sleep(wait)
                 continue  # the pacer now knows what is left and waits for the points
             return self._data(body, cost)

@@ -50,7 +50,7 @@ class Erased:
 
     outcome: str      # DELETED | ERASURE_REQUESTED (Shopify redacts later) | ABSENT (no such record)
     status: int       # the HTTP status that confirmed it
-    mechanism: str    # the API call, e.g. "POST /crm/v3/objects/contacts/gdpr-delete"
+    mechanism: str    # the API call, e.g. "POST /crm/objects/2026-09/contacts/gdpr-delete"
 
 
 def _json(source: str, response: httpx.Response) -> Any:

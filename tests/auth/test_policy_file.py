@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from harmonia.auth.policy import Policy
 from harmonia.auth.policy_file import DEMO_POLICY, PolicyError, demo_policy_text, dump_policy, load_policy, parse_policy
-from harmonia.auth.rules import Requirement, Rule
+from harmonia.auth.rules import Lookup, Requirement, Rule
 from harmonia.schema import build_schema
 from harmonia.schema.catalog import catalog_of
 from tests.conftest import TEST_SECRET_ENV
@@ -84,6 +85,15 @@ GOOD_HEAD = "version: 1\nadmins: [admin]\ndefault: deny\ntypes:\n"
     ("  Query:\n    fields:\n      fieldPolicies: {read: '*'}\n", 7, "admin plane"),
     ("  Customer: {read: [marketer]\n", 6, "not valid YAML"),
     ("  Customer: {read: [marketer]}\n  Customer: {read: [analyst]}\n", 6, "'Customer' appears twice"),
+    ("  Customer:\n    fields:\n      phone: {hidden: yes}\n", 7, "Customer.phone.hidden must be true or false"),
+    ("  Customer:\n    hidden: 1\n", 6, "Customer.hidden must be true or false"),
+    ("  Query:\n    fields:\n      customerByEmail: {searches: {emial: Customer.email}}\n", 7,
+     "Query.customerByEmail has no argument 'emial'"),
+    ("  Query:\n    fields:\n      customerByEmail: {searches: {email: Customer.emial}}\n", 7,
+     "unknown field Customer.emial"),
+    ("  Query:\n    fields:\n      customerByEmail: {searches: {email: email}}\n", 7,
+     "must name a field as Type.field"),
+    ("  Query:\n    fields:\n      customerByEmail: {searches: [email]}\n", 7, "must be a mapping"),
 ])
 def test_an_invalid_policy_is_refused_with_the_line_and_the_reason(body: str, line: int, reason: str) -> None:
     with pytest.raises(PolicyError) as caught:
@@ -96,6 +106,48 @@ def test_an_invalid_policy_is_refused_with_the_line_and_the_reason(body: str, li
 def test_an_exported_policy_reads_back_the_same() -> None:
     again = parse_policy(dump_policy(DEMO_POLICY), "exported.yaml", CATALOG)
     assert again.to_data() == DEMO_POLICY.to_data()
+    marked = parse_policy(GOOD_HEAD + "  Customer:\n    read: [marketer]\n    hidden: true\n    fields:\n"
+                          "      phone: {hidden: true, mask: phone, clear: [marketer]}\n"
+                          "  Query:\n    read: '*'\n    fields:\n"
+                          "      customers: {searches: {after: Customer.email}}\n", "marked.yaml", CATALOG)
+    again = parse_policy(dump_policy(marked), "exported.yaml", CATALOG)
+    assert again.to_data() == marked.to_data()
+    assert again.hidden == {("Customer", "phone")} and again.hidden_types == {"Customer"}
+    assert {k.argument for k in again.lookups_of("Query", "customers")} == {"after"}
+
+
+def test_the_customer_lookup_by_email_is_for_who_reads_emails_in_clear_whatever_the_file_says() -> None:
+    silent = parse_policy(GOOD_HEAD + "  Query: {read: '*'}\n  Customer:\n    read: [marketer, analyst]\n"
+                          "    fields:\n      email: {mask: email, clear: [marketer]}\n", "silent.yaml", CATALOG)
+    for policy in (DEMO_POLICY, silent):
+        [lookup] = policy.lookups_of("Query", "customerByEmail")
+        assert lookup.searched == "Customer.email"
+
+        def allowed(*roles: str, policy: Policy = policy, lookup: Lookup = lookup) -> bool:
+            return policy.access_for(frozenset(roles)).decide_lookup(lookup).allowed
+
+        assert allowed("marketer") and allowed("admin") and not allowed("analyst") and not allowed("intern")
+    assert not DEMO_POLICY.access_for(frozenset({"analyst"})).decide(
+        "Query", "customerByEmail").missing  # the field itself is readable: only the lookup is refused
+    assert DEMO_POLICY.access_for(frozenset({"analyst", "support"})).decide_lookup(lookup).allowed
+    refused = DEMO_POLICY.access_for(frozenset({"analyst"})).decide_lookup(lookup)
+    assert refused.why()["requiredRoles"] == ["admin", "marketer", "support"]
+    assert refused.why()["searchedField"] == "Customer.email"
+
+
+def test_hidden_fields_and_the_admin_plane_do_not_exist_for_who_may_not_read_them() -> None:
+    policy = parse_policy(GOOD_HEAD + "  Query: {read: '*'}\n  Customer:\n    read: [marketer, analyst]\n"
+                          "    fields:\n      phone: {read: [marketer], hidden: true}\n"
+                          "  Campaign:\n    read: [marketer]\n    hidden: true\n", "hidden.yaml", CATALOG)
+
+    def hides(role: str, type_name: str, field: str) -> bool:
+        return policy.access_for(frozenset({role})).hides(type_name, field)
+
+    assert hides("analyst", "Customer", "phone") and not hides("marketer", "Customer", "phone")
+    assert not hides("analyst", "Customer", "email")
+    assert hides("analyst", "Campaign", "name") and hides("analyst", "CampaignConnection", "edges")
+    assert not hides("marketer", "Campaign", "name")
+    assert hides("marketer", "Query", "fieldPolicies") and not hides("admin", "Query", "fieldPolicies")
 
 
 def test_serve_refuses_an_invalid_policy_file_at_start(tmp_path: Path) -> None:

@@ -226,8 +226,8 @@ async def test_only_admins_may_evict_and_an_eviction_makes_the_next_query_refetc
     done = await gw.query(EVICT, {"id": some_id}, role="admin")
     await gw.query(CONTACTS)
 
-    assert refused["data"] is None or refused["data"]["evictCache"] is None
-    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert refused.get("data") is None  # evictCache does not exist for a marketer
+    assert refused["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
     assert cached == {}
     assert done["data"]["evictCache"]["evicted"] >= 2  # the page, in tier 1 and in Redis
     assert gw.calls() == {"hubspot": 1}

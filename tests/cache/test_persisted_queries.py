@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from pathlib import Path
@@ -9,9 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from tests.cache.conftest import CachedGateway, MakeGateway
-from tests.conftest import token_for
+from tests.conftest import gateway_settings, token_for
 
 QUERY = "{ customers(first: 2) { edges { node { email } } } }"
 SHA = hashlib.sha256(QUERY.encode()).hexdigest()
@@ -94,3 +96,44 @@ async def test_safelist_mode_runs_only_registered_operations(make_gateway: MakeG
     assert from_manifest.json()["data"] == by_its_hash.json()["data"]
     assert admin_registers.status_code == now_listed.status_code == 200
     assert now_listed.json()["data"] == admin_registers.json()["data"]
+
+
+async def test_a_registration_that_is_not_kept_says_why_and_the_operation_still_runs(make_gateway: MakeGateway) -> None:
+    gw = await make_gateway(persisted_queries={"max_bytes": 40})
+    long_text = "{ customers(first: 2) { edges { node { email firstName } } } }"
+
+    response = await post(gw, {"query": long_text, "extensions": apq(hashlib.sha256(long_text.encode()).hexdigest())})
+    again = await post(gw, {"extensions": apq(hashlib.sha256(long_text.encode()).hexdigest())})
+
+    body = response.json()
+    assert body["data"]["customers"]["edges"]
+    assert body["extensions"]["persistedQuery"]["stored"] is False
+    assert "more than the 40" in body["extensions"]["persistedQuery"]["reason"]
+    assert again.json()["errors"][0]["message"] == "PersistedQueryNotFound"
+
+
+async def test_a_client_over_its_registration_budget_runs_its_operations_unstored(make_gateway: MakeGateway) -> None:
+    gw = await make_gateway(persisted_queries={"registrations_per_hour": 2})
+    texts = [f"{{ campaigns(first: {n}) {{ edges {{ node {{ name }} }} }} }}" for n in (1, 2, 3)]
+
+    answers = [await post(gw, {"query": t, "extensions": apq(hashlib.sha256(t.encode()).hexdigest())}) for t in texts]
+    by_hash = [await post(gw, {"extensions": apq(hashlib.sha256(t.encode()).hexdigest())}) for t in texts]
+
+    assert all(len(a.json()["data"]["campaigns"]["edges"]) == n for a, n in zip(answers, (1, 2, 3), strict=True))
+    assert [("persistedQuery" in a.json()["extensions"]) for a in answers] == [False, False, True]
+    assert [("errors" in b.json()) for b in by_hash] == [False, False, True]
+
+
+async def test_an_in_process_registration_expires_with_its_ttl(make_gateway: MakeGateway) -> None:
+    gw = await make_gateway(redis=False, persisted_queries={"ttl": 0.5})
+    assert "errors" not in (await post(gw, {"query": QUERY, "extensions": apq()})).json()
+    assert "errors" not in (await post(gw, {"extensions": apq()})).json()
+
+    await asyncio.sleep(0.6)
+
+    assert (await post(gw, {"extensions": apq()})).json()["errors"][0]["message"] == "PersistedQueryNotFound"
+
+
+def test_a_registration_may_not_be_kept_longer_than_a_week() -> None:
+    with pytest.raises(ValidationError, match="less than or equal to 604800"):
+        gateway_settings(persisted_queries={"ttl": 8 * 24 * 3600})

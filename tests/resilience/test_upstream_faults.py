@@ -160,3 +160,21 @@ async def test_an_open_circuit_answers_at_once_without_calling_the_source(
     assert gateway.upstream_calls()["mailchimp"] == calls  # refused here, not sent
     assert {e["extensions"]["code"] for e in body["errors"]} == {"UPSTREAM_UNAVAILABLE"}
     assert all(e["extensions"].get("circuit") == "open" for e in body["errors"])
+
+
+async def test_a_shopify_429_storm_is_backed_off_not_hammered(resilient: tuple[Gateway, httpx.AsyncClient]) -> None:
+    # 429s with neither Retry-After nor a throttle status say nothing of when to come back: the
+    # connector waits, doubling, instead of asking again at once (120 calls in the 2 s deadline before).
+    gateway, control = resilient
+    await control.post("/__faults", json={"source": "shopify", "status": 429, "rate": 1.0, "latency_ms": 0,
+                                          "seconds": 30})
+    before = gateway.upstream_calls().get("shopify", 0)
+
+    status, body = await ask(gateway, "shopify", {})
+
+    calls = gateway.upstream_calls().get("shopify", 0) - before
+    assert status == 200
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"UPSTREAM_RATE_LIMITED"}
+    # Each of the operation's Shopify queries (two here) asks at 0 s, ~0.5 s and ~1.5 s; the next wait
+    # (~2 s) would outlast the deadline, so it answers then.
+    assert 1 <= calls <= 6, calls

@@ -40,7 +40,7 @@ async def test_fifty_orders_with_customers_cost_one_shopify_query_and_one_hubspo
     assert sum(1 for e in edges if e["node"]["customer"]) >= 40
     assert _only(gateway.upstream_calls()) == {"shopify": 1, "hubspot": 1}
     assert gateway.routes("shopify") == {GRAPHQL_ROUTE: 1}
-    assert gateway.routes("hubspot") == {"POST /crm/v3/objects/contacts/batch/read": 1}
+    assert gateway.routes("hubspot") == {"POST /crm/objects/2026-09/contacts/batch/read": 1}
     [batch] = gateway.log("hubspot")
     emails = [i["id"] for i in json.loads(batch["body"])["inputs"]]
     assert len(emails) == len(set(emails)), "an email was asked for twice"
@@ -61,7 +61,7 @@ async def test_fifty_customers_with_five_orders_each_cost_one_hubspot_page_and_a
     stats = (await gateway.sim_stats())["shopify"]
     assert stats["operations"] == {"HarmoniaCustomerOrders": 1}
     assert "nodes(ids: $n0)" in str(document["query"]) and "customers(first: 1, query: $e" in str(document["query"])
-    assert gateway.routes("hubspot") == {"GET /crm/v3/objects/contacts": 1}
+    assert gateway.routes("hubspot") == {"GET /crm/objects/2026-09/contacts": 1}
     # Every contact's orders are the ones its Shopify customer has: linked by id, else found by email.
     shop_by_id = {str(c["id"]): c for c in world.shopify_customers}
     shop_by_email = {c["email"].strip().lower(): c for c in world.shopify_customers}

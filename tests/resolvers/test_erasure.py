@@ -100,7 +100,7 @@ async def test_erasure_deletes_or_redacts_the_person_everywhere_and_ends_audited
                          "ga4": ("NOT_APPLICABLE", "NOT_APPLICABLE", None),
                          "googleads": ("NOT_APPLICABLE", "NOT_APPLICABLE", None)}
     mechanisms = {s["source"]: s["mechanism"] for s in audit["sources"]}
-    assert mechanisms["hubspot"] == "POST /crm/v3/objects/contacts/gdpr-delete"
+    assert mechanisms["hubspot"] == "POST /crm/objects/2026-09/contacts/gdpr-delete"
     assert mechanisms["mailchimp"].endswith("/actions/delete-permanent")
     assert mechanisms["shopify"] == "customerRequestDataErasure"
     [request] = [json.loads(r["body"]) for r in gateway.log("shopify") if "customerRequestDataErasure" in r["body"]]

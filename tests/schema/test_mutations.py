@@ -69,7 +69,7 @@ async def test_update_customer_patches_the_hubspot_contact_and_the_next_query_sh
     assert payload["replayed"] is False
     # HubSpot's own write format, and its state changed as HubSpot's would.
     [patch] = [r for r in writes(writable_gateway)]
-    assert (patch["method"], patch["route"]) == ("PATCH", "/crm/v3/objects/contacts/{contact_id}")
+    assert (patch["method"], patch["route"]) == ("PATCH", "/crm/objects/2026-09/contacts/{contact_id}")
     assert json.loads(patch["body"]) == {"properties": {"lifecyclestage": "evangelist", "phone": "+14155552671"}}
     assert contact["properties"]["lifecyclestage"] == "evangelist"
     after = await writable_gateway.query(READ_CUSTOMER, {"id": gid})

@@ -52,3 +52,17 @@ async def test_type_lookups_answer_for_the_principal_too(gateway: Gateway) -> No
 async def test_a_token_that_may_read_nothing_gets_forbidden_not_a_schema(gateway: Gateway) -> None:
     body = await gateway.query(INTROSPECTION, token=token_for("intern"))
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_an_admins_policy_change_reaches_the_roles_own_schema_at_once(gateway: Gateway) -> None:
+    query = '{ __type(name: "Campaign") { fields { name } } stats: __type(name: "CampaignStats") { name } }'
+    before = await gateway.query(query, role="support")
+    opened = await gateway.query('mutation { setFieldPolicy(input: {typeName: "Campaign", fieldName: "stats", '
+                                 'read: [{roles: ["marketer"]}, {roles: ["analyst"]}, {roles: ["support"]}]}) '
+                                 "{ source } }")
+    after = await gateway.query(query, role="support")
+
+    assert "errors" not in opened
+    assert "stats" not in {f["name"] for f in before["data"]["__type"]["fields"]} and before["data"]["stats"] is None
+    assert "stats" in {f["name"] for f in after["data"]["__type"]["fields"]}
+    assert after["data"]["stats"] == {"name": "CampaignStats"}

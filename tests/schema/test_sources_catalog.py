@@ -7,7 +7,7 @@ from typing import Any
 from tests.conftest import Gateway
 
 CATALOG = """{ sources(step: 60) {
-  sources { name vendor baseUrl apiVersion endOfSupport credentialKind circuit
+  sources { name vendor baseUrl apiVersion endOfSupport credentialKind credentialExpires scopes circuit
     quota { name description headroom allowancePerSecond } callsPerMinute latencyP50Ms latencyP99Ms errorRate
     cacheHitRatio series { at calls errors p50Ms p99Ms } }
   fields { typeName fieldName sources endpoint cacheTtlSeconds costWeight readers { role access } } } }"""
@@ -25,7 +25,12 @@ async def test_the_catalogue_shows_each_source_with_its_traffic_and_each_field_w
     assert set(by_name) == {"hubspot", "shopify", "mailchimp", "ga4", "googleads"}
     shopify = by_name["shopify"]
     assert shopify["vendor"] == "Shopify Admin API" and shopify["circuit"] == "closed"
-    assert shopify["baseUrl"] == "http://simulators/shopify" and shopify["endOfSupport"] == "unknown"
+    assert shopify["baseUrl"] == "http://simulators/shopify"
+    # Shopify supports a quarterly version for twelve months (sources/versions.py); a static token.
+    assert (shopify["apiVersion"], shopify["endOfSupport"]) == ("2026-10", "2027-10-01")
+    assert (shopify["credentialKind"], shopify["credentialExpires"]) == ("static", "never")
+    assert by_name["mailchimp"]["credentialKind"] == "api_key"
+    assert (by_name["ga4"]["apiVersion"], by_name["ga4"]["endOfSupport"]) == ("v1beta", "none announced")
     assert shopify["quota"]["name"] == "cost_points" and 0 < shopify["quota"]["headroom"] <= 1
     assert len(shopify["series"]) == 60 and sum(p["calls"] for p in shopify["series"]) >= 1
     # The process's last hour: other tests' calls (and faults) in this process count too.

@@ -16,8 +16,8 @@ from harmonia.simulators.core import SimulatorConfig, SimulatorState
 from harmonia.simulators.data import World
 
 CUSTOMER = DEMO_CREDENTIALS["googleads_customer_id"]
-STREAM = f"/googleads/v17/customers/{CUSTOMER}/googleAds:searchStream"
-SEARCH = f"/googleads/v17/customers/{CUSTOMER}/googleAds:search"
+STREAM = f"/googleads/v26/customers/{CUSTOMER}/googleAds:searchStream"
+SEARCH = f"/googleads/v26/customers/{CUSTOMER}/googleAds:search"
 HEADERS = {"Authorization": f"Bearer {DEMO_CREDENTIALS['googleads_token']}",
            "developer-token": DEMO_CREDENTIALS["googleads_developer_token"]}
 
@@ -45,7 +45,7 @@ def query_error(response: httpx.Response) -> str:
     assert error["status"] == "INVALID_ARGUMENT"
     assert error["message"] == "Request contains an invalid argument."
     failure = error["details"][0]
-    assert failure["@type"] == "type.googleapis.com/google.ads.googleads.v17.errors.GoogleAdsFailure"
+    assert failure["@type"] == "type.googleapis.com/google.ads.googleads.v26.errors.GoogleAdsFailure"
     assert failure["requestId"] == response.headers["request-id"]
     code: str = failure["errors"][0]["errorCode"]["queryError"]
     return code
@@ -169,7 +169,7 @@ async def test_wrong_developer_token_is_401(sim_client: httpx.AsyncClient) -> No
 
 
 async def test_another_customer_is_403_permission_denied(sim_client: httpx.AsyncClient) -> None:
-    response = await sim_client.post("/googleads/v17/customers/9999999999/googleAds:searchStream",
+    response = await sim_client.post("/googleads/v26/customers/9999999999/googleAds:searchStream",
                                      json={"query": "SELECT campaign.id FROM campaign"}, headers=HEADERS)
     assert response.status_code == 403
     error = response.json()["error"]

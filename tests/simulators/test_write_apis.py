@@ -21,7 +21,7 @@ ADS = {"Authorization": f"Bearer {CREDS['googleads_token']}", "developer-token":
 CONTACTS = "/hubspot/crm/v3/objects/contacts"
 GRAPHQL = "/shopify/admin/api/2026-10/graphql.json"
 MEMBERS = f"/mailchimp/3.0/lists/{CREDS['mailchimp_list_id']}/members"
-MUTATE = f"/googleads/v17/customers/{CREDS['googleads_customer_id']}/campaigns:mutate"
+MUTATE = f"/googleads/v26/customers/{CREDS['googleads_customer_id']}/campaigns:mutate"
 
 
 @pytest.fixture

@@ -123,7 +123,7 @@ async def test_dashed_customer_id_is_sent_as_digits(transport: httpx.ASGITranspo
         assert len(await account.list_campaigns()) > 0
     finally:
         await account.aclose()
-    assert (await logged(sim_client))[0]["path"] == "/v17/customers/1234567890/googleAds:searchStream"
+    assert (await logged(sim_client))[0]["path"] == "/v26/customers/1234567890/googleAds:searchStream"
 
 
 @pytest.mark.parametrize("settings", [
@@ -172,7 +172,7 @@ async def test_persistent_429_becomes_upstream_rate_limited(account: GoogleAdsAc
 
 
 def test_an_error_at_the_end_of_a_stream_is_raised_with_its_retry_delay() -> None:
-    failure = "type.googleapis.com/google.ads.googleads.v17.errors.GoogleAdsFailure"
+    failure = "type.googleapis.com/google.ads.googleads.v26.errors.GoogleAdsFailure"
     body = [
         {"results": [{"campaign": {"id": "111"}}], "fieldMask": "campaign.id", "requestId": "r1"},
         {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": "quota",

@@ -20,7 +20,7 @@ from harmonia.sources.hubspot import HubSpotContacts, _contact
 from harmonia.sources.records import Contact
 
 BASE = "http://simulators/hubspot"
-BATCH_ROUTE = "POST /crm/v3/objects/contacts/batch/read"
+BATCH_ROUTE = "POST /crm/objects/2026-09/contacts/batch/read"
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z$")
 
 
@@ -44,7 +44,7 @@ async def requested_batch_keys(sim_client: httpx.AsyncClient) -> list[str]:
     log = (await sim_client.get("/__requests", params={"source": "hubspot"})).json()
     keys: list[str] = []
     for entry in log:
-        if entry["route"] == "/crm/v3/objects/contacts/batch/read":
+        if entry["route"] == "/crm/objects/2026-09/contacts/batch/read":
             keys += [item["id"] for item in httpx.Response(200, content=entry["body"]).json()["inputs"]]
     return keys
 
