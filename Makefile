@@ -36,7 +36,7 @@ demo: $(RUNTIME)
 ## test: the lock, lint, types, layers, then the whole suite against a throwaway real redis-server
 test: $(DEV)
 	@$(MAKE) --no-print-directory check-lock lint typecheck layers
-	@bash scripts/ensure-chromium.sh && bash scripts/with-redis.sh $(BIN)/python -m pytest
+	@bash scripts/ensure-chromium.sh && bash scripts/ensure-promtool.sh && bash scripts/with-redis.sh $(BIN)/python -m pytest
 
 check-lock: $(DEV)
 	@$(BIN)/python scripts/lock.py check

@@ -31,9 +31,11 @@ from harmonia.http.graphiql import STATIC_DIR, STATIC_PREFIX
 from harmonia.http.pipeline import GraphQLPipeline
 from harmonia.http.readiness import Readiness, reachable, redis_ping
 from harmonia.http.routes import build_graphql_router
+from harmonia.http.sources_page import sources_page
 from harmonia.observability.telemetry import Telemetry
 from harmonia.resolvers.cached import build_entity_cache, build_redis_tier, shared_invalidation
 from harmonia.resolvers.context import Sources, Transports
+from harmonia.resolvers.source_watch import SourceWatch
 from harmonia.resolvers.write_services import WriteServices
 from harmonia.schema import ADMINS_ONLY_TYPES, build_schema, built_in_type_names
 from harmonia.schema.catalog import catalog_of
@@ -71,6 +73,8 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
     verifier = TokenVerifier(settings.auth)
     telemetry = Telemetry(settings)
     readiness = _readiness(settings, sources)
+    watch = SourceWatch(sources, settings)
+    telemetry.sources_watch = watch  # the catalogue's resolvers find it beside field usage
     if shared is not None:
         telemetry.watch_circuit("redis", lambda: shared.circuit.is_open)
 
@@ -78,7 +82,8 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
         """Everything the app opened: also for tests that drive the app without its lifespan. Each part
         is closed whatever became of the one before, so no Redis client or pool is left to the GC."""
         failures: list[Exception] = []
-        closers = [declared.stop, readiness.aclose, telemetry.aclose, writes.aclose, policies.stop, cache.aclose,
+        closers = [declared.stop, readiness.aclose, watch.aclose, telemetry.aclose, writes.aclose, policies.stop,
+                   cache.aclose,
                    *([shared.aclose] if shared is not None else []), sources.aclose, verifier.aclose,
                    pipeline.meter.aclose]
         for close in closers:
@@ -96,6 +101,7 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
         writes.start()  # resumes the erasure jobs a previous process left unfinished
         await telemetry.start()
         await declared.start()  # the declared sources other instances applied, and their changes from now on
+        await watch.start()
         yield
         await close_all()
 
@@ -106,7 +112,8 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
                   telemetry=NO_FRAMEWORK_TELEMETRY)
     if settings.http.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.http.cors_origins, allow_methods=["GET", "POST"],
-                           allow_headers=["Authorization", "Content-Type", "Accept"], max_age=600)
+                           allow_headers=["Authorization", "Content-Type", "Accept", "graphql-client-name",
+                                          "graphql-client-version"], max_age=600)
     # httpx logs every upstream URL at INFO, and those URLs carry customers' emails: keep it to warnings.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     app.state.settings = settings
@@ -122,6 +129,7 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
     app.state.policies = policies
     app.state.declared = declared
     app.state.telemetry = telemetry
+    app.state.watch = watch
     app.include_router(build_graphql_router(pipeline, verifier, telemetry))
     if STATIC_DIR.is_dir():
         app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="graphiql-static")
@@ -132,6 +140,11 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
         return HTMLResponse(admin_page())
 
     app.include_router(declared_sources_router(declared, verifier, policies))
+
+    @app.get("/admin/sources", response_class=HTMLResponse)
+    async def sources_html() -> HTMLResponse:
+        # As /admin: the page holds no data; the admins-only `sources` query fills it.
+        return HTMLResponse(sources_page())
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

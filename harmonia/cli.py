@@ -6,6 +6,7 @@
     harmonia token --role analyst --sub ana --ttl 3600
     harmonia policy export -o policy.yaml          # the file's policy plus the admins' runtime changes
     harmonia doctor                                # each source: credentials, scopes, version, quota
+    harmonia schema check next.graphql --window 7d # breaking changes joined with recorded usage
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from harmonia.auth.admin import Catalog
+    from harmonia.auth.policy import Policy
+    from harmonia.checks.report import CheckReport
     from harmonia.settings import Settings
 
 DEMO_ROLES = ("admin", "marketer", "analyst", "support")
@@ -214,6 +218,7 @@ def _print_demo_welcome(args: argparse.Namespace, settings: Settings) -> None:
         if role == "admin":
             admin_page = f"http://{args.host}:{args.port}/admin#token={token}"
     print(f"\n  field policies (admin page): {admin_page}", flush=True)
+    print(f"  sources catalogue:           {admin_page.replace('/admin#', '/admin/sources#')}", flush=True)
     print("\n  curl: curl -s -H 'Authorization: Bearer <token>' -H 'Content-Type: application/json' \\\n"
           f"        -d '{{\"query\":\"{{ customers(first: 3) {{ edges {{ node {{ email }} }} }} }}\"}}' {url}\n"
           "Ctrl-C stops everything.", flush=True)
@@ -295,11 +300,82 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return exit_code(rows, strict=args.strict)
 
 
-def cmd_schema(_: argparse.Namespace) -> int:
+def cmd_schema(args: argparse.Namespace) -> int:
     from harmonia.schema import build_schema
 
+    if getattr(args, "schema_command", None) == "check":
+        return cmd_schema_check(args)
     print(str(build_schema()))
     return 0
+
+
+def cmd_schema_check(args: argparse.Namespace) -> int:
+    """A proposed schema or policy against the current one and the recorded usage: 0 safe, 1 breaking, 2 error."""
+    import json
+    from pathlib import Path
+
+    import redis
+
+    from harmonia.auth.policy_file import PolicyError
+    from harmonia.checks.proposal import ProposalError, check_proposal, parse_window
+    from harmonia.checks.render import render_json, render_text
+    from harmonia.checks.report import Threshold
+    from harmonia.observability.usage import FieldUsage
+    from harmonia.schema import build_schema
+    from harmonia.schema.catalog import catalog_of
+    from harmonia.settings import load_settings
+
+    settings = load_settings(args.config)
+    checks = settings.schema_checks
+    try:
+        window = parse_window(args.window or checks.window)
+        threshold = Threshold.parse(args.threshold if args.threshold is not None else checks.threshold)
+    except ValueError as exc:
+        print(f"harmonia schema check: {exc}", file=sys.stderr)
+        return 2
+    schema = build_schema()._schema
+    catalog = catalog_of(schema)
+    obs = settings.observability
+    usage = FieldUsage(settings.redis_url, prefix=obs.field_usage_key_prefix) if settings.redis_url else None
+
+    async def run() -> CheckReport:
+        try:
+            policy = await _effective_policy(settings, catalog)
+            return await check_proposal(Path(args.proposed), current_schema=schema, current_policy=policy,
+                                        catalog=catalog, usage=usage, window_hours=window, threshold=threshold,
+                                        ignored_clients=[*checks.ignored_clients, *(args.ignore_client or [])])
+        finally:
+            if usage is not None:
+                await usage.aclose()
+
+    try:
+        report = asyncio.run(run())
+    except (ProposalError, PolicyError) as exc:
+        print(f"harmonia schema check: {exc}", file=sys.stderr)
+        return 2
+    except (redis.RedisError, OSError) as exc:
+        print(f"harmonia schema check: could not read the recorded usage from Redis ({type(exc).__name__})",
+              file=sys.stderr)
+        return 2
+    print(json.dumps(render_json(report), indent=2) if args.json else render_text(report))
+    return report.exit_code
+
+
+async def _effective_policy(settings: Settings, catalog: Catalog) -> Policy:
+    """The policy file plus the admins' runtime changes from Redis (when configured)."""
+    from harmonia.auth.overlays import overlays_for
+    from harmonia.auth.policy_file import load_policy
+    from harmonia.auth.store import PolicyStore
+
+    base = load_policy(settings.auth.policy_file, catalog)
+    if not settings.redis_url:
+        return base
+    store = PolicyStore(base, overlays_for(settings.redis_url))
+    try:
+        await store.refresh()
+        return store.current
+    finally:
+        await store.stop()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -355,8 +431,20 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true", help="the findings as JSON")
     doctor.set_defaults(func=cmd_doctor)
 
-    schema = sub.add_parser("schema", help="print the SDL")
+    schema = sub.add_parser("schema", help="print the SDL; `schema check PROPOSED` checks a change")
     schema.set_defaults(func=cmd_schema)
+    schema_sub = schema.add_subparsers(dest="schema_command")
+    check = schema_sub.add_parser(
+        "check", help="a proposed schema (.graphql) or policy file (.yaml) against the current one and the "
+                      "recorded field usage: exit 0 safe, 1 breaking, 2 error")
+    check.add_argument("proposed", help="a schema (.graphql), a policy file (.yaml) or a sources folder")
+    check.add_argument("--window", default=None, help="usage to look at, e.g. 7d (default) or 24h")
+    check.add_argument("--threshold", default=None,
+                       help="accept a breaking change hurting at most N operations, or N%% of all (default 0)")
+    check.add_argument("--ignore-client", action="append", help="leave this client's usage out (repeatable)")
+    check.add_argument("--json", action="store_true", help="the report as JSON")
+    check.add_argument("--config", default=None)
+    check.set_defaults(func=cmd_schema)
     return parser
 
 

@@ -108,6 +108,10 @@ class GA4Settings(SourceSettings):
     # answer; under this many on any of them, Harmonia stops calling GA4 until that quota refreshes.
     # Room for what may already be in flight: up to 10 concurrent requests, most under 10 tokens.
     quota_headroom: int = 100
+    # The property's token quotas (a Standard property; Analytics 360 has ten times these), for the
+    # catalogue's headroom and the burn-rate alerts; GA4 itself says only what is left.
+    tokens_per_hour: int = 40_000
+    tokens_per_day: int = 200_000
 
 
 class GoogleAdsSettings(SourceSettings):
@@ -284,11 +288,43 @@ class ObservabilitySettings(BaseModel):
     field_usage_flush_seconds: float = 5.0     # batched writes to Redis
     field_usage_retention_days: int = 30
     field_usage_key_prefix: str = "harmonia:usage:"
+    # Field usage is counted per client: the graphql-client-name header, else auth.client_claim, else the
+    # token subject. At most this many distinct names per hour per instance (then "(other)"); the names
+    # in usage_clients are always kept apart (harmonia/observability/usage_clients.py).
+    usage_max_clients: int = 200
+    usage_clients: list[str] = Field(default_factory=list)
     metrics_publish_seconds: float = 1.0   # with several workers: how often each shares its figures
     # /metrics needs no token, so its series carry no user: client="all", or with auth.client_claim
     # that claim's value; a list here shows only these values (of the claim, else of the token
     # subject), every other caller as "other" (harmonia/observability/metrics_clients.py).
     metrics_clients: list[str] = Field(default_factory=list)
+
+
+class AlertsSettings(BaseModel):
+    """The in-process anomaly detector (harmonia/observability/anomalies.py) and where it posts."""
+
+    enabled: bool = True
+    webhook_url: str | None = None         # Slack-compatible incoming webhook; a secret: never logged
+    gateway_name: str = "harmonia"         # how posts name this deployment
+    cooldown_seconds: float = 900.0        # at most one post per source and kind per cooldown
+    check_seconds: float = 5.0
+    recent_seconds: float = 30.0           # compared with the baseline_seconds before it
+    baseline_seconds: float = 600.0
+    min_calls: int = 5
+    latency_factor: float = 3.0            # recent median latency above 3x the baseline's...
+    latency_floor_ms: float = 50.0         # ...and at least 50 ms more
+    error_ratio: float = 0.2               # recent error ratio above 20% and 3x the baseline's
+    quota_headroom: float = 0.1            # a quota under 10% left while calls doubled
+
+
+class SchemaChecksSettings(BaseModel):
+    """Defaults of ``harmonia schema check`` and the admins' dry runs (harmonia/checks)."""
+
+    window: str = "7d"                    # usage looked at: days (7d) or hours (24h)
+    # A breaking change is accepted when it hurts at most this many operations in the window ("0": any
+    # use blocks), or this share of all operations ("0.5%"), as Hive's conditional breaking changes.
+    threshold: str = "0"
+    ignored_clients: list[str] = Field(default_factory=list)   # e.g. an internal test client
 
 
 class Settings(BaseSettings):
@@ -315,6 +351,8 @@ class Settings(BaseSettings):
     upstream: UpstreamSettings = Field(default_factory=UpstreamSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    schema_checks: SchemaChecksSettings = Field(default_factory=SchemaChecksSettings)
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -123,12 +123,16 @@ class AdminPlane:
     async def audit(self, last: int) -> list[AuditEntry]:
         return await self.store.audit(min(max(last, 0), 1000))
 
-    def dry_run(self, changes: Mapping[tuple[str, str], FieldRule], last: int) -> DryRun:
+    def proposed(self, changes: Mapping[tuple[str, str], FieldRule]) -> Policy:
+        """The current policy with these field rules applied (checked first, BAD_USER_INPUT if wrong)."""
         for (t, f), rule in changes.items():
             self.check(t, f, rule)
         current = self.store.current
-        proposed = current.with_overlays({**current.overlays, **changes}, version=-1)
-        return self.replay(current, proposed, min(max(last, 0), 1000))
+        return current.with_overlays({**current.overlays, **changes}, version=-1)
+
+    def dry_run(self, changes: Mapping[tuple[str, str], FieldRule], last: int) -> DryRun:
+        proposed = self.proposed(changes)
+        return self.replay(self.store.current, proposed, min(max(last, 0), 1000))
 
 
 def _source(policy: Policy, type_name: str, field_name: str) -> str:

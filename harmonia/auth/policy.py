@@ -33,7 +33,8 @@ from harmonia.auth.rules import ALLOW, EVERYONE, NOBODY, Decision, FieldRule, Lo
 # a policy file or overlay says.
 ADMIN_PLANE_FIELDS = frozenset({("Query", "fieldPolicies"), ("Query", "policyAudit"), ("Query", "dryRunPolicy"),
                                 ("Mutation", "setFieldPolicy"), ("Mutation", "removeFieldPolicy"),
-                                ("Mutation", "evictCache"), ("Query", "fieldUsage")})
+                                ("Mutation", "evictCache"), ("Query", "fieldUsage"), ("Query", "schemaCheck"),
+                                ("Query", "sources")})
 ADMIN_PLANE_TYPES: frozenset[str] = frozenset()  # types wholly the admin plane's (none: it shares Mutation)
 # Lookups the built-in schema makes whatever a policy file says (a file may declare more, never fewer).
 BUILT_IN_LOOKUPS: Mapping[tuple[str, str], tuple[Lookup, ...]] = {

@@ -5,7 +5,8 @@
 A small static page (no asset from anywhere): the shell needs no token, every datum comes through
 ``POST /graphql`` with the admin's token, so a non-admin sees "an admin token is required" and
 nothing else. Clicking a cell stages "let this role read this field" (or stop); "Dry run" asks
-``dryRunPolicy`` what the staged changes would do to recent operations, "Apply" sends one
+``dryRunPolicy`` what the staged changes would do to recent operations and to every client's recorded
+usage (the report ``harmonia schema check`` prints for a policy file), "Apply" sends one
 ``setFieldPolicy`` per changed field (mask and clear readers kept).
 """
 
@@ -32,6 +33,8 @@ ADMIN_PAGE = """<!doctype html>
   .OVERLAY { font-weight: 600; color: #3867d6; }
   button { margin-right: .5rem; } input[type=search] { margin-left: 1rem; }
   .muted { color: #6b7385; }
+  #dry-run-check { background: #f4f6fa; padding: .5rem; white-space: pre-wrap; }
+  #dry-run-check.BREAKING { background: #fbe4e4; }
 </style>
 </head>
 <body>
@@ -180,7 +183,8 @@ ADMIN_PAGE = """<!doctype html>
   $("dry-run").addEventListener("click", async () => {
     try {
       const data = await gql(`query($c: [FieldPolicyInput!]!) { dryRunPolicy(changes: $c, last: 200) {
-          operationsReplayed impacts { typeName fieldName change roles subjects operations } } }`,
+          operationsReplayed impacts { typeName fieldName change roles subjects operations }
+          check { verdict text } } }`,
         {c: [...staged.values()]});
       const report = data.dryRunPolicy;
       $("dry-run-result").innerHTML = `<p id="dry-run-summary">Replayed ${report.operationsReplayed} recent ` +
@@ -188,6 +192,12 @@ ADMIN_PAGE = """<!doctype html>
         `<th>roles</th><th>subjects</th><th>operations</th></tr>` + report.impacts.map((i) =>
           `<tr><td>${i.typeName}.${i.fieldName}</td><td>${i.change}</td><td>${i.roles.join(", ")}</td>` +
           `<td>${i.subjects.join(", ")}</td><td>${i.operations}</td></tr>`).join("") + "</table>";
+      // The usage check, as `harmonia schema check` prints it for the same policy (inserted as text).
+      const check = document.createElement("pre");
+      check.id = "dry-run-check";
+      check.className = report.check.verdict;
+      check.textContent = report.check.text;
+      $("dry-run-result").append(check);
     } catch (error) { status("Dry run failed: " + error.message, true); }
   });
   $("apply").addEventListener("click", async () => {

@@ -22,6 +22,9 @@ from typing import Any
 class OperationRecord:
     client: str | None = None  # logs and field usage: the token subject (hashed when an email)
     metrics_client: str | None = None  # the bounded client label of /metrics (metrics_clients.py)
+    usage_client: str | None = None    # field usage: graphql-client-name, the client claim or the subject, bounded
+    client_version: str = ""           # field usage: graphql-client-version, bounded
+    grant: str = ""                    # field usage: the roles and scopes the operation ran under
     roles: tuple[str, ...] = ()
     name: str | None = None
     type: str | None = None

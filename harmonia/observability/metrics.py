@@ -31,7 +31,18 @@ OPERATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10
 UPSTREAM_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 MAX_LABEL_VALUES = 200
 # How series of one gauge from several workers combine (counters and histograms always add up).
-GAUGE_MERGE = {"harmonia_budget_available_points": "min", "harmonia_circuit_open": "max"}
+GAUGE_MERGE = {"harmonia_budget_available_points": "min", "harmonia_circuit_open": "max",
+               "harmonia_upstream_quota_headroom_ratio": "min", "harmonia_upstream_quota_allowance_per_second": "max"}
+
+
+class QuotaGauge:
+    """One quota of one source as /metrics shows it: its sustainable rate and live headroom (0..1)."""
+
+    def __init__(self, allowance_per_second: float | None, headroom: Callable[[], float | None],
+                 counts_requests: bool) -> None:
+        self.allowance_per_second = allowance_per_second
+        self.headroom = headroom
+        self.counts_requests = counts_requests  # one unit per call (else the connector reports its units)
 
 
 class _Capped:
@@ -160,12 +171,37 @@ class Metrics:
                                               "client label, after its operation.")
         m.create_observable_gauge("harmonia_circuit_open", callbacks=[self._observe_circuits],
                                   description="1 while a circuit is open (the dependency is being skipped).")
+        self.anomalies = counter("harmonia_anomalies", ("source", "kind"),
+                                 "Anomalies the in-process detector opened, by source and kind (latency, errors, "
+                                 "quota).")
+        self.quotas: dict[tuple[str, str], QuotaGauge] = {}
+        self.request_quotas: dict[str, list[str]] = {}
+        self.quota_consumed = counter("harmonia_upstream_quota_consumed", ("source", "quota"),
+                                      "Units of each source quota Harmonia consumed (calls, or GA4 tokens).")
+        m.create_observable_gauge("harmonia_upstream_quota_headroom_ratio", callbacks=[self._observe_headroom],
+                                  description="Share of each source quota left (0..1), as the source or Harmonia's "
+                                              "pacer last knew it.")
+        m.create_observable_gauge("harmonia_upstream_quota_allowance_per_second", callbacks=[self._observe_allowance],
+                                  description="Units per second each source quota allows on average: the "
+                                              "denominator of its burn rate.")
 
     def _observe_budget(self, _: CallbackOptions) -> Iterable[Observation]:
         return [Observation(level, {"client": client}) for client, level in list(self.budget.items())]
 
     def _observe_circuits(self, _: CallbackOptions) -> Iterable[Observation]:
         return [Observation(1 if is_open() else 0, {"circuit": name}) for name, is_open in self.circuits.items()]
+
+    def _observe_headroom(self, _: CallbackOptions) -> Iterable[Observation]:
+        found = []
+        for (source, quota), gauge in list(self.quotas.items()):
+            value = gauge.headroom()
+            if value is not None:
+                found.append(Observation(max(0.0, min(1.0, value)), {"source": source, "quota": quota}))
+        return found
+
+    def _observe_allowance(self, _: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(g.allowance_per_second, {"source": source, "quota": quota})
+                for (source, quota), g in list(self.quotas.items()) if g.allowance_per_second]
 
     def collect(self) -> MetricsData | None:
         return self.reader.get_metrics_data()
@@ -227,6 +263,9 @@ def record_cost(client: str, *, actual: int, available: float | None, rejected: 
 def record_upstream(source: str, method: str, route: str, status: str, seconds: float, error: str | None) -> None:
     m = _metrics or metrics()
     m.upstream_requests.add((source, method, route, status))
+    if error not in ("timeout", "transport"):  # the call reached the source: it counts against its quota
+        for quota in m.request_quotas.get(source, ()):
+            m.quota_consumed.add((source, quota))
     m.upstream_seconds.record(seconds, (source, route))
     if error is not None:
         m.upstream_errors.add((source, method, route, error))
@@ -240,6 +279,26 @@ def record_cache(source: str, tier: str, *, hits: int = 0, misses: int = 0, stal
         tally.add((source, tier, "miss"), misses)
     if stale:
         tally.add((source, tier, "stale"), stale)
+
+
+def record_anomaly(source: str, kind: str) -> None:
+    (_metrics or metrics()).anomalies.add((source, kind))
+
+
+def register_quota(source: str, quota: str, *, allowance_per_second: float | None,
+                   headroom: Callable[[], float | None], counts_requests: bool) -> None:
+    """Publish a source quota: ``harmonia_upstream_quota_{headroom_ratio,allowance_per_second,consumed_total}``."""
+    m = metrics()
+    m.quotas[(source, quota)] = QuotaGauge(allowance_per_second, headroom, counts_requests)
+    requests = m.request_quotas.setdefault(source, [])
+    if counts_requests and quota not in requests:
+        requests.append(quota)
+
+
+def record_quota_units(source: str, quota: str, units: float) -> None:
+    """Units of a quota consumed that are not calls (GA4's tokens), as the source reported them."""
+    if units > 0:
+        (_metrics or metrics()).quota_consumed.add((source, quota), units)
 
 
 def record_renewal(source: str, grant: str, outcome: str) -> None:

@@ -28,6 +28,7 @@ from harmonia.auth.principal import Principal
 from harmonia.observability import tracing
 from harmonia.observability.current import OperationRecord, begin, current, end
 from harmonia.observability.metrics import record_cost, record_operation
+from harmonia.observability.usage_clients import grant_label
 
 if TYPE_CHECKING:
     from harmonia.observability.telemetry import Telemetry
@@ -55,9 +56,12 @@ def note_operation(schema: GraphQLSchema, document: DocumentNode, operation: Ope
         record.span.update_name(f"{record.type} {record.name}" if record.name else record.type)
         record.span.set_attributes({"graphql.operation.type": record.type,
                                     "graphql.operation.name": record.name or ""})
-    usage = record.services.usage if record.services is not None else None
-    if usage is not None and record.client is not None:
-        usage.record(record.client, usage.coordinates(schema, document, operation))
+    services = record.services
+    usage = services.usage if services is not None else None
+    if usage is not None and record.usage_client is not None:
+        usage.record(record.usage_client, usage.coordinates(schema, document, operation),
+                     operation=services.usage_names.operation(record.name), version=record.client_version,
+                     grant=record.grant)
 
 
 class OperationScope:
@@ -84,6 +88,11 @@ class OperationScope:
         self.record.client = client_label(principal.sub)
         self.record.metrics_client = self.services.metrics_clients.label(principal)
         self.record.roles = tuple(sorted(principal.roles))
+        names = self.services.usage_names
+        self.record.usage_client = names.client(self.headers, principal_client=principal.client,
+                                                sub_label=self.record.client)
+        self.record.client_version = names.version(self.headers)
+        self.record.grant = grant_label(principal.roles, principal.scopes)
 
     def finish(self, status: int, body: Mapping[str, Any]) -> None:
         self.status = status

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from harmonia.observability import tracing
 from harmonia.observability.metrics import collect, metrics, own_families, register_circuit
@@ -25,6 +26,7 @@ from harmonia.observability.operation import OperationScope
 from harmonia.observability.oplog import OperationLog
 from harmonia.observability.prometheus import WorkerBoard, merge, render, snapshot
 from harmonia.observability.usage import FieldUsage
+from harmonia.observability.usage_clients import UsageNames
 from harmonia.settings import Settings
 
 METRICS_DIR_ENV = "HARMONIA_METRICS_DIR"
@@ -38,12 +40,14 @@ class Telemetry:
             tracing.install(tracing.provider_from_env())
         self.usage = FieldUsage(settings.redis_url, prefix=obs.field_usage_key_prefix,
                                 retention_days=obs.field_usage_retention_days) if obs.field_usage else None
+        self.usage_names = UsageNames(max_clients=obs.usage_max_clients, known=obs.usage_clients)
         self.oplog = OperationLog() if obs.operation_log else None
         self.metrics_clients = MetricsClients.from_settings(settings)
         directory = os.environ.get(METRICS_DIR_ENV)
         self.board = WorkerBoard(directory) if directory else None
         self._tasks: list[asyncio.Task[None]] = []
         self._circuits: list[str] = []
+        self.sources_watch: Any = None  # the app's SourceWatch (resolvers layer), for the catalogue
 
     def watch_circuit(self, name: str, is_open: Callable[[], bool]) -> None:
         """Report a circuit as ``harmonia_circuit_open{circuit=name}`` while this app runs."""

@@ -25,6 +25,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from harmonia.observability import tracing
 from harmonia.observability.current import note_upstream
 from harmonia.observability.metrics import record_upstream
+from harmonia.observability.source_series import source_series
 
 # Path segments kept as they are although they hold digits: API versions ("v17", "3.0", "2024-04").
 _VERSION = re.compile(r"^(v\d+(?:(?:alpha|beta)\d*)?|\d+\.\d+|\d{4}-\d{2})$")
@@ -50,8 +51,12 @@ def _record(source: str, method: str, route: str, status: int | None, error: str
     note_upstream(source)
     if status is not None and status >= 400:
         error = str(status)
-    record_upstream(source, method, route, str(status) if status is not None else error or "error",
-                    time.perf_counter() - started, error)
+    seconds = time.perf_counter() - started
+    record_upstream(source, method, route, str(status) if status is not None else error or "error", seconds, error)
+    # The catalogue's charts and the anomaly detector's baselines; a 4xx other than 429 is the
+    # request's fault, not the source's, so it is not an error of the source here.
+    source_series().record(source, seconds, error=error is not None and (status is None or status >= 500
+                                                                          or status == 429))
 
 
 def _error_kind(exc: BaseException) -> str:

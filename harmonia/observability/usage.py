@@ -1,16 +1,21 @@
 """Field usage: how often each client selects each ``Type.field``, per hour, to retire fields safely.
 
     usage = FieldUsage(redis_url, prefix="harmonia:usage:", retention_days=30)
-    usage.record("dashboard", usage.coordinates(schema, document, operation))   # per operation, cheap
+    usage.record("dashboard", usage.coordinates(schema, document, operation),
+                 operation="Dashboard", version="2.3.1", grant="marketer")       # per operation, cheap
     await usage.flush()                      # batched: one Redis pipeline for everything pending
     rows = await usage.report(hours=24)      # [UsageRow("Customer.email", "dashboard", 12, ...)]
+    entries = await usage.entries(hours=168) # per client, version, operation and role set (schema checks)
     deprecated_fields(schema)                # [("Customer.legacyId", "use id")]
 
 Counting happens once per operation from the validated document (each field selected counts
 once per operation, whatever the number of objects it resolves on), never per resolver call. The
 coordinates of a document are computed once and kept with it. Counts wait in process and reach
-Redis in one pipeline of ``HINCRBY`` every few seconds (hash per hour, field ``client<TAB>coordinate``),
-so every instance's counts add up; without Redis they stay in the process.
+Redis every few seconds, one Lua call per hour touched in one pipeline (a hash per hour, field
+``client<TAB>coordinate<TAB>operation<TAB>version<TAB>roles``, the operation itself counted under
+the coordinate ``*``), so every instance's counts add up; without Redis they stay in the process.
+Memory is bounded: names are capped before they get here (``usage_clients``), and each hourly hash
+takes at most ``max_fields_per_hour`` fields, later new ones folding into ``(other)``.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ from graphql import (
     get_named_type,
 )
 
+from harmonia.observability.usage_clients import OTHER
+
 log = logging.getLogger("harmonia.observability")
 HOUR = 3600
 SEP = "\t"
@@ -51,6 +58,23 @@ class UsageRow:
     by_hour: tuple[tuple[datetime, int], ...]
 
 
+@dataclass(frozen=True, slots=True)
+class UsageEntry:
+    """Operations of one client (version, operation name, role set) that selected one field in one hour."""
+
+    hour: int             # hours since the epoch
+    client: str
+    coordinate: str       # "Customer.email"; OPERATIONS counts the operations themselves
+    operation: str        # the operation's name, "(anonymous)", or "" in counts from before names were kept
+    version: str          # graphql-client-version, "" when not sent
+    grant: str            # roles and scopes the operation ran under (usage_clients.grant_label)
+    count: int
+
+    @property
+    def at(self) -> datetime:
+        return _at(self.hour)
+
+
 def _hour(ts: float) -> int:
     return int(ts // HOUR)
 
@@ -59,17 +83,52 @@ def _at(hour: int) -> datetime:
     return datetime.fromtimestamp(hour * HOUR, UTC)
 
 
+# Per hourly hash: new fields past this many go to "(other)<TAB>coordinate" (at most one per field of
+# the schema): what any number of invented names can cost Redis, per hour of retention.
+MAX_FIELDS_PER_HOUR = 100_000
+OPERATIONS = "*"  # the coordinate under which each operation itself is counted once
+
+# KEYS[1]: one hour's hash. ARGV: max fields, expire-at (epoch s), then (field, overflow field, n) triples.
+_WRITE = """
+local max = tonumber(ARGV[1])
+local size = redis.call('HLEN', KEYS[1])
+for i = 3, #ARGV, 3 do
+  local f = ARGV[i]
+  if size >= max and redis.call('HEXISTS', KEYS[1], f) == 0 then f = ARGV[i + 1] end
+  local n = tonumber(ARGV[i + 2])
+  if redis.call('HINCRBY', KEYS[1], f, n) == n then size = size + 1 end
+end
+redis.call('EXPIREAT', KEYS[1], ARGV[2])
+return size
+"""
+
+Pending = tuple[int, str, str, str, str, frozenset[str]]  # hour, client, version, operation, grant, coordinates
+
+
+def _field(client: str, coordinate: str, operation: str, version: str, grant: str) -> str:
+    return SEP.join((client, coordinate, operation, version, grant))
+
+
+def _parse(raw: str, hour: int, count: int) -> UsageEntry:
+    # Fields from before operations were kept have two parts: client and coordinate.
+    parts = raw.split(SEP)
+    parts += [""] * (5 - len(parts))
+    return UsageEntry(hour, parts[0], parts[1], parts[2], parts[3], parts[4], count)
+
+
 class FieldUsage:
     def __init__(self, redis_url: str | None = None, *, prefix: str = "harmonia:usage:",
-                 retention_days: int = 30, timeout: float = 1.0) -> None:
+                 retention_days: int = 30, timeout: float = 1.0, max_fields_per_hour: int = MAX_FIELDS_PER_HOUR,
+                 ) -> None:
         self.prefix = prefix
         self.retention = retention_days * 24 * HOUR
-        # (hour, client, the operation's coordinates) -> operations: one increment per operation,
-        # spread over the coordinates only when flushed.
-        self.pending: Counter[tuple[int, str, frozenset[str]]] = Counter()
-        self.local: Counter[tuple[int, str, str]] = Counter()     # without Redis: everything, here
+        self.max_fields = max_fields_per_hour
+        # One increment per operation, spread over the operation's coordinates only when flushed.
+        self.pending: Counter[Pending] = Counter()
+        self.local: Counter[tuple[int, str]] = Counter()     # without Redis: (hour, field) -> count, here
         self._redis = redis.Redis.from_url(redis_url, socket_timeout=timeout, socket_connect_timeout=timeout) \
             if redis_url else None
+        self._write = self._redis.register_script(_WRITE) if self._redis is not None else None
         self._documents: OrderedDict[tuple[int, str | None], tuple[DocumentNode, frozenset[str]]] = OrderedDict()
 
     # --- recording ------------------------------------------------------------------------------
@@ -93,29 +152,39 @@ class FieldUsage:
             self._documents.popitem(last=False)
         return coords
 
-    def record(self, client: str, coordinates: frozenset[str], now: float | None = None) -> None:
-        self.pending[(_hour(time.time() if now is None else now), client, coordinates)] += 1
+    def record(self, client: str, coordinates: frozenset[str], now: float | None = None, *,
+               operation: str = "", version: str = "", grant: str = "") -> None:
+        """One operation of ``client``; names must already be bounded (usage_clients.UsageNames)."""
+        hour = _hour(time.time() if now is None else now)
+        self.pending[(hour, client, version, operation, grant, coordinates)] += 1
+
+    def _batch(self, pending: Counter[Pending]) -> Counter[tuple[int, str]]:
+        batch: Counter[tuple[int, str]] = Counter()
+        for (hour, client, version, operation, grant, coordinates), n in pending.items():
+            batch[(hour, _field(client, OPERATIONS, operation, version, grant))] += n
+            for coordinate in coordinates:
+                batch[(hour, _field(client, coordinate, operation, version, grant))] += n
+        return batch
 
     async def flush(self) -> None:
-        """Everything pending into Redis in one pipeline (or into the process's own counts)."""
+        """Everything pending into Redis, one script call per hour (or into the process's own counts)."""
         if not self.pending:
             return
         pending, self.pending = self.pending, Counter()
-        batch: Counter[tuple[int, str, str]] = Counter()
-        for (hour, client, coordinates), n in pending.items():
-            for coordinate in coordinates:
-                batch[(hour, client, coordinate)] += n
-        if self._redis is None:
+        batch = self._batch(pending)
+        if self._redis is None or self._write is None:
             self.local.update(batch)
             return
-        pipe = self._redis.pipeline(transaction=False)
-        hours = set()
-        for (hour, client, coordinate), n in batch.items():
-            pipe.hincrby(f"{self.prefix}{hour}", f"{client}{SEP}{coordinate}", n)
-            hours.add(hour)
-        for hour in hours:
-            pipe.expireat(f"{self.prefix}{hour}", (hour + 1) * HOUR + self.retention)
+        by_hour: dict[int, list[str | int]] = {}
+        for (hour, field), n in batch.items():
+            coordinate = field.split(SEP, 2)[1]
+            by_hour.setdefault(hour, []).extend((field, _field(OTHER, coordinate, "", "", ""), n))
         try:
+            pipe = self._redis.pipeline(transaction=False)
+            for hour, args in by_hour.items():
+                expire_at = (hour + 1) * HOUR + self.retention
+                await self._write(keys=[f"{self.prefix}{hour}"], args=[self.max_fields, expire_at, *args],
+                                  client=pipe)
             await pipe.execute()
         except (redis.RedisError, OSError) as exc:
             self.pending.update(pending)  # kept for the next flush; counts are never lost to a Redis blip
@@ -123,23 +192,30 @@ class FieldUsage:
 
     # --- reading --------------------------------------------------------------------------------
 
-    async def counts(self, hours: int, now: float | None = None) -> dict[tuple[int, str, str], int]:
-        """(hour, client, coordinate) -> uses, over the last ``hours`` hours (this one included)."""
+    async def entries(self, hours: int, now: float | None = None) -> list[UsageEntry]:
+        """Every recorded entry of the last ``hours`` hours (this one included), operations counts too."""
         await self.flush()
         last = _hour(time.time() if now is None else now)
         first = last - max(1, hours) + 1
         if self._redis is None:
-            return {k: n for k, n in self.local.items() if first <= k[0] <= last}
+            return [_parse(field, hour, n) for (hour, field), n in self.local.items() if first <= hour <= last]
         pipe = self._redis.pipeline(transaction=False)
         wanted = range(first, last + 1)
         for hour in wanted:
             pipe.hgetall(f"{self.prefix}{hour}")
-        found: dict[tuple[int, str, str], int] = {}
+        found: list[UsageEntry] = []
         for hour, fields in zip(wanted, await pipe.execute(), strict=True):
             for raw_key, raw_count in fields.items():
-                client, _, coordinate = raw_key.decode("utf-8", "replace").partition(SEP)
-                found[(hour, client, coordinate)] = int(raw_count)
+                found.append(_parse(raw_key.decode("utf-8", "replace"), hour, int(raw_count)))
         return found
+
+    async def counts(self, hours: int, now: float | None = None) -> dict[tuple[int, str, str], int]:
+        """(hour, client, coordinate) -> uses, over the last ``hours`` hours (this one included)."""
+        found: Counter[tuple[int, str, str]] = Counter()
+        for e in await self.entries(hours, now):
+            if e.coordinate != OPERATIONS:
+                found[(e.hour, e.client, e.coordinate)] += e.count
+        return dict(found)
 
     async def report(self, hours: int, *, client: str | None = None, now: float | None = None) -> list[UsageRow]:
         by_pair: dict[tuple[str, str], dict[int, int]] = {}

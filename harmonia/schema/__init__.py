@@ -7,12 +7,14 @@ from strawberry.schema.config import StrawberryConfig
 
 from harmonia.schema.admin import ADMIN_TYPES, AdminQuery
 from harmonia.schema.admin import Mutation as AdminMutation
+from harmonia.schema.checks import ChecksQuery
 from harmonia.schema.declared import graft
 from harmonia.schema.lean import make_lean
 from harmonia.schema.mutation import Mutation as CacheMutation
 from harmonia.schema.mutations import Mutation as WriteMutation
 from harmonia.schema.mutations import PrivacyQuery
 from harmonia.schema.query import Query as ReadQuery
+from harmonia.schema.sources_catalog import CATALOG_TYPES, SourcesQuery
 from harmonia.schema.staleness import track_staleness
 from harmonia.schema.types import (
     DATETIME_SCALAR,
@@ -30,7 +32,7 @@ from harmonia.sources.declared.loader import EMPTY, DeclaredSet
 @strawberry.type(name="Query", description="Read customers, orders, campaigns and web analytics across every "
                                            "source, the progress of erasures, and field usage; admins also "
                                            "manage field policies here.")
-class Query(ReadQuery, PrivacyQuery, UsageQuery, AdminQuery):
+class Query(ReadQuery, PrivacyQuery, UsageQuery, AdminQuery, ChecksQuery, SourcesQuery):
     """The reads, the privacy reads (``erasureStatus``), and the admins' ``fieldUsage`` and admin plane."""
 
 
@@ -43,7 +45,7 @@ class Mutation(WriteMutation, CacheMutation, AdminMutation):
 
 # Output types only the admins' own fields (admin plane, evictCache, fieldUsage) lead to: not rows of
 # the policy matrix, since no policy can open those fields to anyone else.
-ADMINS_ONLY_TYPES = ADMIN_TYPES | {"CacheEviction", "FieldUsageReport", "FieldUsage", "UsageCount",
+ADMINS_ONLY_TYPES = ADMIN_TYPES | CATALOG_TYPES | {"CacheEviction", "FieldUsageReport", "FieldUsage", "UsageCount",
                                    "DeprecatedFieldUsage", "ClientUsage"}
 
 

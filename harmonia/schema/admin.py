@@ -22,8 +22,10 @@ from strawberry.types import Info
 from harmonia.auth.admin import AdminPlane, FieldPolicyView
 from harmonia.auth.overlays import AuditEntry
 from harmonia.auth.rules import FieldRule, Requirement, Rule
+from harmonia.checks.policy_changes import policy_changes
 from harmonia.errors import Forbidden
 from harmonia.schema.access import context
+from harmonia.schema.checks import SchemaCheckReport, checked, usage_window
 from harmonia.schema.types import DateTime
 
 
@@ -123,6 +125,9 @@ class DryRunImpact:
 class DryRunReport:
     operations_replayed: int = strawberry.field(description="Operations replayed (this instance's latest).")
     impacts: list[DryRunImpact] = strawberry.field(description="Fields that would change, and for whom.")
+    check: SchemaCheckReport = strawberry.field(
+        description="The change against every instance's recorded usage over the schema_checks window: the "
+                    "report `harmonia schema check` prints for the same policy.")
 
 
 def _requirements(rule: Rule | None) -> list[PolicyRequirement] | None:
@@ -201,16 +206,22 @@ class AdminQuery:
 
     @strawberry.field(description="Admins only: replay this instance's latest operations under the current policy "
                                   "with these changes, and list the fields that would change, for whom.")
-    def dry_run_policy(
+    async def dry_run_policy(
         self, info: Info[Any, Any],
         changes: Annotated[list[FieldPolicyInput], strawberry.argument(description="The proposed field rules.")],
         last: Annotated[int, strawberry.argument(description="How many recent operations (≤ 1000).")] = 100,
+        window: Annotated[str | None, strawberry.argument(description="Usage window of `check`, e.g. 7d.")] = None,
     ) -> DryRunReport:
         admin, _ = plane(info)
-        report = admin.dry_run({(c.type_name, c.field_name): _field_rule(c) for c in changes}, last)
+        proposed_rules = {(c.type_name, c.field_name): _field_rule(c) for c in changes}
+        report = admin.dry_run(proposed_rules, last)
+        current, proposed = admin.store.current, admin.proposed(proposed_rules)
+        usage = await usage_window(info, window)
+        found = policy_changes(admin.catalog, current, proposed, {e.grant for e in usage.entries})
         return DryRunReport(operations_replayed=report.replayed, impacts=[
             DryRunImpact(type_name=i.type_name, field_name=i.field_name, change=i.change, roles=list(i.roles),
-                         subjects=list(i.subjects), operations=i.operations) for i in report.impacts])
+                         subjects=list(i.subjects), operations=i.operations) for i in report.impacts],
+            check=checked(info, found, usage, "proposed policy changes against the current policy"))
 
 
 @strawberry.type(description="Admin plane: change who may read what, at runtime, on every gateway instance.")
@@ -236,4 +247,5 @@ class Mutation:
 
 # The admin plane's own output types: not rows of the policy matrix (only admins ever reach them).
 ADMIN_TYPES = frozenset({"PolicyRequirement", "RoleAccessView", "FieldRuleView", "FieldPolicy", "PolicyAuditEntry",
-                         "DryRunImpact", "DryRunReport"})
+                         "DryRunImpact", "DryRunReport", "SchemaCheckReport", "SchemaCheckChange", "AffectedClient",
+                         "OperationUse"})

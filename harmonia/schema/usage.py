@@ -38,7 +38,8 @@ class FieldUsage:
     coordinate: str = strawberry.field(description='The schema coordinate, e.g. "Customer.email".')
     type_name: str = strawberry.field(description="The type, e.g. Customer.")
     field_name: str = strawberry.field(description="The field, e.g. email.")
-    client: str = strawberry.field(description="The client: its token subject (hashed when it is an email).")
+    client: str = strawberry.field(description="The client: the graphql-client-name header, else the token's client "
+                                               "claim, else its subject (hashed when it is an email).")
     count: int = strawberry.field(description="Operations that selected the field (once per operation).")
     first_seen: DateTime = strawberry.field(description="Start of the first hour with a use in the window.")
     last_seen: DateTime = strawberry.field(description="Start of the last hour with a use in the window.")
@@ -54,9 +55,10 @@ class FieldUsage:
 
 @strawberry.type(description="A client still selecting a deprecated field.")
 class ClientUsage:
-    client: str = strawberry.field(description="The client (token subject).")
+    client: str = strawberry.field(description="The client (graphql-client-name, client claim or token subject).")
     count: int = strawberry.field(description="Operations in the window.")
     last_seen: DateTime = strawberry.field(description="Start of the last hour with a use.")
+    last_used_day: str = strawberry.field(description="The day (UTC, YYYY-MM-DD) it last used the field.")
 
 
 @strawberry.type(description="A field marked @deprecated, and who still selects it: retire it once nobody does.")
@@ -65,6 +67,8 @@ class DeprecatedFieldUsage:
     reason: str = strawberry.field(description="The deprecation reason.")
     count: int = strawberry.field(description="Operations in the window that still selected it.")
     clients: list[ClientUsage] = strawberry.field(description="The clients that did, most uses first.")
+    last_used_day: str | None = strawberry.field(description="The day (UTC) anyone last used it; null: unused "
+                                                             "in the window, safe to remove.")
 
 
 @strawberry.type(description="Field usage over the last hours.")
@@ -104,5 +108,7 @@ class UsageQuery:
             users = sorted((r for r in rows if r.coordinate == coordinate), key=lambda r: (-r.count, r.client))
             deprecated.append(DeprecatedFieldUsage(
                 coordinate=coordinate, reason=reason, count=sum(r.count for r in users),
-                clients=[ClientUsage(client=r.client, count=r.count, last_seen=_time(r.last_seen)) for r in users]))
+                clients=[ClientUsage(client=r.client, count=r.count, last_seen=_time(r.last_seen),
+                                     last_used_day=r.last_seen.strftime("%Y-%m-%d")) for r in users],
+                last_used_day=max(r.last_seen for r in users).strftime("%Y-%m-%d") if users else None))
         return FieldUsageReport(hours=hours, fields=[FieldUsage.of(r) for r in rows], deprecated=deprecated)

@@ -29,6 +29,7 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from harmonia.errors import UpstreamRateLimited
+from harmonia.observability.metrics import record_quota_units
 from harmonia.sources.shared import SharedRedis, SharedUnavailable
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
@@ -68,6 +69,10 @@ return 1
 """
 
 
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 class PropertyQuotaMeter:
     """One GA4 property's token quotas as last reported; refuses calls while one is under ``headroom``."""
 
@@ -77,6 +82,7 @@ class PropertyQuotaMeter:
         self.shared: SharedRedis | None = None
         self.key = KEY.format(account="-")
         self._until: dict[str, float] = {}  # quota -> epoch seconds until which no call is sent
+        self.remaining: dict[str, float] = {}  # quota -> tokens left as GA4 last said (the catalogue's headroom)
 
     def share(self, shared: SharedRedis | None, account: str) -> None:
         """Read and write the refusal in Redis, under a key naming the property's account."""
@@ -109,10 +115,14 @@ class PropertyQuotaMeter:
                 continue
             for name in QUOTAS:
                 entry = quota.get(name)
-                remaining = entry.get("remaining") if isinstance(entry, Mapping) else None
-                if isinstance(remaining, int | float) and not isinstance(remaining, bool) \
-                        and remaining < self.headroom:
-                    spent.add(name)
+                remaining = _number(entry.get("remaining")) if isinstance(entry, Mapping) else None
+                consumed = _number(entry.get("consumed")) if isinstance(entry, Mapping) else None
+                if consumed is not None:
+                    record_quota_units("ga4", name, consumed)  # the burn-rate alerts' numerator
+                if remaining is not None:
+                    self.remaining[name] = remaining
+                    if remaining < self.headroom:
+                        spent.add(name)
         await self._mark(sorted(spent), sent_at)
 
     async def exhausted_by(self, message: str, sent_at: float) -> UpstreamRateLimited | None:

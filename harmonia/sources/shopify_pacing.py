@@ -22,6 +22,9 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from harmonia.observability.metrics import record_quota_units
+
+QUOTA = "cost_points"  # the quota's name on /metrics and in the catalogue
 MIN_RATE = 0.1  # points a second: a reported 0 must not stall us forever, nor divide by zero
 PROBE_PATIENCE = 2.0  # seconds the others wait for the first answer before going on with the configured bucket
 
@@ -116,6 +119,8 @@ class CostPacer:
 
     def take(self, ticket: Ticket, report: Report | None) -> None:
         """Fold an answer (or None: no answer came) into the model."""
+        if report is not None and report.actual is not None:
+            record_quota_units("shopify", QUOTA, report.actual)  # the burn-rate alerts' numerator
         self._pending = max(0.0, self._pending - ticket.cost)
         level = self.available()
         status = report.status if report else None

@@ -48,6 +48,9 @@ def test_an_admin_toggles_a_permission_on_the_page_and_the_role_sees_it(
     summary = browser.wait_for("document.getElementById('dry-run-summary')?.textContent")
     assert summary.startswith("Replayed 1 recent operation(s): 1 change(s)")  # support's query above
     assert "ALLOWED" in browser.evaluate("document.getElementById('dry-run-result').textContent")
+    check = browser.evaluate("document.getElementById('dry-run-check').textContent")
+    assert "POLICY_ALLOWED: Campaign.stats: readable in clear (was denied) for support." in check
+    assert check.endswith("Verdict: SAFE (exit 0)")
 
     browser.evaluate("document.getElementById('apply').click()")
     assert browser.wait_for(f"{CELL}?.textContent === 'READ' && {CELL}.textContent") == "READ"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ CUSTOMERS = "query Customers { customers(first: 50) { edges { node { email phone
 REPORT = """
 query Usage($client: String, $type: String) { fieldUsage(hours: 2, client: $client, type: $type) {
   hours fields { coordinate typeName fieldName client count firstSeen lastSeen byHour { hour count } }
-  deprecated { coordinate reason count clients { client count lastSeen } } } }
+  deprecated { coordinate reason count lastUsedDay clients { client count lastSeen lastUsedDay } } } }
 """
 
 
@@ -79,6 +80,9 @@ async def test_a_deprecated_field_lists_its_remaining_users(gateway: Gateway) ->
     [phone] = report["deprecated"]
     assert phone["coordinate"] == "Customer.phone" and phone["reason"] == "Use phoneE164"
     assert phone["count"] == 2 and [(c["client"], c["count"]) for c in phone["clients"]] == [("crm-app", 2)]
+    day = phone["clients"][0]["lastSeen"][:10]  # the day of the hour it was last used
+    assert phone["lastUsedDay"] == day == phone["clients"][0]["lastUsedDay"]
+    assert day >= (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%d")
 
 
 @pytest.fixture
