@@ -37,6 +37,7 @@ from harmonia.schema import ADMINS_ONLY_TYPES, build_schema
 from harmonia.schema.catalog import catalog_of
 from harmonia.schema.dry_run import RecentOperations, replay_under
 from harmonia.settings import Settings
+from harmonia.shared_state import RedisTarget
 from harmonia.sources.versions import support_warnings
 
 NO_FRAMEWORK_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
@@ -49,7 +50,8 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
     writes = WriteServices.build(settings, sources)
     schema = build_schema()
     catalog = catalog_of(schema._schema)
-    policies = PolicyStore(load_policy(settings.auth.policy_file, catalog), overlays_for(settings.redis_url))
+    policies = PolicyStore(load_policy(settings.auth.policy_file, catalog),
+                           overlays_for(RedisTarget.from_settings(settings)))
     recent = RecentOperations()
     admin = AdminPlane(policies, {t: f for t, f in catalog.items() if t not in ADMINS_ONLY_TYPES},
                        replay_under(schema._schema, recent))
@@ -144,6 +146,7 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
 
 def _readiness(settings: Settings, sources: Sources) -> Readiness:
     probes = {name: reachable(connector.http.client) for name, connector in sources.items()}
-    if settings.redis_url is not None:
-        probes["redis"] = redis_ping(settings.redis_url)
+    target = RedisTarget.from_settings(settings)
+    if target is not None:
+        probes["redis"] = redis_ping(target)
     return Readiness(probes, interval=settings.http.readiness_probe_seconds)

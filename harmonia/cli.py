@@ -238,23 +238,22 @@ def cmd_policy_export(args: argparse.Namespace) -> int:
     from harmonia.schema import build_schema
     from harmonia.schema.catalog import catalog_of
     from harmonia.settings import load_settings
+    from harmonia.shared_state import FAILURES, RedisTarget
 
     settings = load_settings(args.config)
     base = load_policy(settings.auth.policy_file, catalog_of(build_schema()._schema))
 
     async def effective() -> str:
-        store = PolicyStore(base, overlays_for(settings.redis_url))
+        store = PolicyStore(base, overlays_for(RedisTarget.from_settings(settings)))
         try:
             await store.refresh()  # a failure to reach Redis is an error here, not a silent file-only export
             return dump_policy(store.current)
         finally:
             await store.stop()
 
-    import redis
-
     try:
         text = asyncio.run(effective())
-    except (redis.RedisError, OSError) as exc:
+    except FAILURES as exc:
         print(f"harmonia: could not read the runtime policy changes from Redis ({type(exc).__name__})",
               file=sys.stderr)
         return 2

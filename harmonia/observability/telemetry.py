@@ -26,6 +26,7 @@ from harmonia.observability.oplog import OperationLog
 from harmonia.observability.prometheus import WorkerBoard, merge, render, snapshot
 from harmonia.observability.usage import FieldUsage
 from harmonia.settings import Settings
+from harmonia.shared_state import RedisTarget
 
 METRICS_DIR_ENV = "HARMONIA_METRICS_DIR"
 log = logging.getLogger("harmonia.observability")
@@ -36,7 +37,7 @@ class Telemetry:
         obs = self.settings = settings.observability
         if tracing.installed() is None:
             tracing.install(tracing.provider_from_env())
-        self.usage = FieldUsage(settings.redis_url, prefix=obs.field_usage_key_prefix,
+        self.usage = FieldUsage(RedisTarget.from_settings(settings), prefix=obs.field_usage_key_prefix,
                                 retention_days=obs.field_usage_retention_days) if obs.field_usage else None
         self.oplog = OperationLog() if obs.operation_log else None
         self.metrics_clients = MetricsClients.from_settings(settings)

@@ -1,6 +1,6 @@
 """Field usage: how often each client selects each ``Type.field``, per hour, to retire fields safely.
 
-    usage = FieldUsage(redis_url, prefix="harmonia:usage:", retention_days=30)
+    usage = FieldUsage(target, prefix="harmonia:usage:", retention_days=30)   # target None: in process
     usage.record("dashboard", usage.coordinates(schema, document, operation))   # per operation, cheap
     await usage.flush()                      # batched: one Redis pipeline for everything pending
     rows = await usage.report(hours=24)      # [UsageRow("Customer.email", "dashboard", 12, ...)]
@@ -21,7 +21,6 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import redis.asyncio as redis
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -35,6 +34,8 @@ from graphql import (
     SelectionSetNode,
     get_named_type,
 )
+
+from harmonia.shared_state import ADMIN, FAILURES, RedisTarget, open_client, with_timeout
 
 log = logging.getLogger("harmonia.observability")
 HOUR = 3600
@@ -60,7 +61,7 @@ def _at(hour: int) -> datetime:
 
 
 class FieldUsage:
-    def __init__(self, redis_url: str | None = None, *, prefix: str = "harmonia:usage:",
+    def __init__(self, target: RedisTarget | str | None = None, *, prefix: str = "harmonia:usage:",
                  retention_days: int = 30, timeout: float = 1.0) -> None:
         self.prefix = prefix
         self.retention = retention_days * 24 * HOUR
@@ -68,8 +69,10 @@ class FieldUsage:
         # spread over the coordinates only when flushed.
         self.pending: Counter[tuple[int, str, frozenset[str]]] = Counter()
         self.local: Counter[tuple[int, str, str]] = Counter()     # without Redis: everything, here
-        self._redis = redis.Redis.from_url(redis_url, socket_timeout=timeout, socket_connect_timeout=timeout) \
-            if redis_url else None
+        if isinstance(target, str):
+            target = RedisTarget.parse(target)
+        # Hour hashes are single keys; a pipeline over several is split per node on a Cluster.
+        self._redis = open_client(target, with_timeout(ADMIN, timeout)) if target is not None else None
         self._documents: OrderedDict[tuple[int, str | None], tuple[DocumentNode, frozenset[str]]] = OrderedDict()
 
     # --- recording ------------------------------------------------------------------------------
@@ -117,7 +120,7 @@ class FieldUsage:
             pipe.expireat(f"{self.prefix}{hour}", (hour + 1) * HOUR + self.retention)
         try:
             await pipe.execute()
-        except (redis.RedisError, OSError) as exc:
+        except FAILURES as exc:
             self.pending.update(pending)  # kept for the next flush; counts are never lost to a Redis blip
             log.warning("field usage not written to Redis (%s); will retry", type(exc).__name__)
 

@@ -27,6 +27,7 @@ from harmonia.cache.stale import Noted, StaleNote, report
 from harmonia.errors import UpstreamError
 from harmonia.observability.tracing import loader_span, span
 from harmonia.settings import Settings, account_identity
+from harmonia.shared_state import RedisTarget
 from harmonia.sources import records
 
 K = TypeVar("K", bound=Hashable)
@@ -73,9 +74,10 @@ def credential_scope(source: BaseModel) -> str:
 
 def build_redis_tier(settings: Settings) -> RedisTier | None:
     """The shared tier when ``redis_url`` is set (persisted queries use it even with the cache off)."""
-    if not settings.redis_url:
+    target = RedisTarget.from_settings(settings)
+    if target is None:
         return None
-    return RedisTier(settings.redis_url, timeout=settings.cache.redis_timeout,
+    return RedisTier(target, timeout=settings.cache.redis_timeout,
                      retry_after=settings.cache.redis_retry_after)
 
 
