@@ -29,6 +29,7 @@ from harmonia.http.graphiql import STATIC_DIR, STATIC_PREFIX
 from harmonia.http.pipeline import GraphQLPipeline
 from harmonia.http.readiness import Readiness, reachable, redis_ping
 from harmonia.http.routes import build_graphql_router
+from harmonia.memory_trim import MemoryTrimmer
 from harmonia.observability.telemetry import Telemetry
 from harmonia.resolvers.cached import build_entity_cache, build_redis_tier, shared_invalidation
 from harmonia.resolvers.context import Sources, Transports
@@ -65,6 +66,7 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
     verifier = TokenVerifier(settings.auth)
     telemetry = Telemetry(settings)
     readiness = _readiness(settings, sources)
+    trimmer = MemoryTrimmer(settings.http.malloc_trim_seconds)
     if shared is not None:
         telemetry.watch_circuit("redis", lambda: shared.circuit.is_open)
 
@@ -72,7 +74,7 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
         """Everything the app opened: also for tests that drive the app without its lifespan. Each part
         is closed whatever became of the one before, so no Redis client or pool is left to the GC."""
         failures: list[Exception] = []
-        closers = [readiness.aclose, telemetry.aclose, writes.aclose, policies.stop, cache.aclose,
+        closers = [trimmer.stop, readiness.aclose, telemetry.aclose, writes.aclose, policies.stop, cache.aclose,
                    *([shared.aclose] if shared is not None else []), sources.aclose, verifier.aclose,
                    pipeline.meter.aclose]
         for close in closers:
@@ -89,6 +91,7 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
         await cache.start()  # hear other instances' evictions from the start
         writes.start()  # resumes the erasure jobs a previous process left unfinished
         await telemetry.start()
+        trimmer.start()  # bursts' freed memory back to the system (harmonia/memory_trim.py)
         yield
         await close_all()
 

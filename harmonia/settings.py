@@ -214,6 +214,8 @@ class HttpSettings(BaseModel):
     # /readyz needs no token: it answers from probes of the sources and Redis at most this old,
     # so no caller can make the gateway call the SaaS APIs faster than this.
     readiness_probe_seconds: float = 5.0
+    # Every this many seconds, free C-heap pages go back to the system (harmonia/memory_trim.py); 0: never.
+    malloc_trim_seconds: float = Field(default=30.0, ge=0)
     # Browser origins allowed to call the API (CORS); empty: no cross-origin browser calls.
     cors_origins: list[str] = Field(default_factory=list)
 
