@@ -149,17 +149,21 @@ def cluster(workdir: Path, masters: int = 3) -> Topology:
     ports = [free_cluster_port() for _ in range(masters * 2)]
     topo = Topology("cluster", workdir, {"redis_url": f"redis://127.0.0.1:{ports[0]},127.0.0.1:{ports[1]}",
                                          "redis_mode": "cluster"})
-    for port in ports:
-        topo.nodes.append(topo.start(port, ["--cluster-enabled", "yes", "--cluster-config-file",
-                                            f"nodes-{port}.conf", "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
-                                            "--cluster-replica-validity-factor", "0"], f"cluster-{port}"))
-    for port in ports:
-        wait_for(lambda p=port: cli(p, "PING").strip() == "PONG", f"cluster node {port} answering")
-    subprocess.run(["redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports), "--cluster-replicas",
-                    "1", "--cluster-yes"], check=True, capture_output=True, timeout=60)
-    for port in ports:
-        wait_for(lambda p=port: "cluster_state:ok" in cli(p, "CLUSTER", "INFO"), f"cluster state ok on {port}")
-    wait_for(lambda: len(topo.masters()) == masters, "every master known")
+    try:
+        for port in ports:
+            topo.nodes.append(topo.start(port, ["--cluster-enabled", "yes", "--cluster-config-file",
+                                                f"nodes-{port}.conf", "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
+                                                "--cluster-replica-validity-factor", "0"], f"cluster-{port}"))
+        for port in ports:
+            wait_for(lambda p=port: cli(p, "PING").strip() == "PONG", f"cluster node {port} answering")
+        subprocess.run(["redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports), "--cluster-replicas",
+                        "1", "--cluster-yes"], check=True, capture_output=True, timeout=60)
+        for port in ports:
+            wait_for(lambda p=port: "cluster_state:ok" in cli(p, "CLUSTER", "INFO"), f"cluster state ok on {port}")
+        wait_for(lambda: len(topo.masters()) == masters, "every master known")
+    except BaseException:
+        topo.stop()  # its nodes run in sessions of their own: nothing else would stop them
+        raise
     return topo
 
 
@@ -173,8 +177,12 @@ def tls(workdir: Path) -> Topology:
     topo = Topology("tls", workdir, {"redis_url": f"rediss://localhost:{port}/0", "redis_tls_ca_file": str(ca),
                                      "redis_tls_cert_file": str(client[0]), "redis_tls_key_file": str(client[1])})
     topo.tls_args = ["--tls", "--cacert", str(ca), "--cert", str(client[0]), "--key", str(client[1])]
-    topo.nodes.append(topo.start(port, ["--tls-port", str(port), *files], "tls"))
-    wait_for(lambda: cli(port, "PING", tls=topo.tls_args).strip() == "PONG", "TLS server answering")
+    try:
+        topo.nodes.append(topo.start(port, ["--tls-port", str(port), *files], "tls"))
+        wait_for(lambda: cli(port, "PING", tls=topo.tls_args).strip() == "PONG", "TLS server answering")
+    except BaseException:
+        topo.stop()  # its nodes run in sessions of their own: nothing else would stop them
+        raise
     return topo
 
 
@@ -186,23 +194,27 @@ def sentinel(workdir: Path, sentinels: int = 3) -> Topology:
     hosts = ",".join(f"127.0.0.1:{p}" for p in ports)
     topo = Topology("sentinel", workdir, {"redis_url": f"redis://{hosts}/0", "redis_mode": "sentinel",
                                           "redis_sentinel_master": SENTINEL_MASTER})
-    topo.nodes.append(topo.start(master, [], "sentinel-master"))
-    topo.nodes.append(topo.start(replica, ["--replicaof", "127.0.0.1", str(master)], "sentinel-replica"))
-    wait_for(lambda: "master_link_status:up" in cli(replica, "INFO", "replication"), "replica in sync")
-    for port in ports:
-        conf = workdir / f"sentinel-{port}.conf"
-        conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {workdir}\n"
-                        f"sentinel monitor {SENTINEL_MASTER} 127.0.0.1 {master} {min(2, sentinels)}\n"
-                        f"sentinel down-after-milliseconds {SENTINEL_MASTER} {NODE_TIMEOUT_MS}\n"
-                        f"sentinel failover-timeout {SENTINEL_MASTER} 5000\n"
-                        f"sentinel parallel-syncs {SENTINEL_MASTER} 1\n")
-        log = workdir / f"sentinel-{port}.log"
-        process = subprocess.Popen(["redis-server", str(conf), "--sentinel", "--logfile", str(log)],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        topo.sentinels.append(Node(port, process, [], log))
-    for port in ports:
-        wait_for(lambda p=port: "slaves=1" in cli(p, "INFO", "sentinel") and f"sentinels={sentinels}"
-                 in cli(p, "INFO", "sentinel"), f"sentinel {port} seeing the replica and its peers")
+    try:
+        topo.nodes.append(topo.start(master, [], "sentinel-master"))
+        topo.nodes.append(topo.start(replica, ["--replicaof", "127.0.0.1", str(master)], "sentinel-replica"))
+        wait_for(lambda: "master_link_status:up" in cli(replica, "INFO", "replication"), "replica in sync")
+        for port in ports:
+            conf = workdir / f"sentinel-{port}.conf"
+            conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {workdir}\n"
+                            f"sentinel monitor {SENTINEL_MASTER} 127.0.0.1 {master} {min(2, sentinels)}\n"
+                            f"sentinel down-after-milliseconds {SENTINEL_MASTER} {NODE_TIMEOUT_MS}\n"
+                            f"sentinel failover-timeout {SENTINEL_MASTER} 5000\n"
+                            f"sentinel parallel-syncs {SENTINEL_MASTER} 1\n")
+            log = workdir / f"sentinel-{port}.log"
+            process = subprocess.Popen(["redis-server", str(conf), "--sentinel", "--logfile", str(log)],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            topo.sentinels.append(Node(port, process, [], log))
+        for port in ports:
+            wait_for(lambda p=port: "slaves=1" in cli(p, "INFO", "sentinel") and f"sentinels={sentinels}"
+                     in cli(p, "INFO", "sentinel"), f"sentinel {port} seeing the replica and its peers")
+    except BaseException:
+        topo.stop()  # its nodes run in sessions of their own: nothing else would stop them
+        raise
     return topo
 
 

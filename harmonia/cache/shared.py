@@ -93,7 +93,7 @@ class RedisTier:
             # One command per key: the keys may lie in several slots of a Cluster.
             pipe = self._client.pipeline(transaction=False)
             for key in keys:
-                pipe.unlink(key)
+                pipe.execute_command("UNLINK", key)
             return sum(int(n) for n in await pipe.execute())
 
         return await self._guard(unlink, 0)
@@ -117,7 +117,7 @@ class RedisTier:
     async def _unlink_each(self, keys: list[Any]) -> int:
         pipe = self._client.pipeline(transaction=False)
         for key in keys:
-            pipe.unlink(key)
+            pipe.execute_command("UNLINK", key)
         return sum(int(n) for n in await pipe.execute())
 
     def _channel(self, name: str) -> Channel:
