@@ -104,7 +104,9 @@ class Topology:
 
     def start(self, port: int, args: list[str], name: str) -> Node:
         log = self.workdir / f"{name}.log"
-        command = ["redis-server", *args, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+        # No 5-second pause before a replica's first sync: a topology is in sync moments after it starts.
+        command = ["redis-server", *args, "--repl-diskless-sync-delay", "0", "--port", str(port), "--bind",
+                   "127.0.0.1", "--save", "",
                    "--appendonly", "no", "--dir", str(self.workdir), "--logfile", str(log), "--daemonize", "no"]
         if "--tls-port" in args:
             command[command.index("--port") + 1] = "0"  # TLS only: no plain port to fall back to
@@ -138,6 +140,24 @@ class Topology:
             return [self.master_port()]
         return [self.nodes[0].port]
 
+    def master_of(self, key: str) -> Node:
+        """The node that is master for ``key`` now (a Cluster: its slot's; a Sentinel pair: the master)."""
+        if self.name == "sentinel":
+            port = self.master_port()
+        else:
+            alive = next(n for n in self.nodes if n.process.poll() is None)
+            slot = int(cli(alive.port, "CLUSTER", "KEYSLOT", key).strip())
+            port = 0
+            for line in cli(alive.port, "CLUSTER", "NODES").splitlines():
+                parts = line.split()
+                if "master" not in parts[2] or "fail" in parts[2]:
+                    continue
+                for span in parts[8:]:
+                    low, _, high = span.partition("-")
+                    if low.isdigit() and int(low) <= slot <= int(high or low):
+                        port = int(parts[1].split("@")[0].rsplit(":", 1)[1])
+        return next(n for n in self.nodes if n.port == port)
+
     def flush(self) -> None:
         for port in self.masters():
             cli(port, "FLUSHALL", tls=self.tls_args)
@@ -161,6 +181,9 @@ def cluster(workdir: Path, masters: int = 3) -> Topology:
         for port in ports:
             wait_for(lambda p=port: "cluster_state:ok" in cli(p, "CLUSTER", "INFO"), f"cluster state ok on {port}")
         wait_for(lambda: len(topo.masters()) == masters, "every master known")
+        for port in ports:  # a replica that has not synced yet would lose what a failover tests
+            wait_for(lambda p=port: "role:master" in (info := cli(p, "INFO", "replication"))
+                     or "master_link_status:up" in info, f"replica {port} in sync")
     except BaseException:
         topo.stop()  # its nodes run in sessions of their own: nothing else would stop them
         raise

@@ -62,8 +62,8 @@ GROUPS = ("Customer", "Order", "Campaign", "Analytics")
 
 RECORD_TYPES = (records.Money, records.Page, records.Contact, records.ShopifyCustomer, records.LineItem,
                 records.ShopifyOrder, records.OrderLineItems, records.OrderAttribution, records.MailchimpMember,
-                records.MailchimpCampaign, records.MailchimpReport, records.AdsCampaign, records.AdsMetrics,
-                records.MetricHeader, records.ReportRow, records.Report)
+                records.MailchimpCampaign, records.MailchimpReportSummary, records.MailchimpReport,
+                records.AdsCampaign, records.AdsMetrics, records.MetricHeader, records.ReportRow, records.Report)
 
 
 def credential_scope(source: BaseModel) -> str:
