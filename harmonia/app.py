@@ -32,6 +32,7 @@ from harmonia.http.pipeline import GraphQLPipeline
 from harmonia.http.readiness import Readiness, reachable, redis_ping
 from harmonia.http.routes import build_graphql_router
 from harmonia.http.sources_page import sources_page
+from harmonia.memory_trim import MemoryTrimmer
 from harmonia.observability.telemetry import Telemetry
 from harmonia.resolvers.cached import build_entity_cache, build_redis_tier, shared_invalidation
 from harmonia.resolvers.context import Sources, Transports
@@ -42,6 +43,7 @@ from harmonia.schema.catalog import catalog_of
 from harmonia.schema.declared import with_declared_weights
 from harmonia.schema.dry_run import RecentOperations, replay_under
 from harmonia.settings import Settings
+from harmonia.shared_state import RedisTarget
 from harmonia.sources.declared.loader import load_folder
 from harmonia.sources.versions import support_warnings
 
@@ -58,7 +60,8 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
     writes = WriteServices.build(settings, sources)
     schema = build_schema(found)
     catalog = catalog_of(schema._schema)
-    policies = PolicyStore(load_policy(settings.auth.policy_file, catalog), overlays_for(settings.redis_url))
+    policies = PolicyStore(load_policy(settings.auth.policy_file, catalog),
+                           overlays_for(RedisTarget.from_settings(settings)))
     recent = RecentOperations()
     admin = AdminPlane(policies, {t: f for t, f in catalog.items() if t not in ADMINS_ONLY_TYPES},
                        replay_under(schema._schema, recent))
@@ -75,6 +78,7 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
     readiness = _readiness(settings, sources)
     watch = SourceWatch(sources, settings)
     telemetry.sources_watch = watch  # the catalogue's resolvers find it beside field usage
+    trimmer = MemoryTrimmer(settings.http.malloc_trim_seconds)
     if shared is not None:
         telemetry.watch_circuit("redis", lambda: shared.circuit.is_open)
 
@@ -82,8 +86,8 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
         """Everything the app opened: also for tests that drive the app without its lifespan. Each part
         is closed whatever became of the one before, so no Redis client or pool is left to the GC."""
         failures: list[Exception] = []
-        closers = [declared.stop, readiness.aclose, watch.aclose, telemetry.aclose, writes.aclose, policies.stop,
-                   cache.aclose,
+        closers = [trimmer.stop, declared.stop, readiness.aclose, watch.aclose, telemetry.aclose, writes.aclose,
+                   policies.stop, cache.aclose,
                    *([shared.aclose] if shared is not None else []), sources.aclose, verifier.aclose,
                    pipeline.meter.aclose]
         for close in closers:
@@ -102,6 +106,7 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
         await telemetry.start()
         await declared.start()  # the declared sources other instances applied, and their changes from now on
         await watch.start()
+        trimmer.start()  # bursts' freed memory back to the system (harmonia/memory_trim.py)
         yield
         await close_all()
 
@@ -169,6 +174,7 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
 
 def _readiness(settings: Settings, sources: Sources) -> Readiness:
     probes = {name: reachable(connector.http.client) for name, connector in sources.items()}
-    if settings.redis_url is not None:
-        probes["redis"] = redis_ping(settings.redis_url)
+    target = RedisTarget.from_settings(settings)
+    if target is not None:
+        probes["redis"] = redis_ping(target)
     return Readiness(probes, interval=settings.http.readiness_probe_seconds)

@@ -250,23 +250,22 @@ def cmd_policy_export(args: argparse.Namespace) -> int:
     from harmonia.schema import build_schema
     from harmonia.schema.catalog import catalog_of
     from harmonia.settings import load_settings
+    from harmonia.shared_state import FAILURES, RedisTarget
 
     settings = load_settings(args.config)
     base = load_policy(settings.auth.policy_file, catalog_of(build_schema()._schema))
 
     async def effective() -> str:
-        store = PolicyStore(base, overlays_for(settings.redis_url))
+        store = PolicyStore(base, overlays_for(RedisTarget.from_settings(settings)))
         try:
             await store.refresh()  # a failure to reach Redis is an error here, not a silent file-only export
             return dump_policy(store.current)
         finally:
             await store.stop()
 
-    import redis
-
     try:
         text = asyncio.run(effective())
-    except (redis.RedisError, OSError) as exc:
+    except FAILURES as exc:
         print(f"harmonia: could not read the runtime policy changes from Redis ({type(exc).__name__})",
               file=sys.stderr)
         return 2
@@ -314,8 +313,6 @@ def cmd_schema_check(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    import redis
-
     from harmonia.auth.policy_file import PolicyError
     from harmonia.checks.proposal import ProposalError, check_proposal, parse_window
     from harmonia.checks.render import render_json, render_text
@@ -324,6 +321,7 @@ def cmd_schema_check(args: argparse.Namespace) -> int:
     from harmonia.schema import build_schema
     from harmonia.schema.catalog import catalog_of
     from harmonia.settings import load_settings
+    from harmonia.shared_state import FAILURES, RedisTarget
 
     settings = load_settings(args.config)
     checks = settings.schema_checks
@@ -336,7 +334,8 @@ def cmd_schema_check(args: argparse.Namespace) -> int:
     schema = build_schema()._schema
     catalog = catalog_of(schema)
     obs = settings.observability
-    usage = FieldUsage(settings.redis_url, prefix=obs.field_usage_key_prefix) if settings.redis_url else None
+    target = RedisTarget.from_settings(settings)
+    usage = FieldUsage(target, prefix=obs.field_usage_key_prefix) if target is not None else None
 
     async def run() -> CheckReport:
         try:
@@ -353,7 +352,7 @@ def cmd_schema_check(args: argparse.Namespace) -> int:
     except (ProposalError, PolicyError) as exc:
         print(f"harmonia schema check: {exc}", file=sys.stderr)
         return 2
-    except (redis.RedisError, OSError) as exc:
+    except FAILURES as exc:
         print(f"harmonia schema check: could not read the recorded usage from Redis ({type(exc).__name__})",
               file=sys.stderr)
         return 2
@@ -366,11 +365,12 @@ async def _effective_policy(settings: Settings, catalog: Catalog) -> Policy:
     from harmonia.auth.overlays import overlays_for
     from harmonia.auth.policy_file import load_policy
     from harmonia.auth.store import PolicyStore
+    from harmonia.shared_state import RedisTarget
 
     base = load_policy(settings.auth.policy_file, catalog)
     if not settings.redis_url:
         return base
-    store = PolicyStore(base, overlays_for(settings.redis_url))
+    store = PolicyStore(base, overlays_for(RedisTarget.from_settings(settings)))
     try:
         await store.refresh()
         return store.current

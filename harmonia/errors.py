@@ -7,6 +7,8 @@
     ├── CostLimitExceeded              COST_LIMIT_EXCEEDED
     ├── DepthLimitExceeded             DEPTH_LIMIT_EXCEEDED
     ├── Throttled                      THROTTLED
+    ├── StateUnavailable               UPSTREAM_UNAVAILABLE  (the shared Redis, for a write that must not
+    │                                                     run without it: idempotency keys, erasure jobs)
     └── UpstreamError                  (abstract: something a SaaS API did)
         ├── UpstreamUnavailable        UPSTREAM_UNAVAILABLE  (5xx, connection refused/reset, bad body)
         │   ├── UpstreamAuthFailed     UPSTREAM_UNAVAILABLE  (401/403 from the SaaS: our credentials)
@@ -62,6 +64,17 @@ class DepthLimitExceeded(HarmoniaError):
 
 class Throttled(HarmoniaError):
     code = "THROTTLED"
+
+
+class StateUnavailable(HarmoniaError):
+    """The shared state (Redis) stayed away longer than a failover takes, for a write that needs it.
+
+    Not an ``UpstreamError``: no SaaS failed, and no stale record may stand in for it."""
+
+    code = "UPSTREAM_UNAVAILABLE"
+
+    def __init__(self, message: str, **extensions: Any) -> None:
+        super().__init__(message, dependency="redis", retryable=True, **extensions)
 
 
 class UpstreamError(HarmoniaError):

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 SIMULATOR_URL = "http://127.0.0.1:8100"
@@ -226,6 +226,8 @@ class HttpSettings(BaseModel):
     # /readyz needs no token: it answers from probes of the sources and Redis at most this old,
     # so no caller can make the gateway call the SaaS APIs faster than this.
     readiness_probe_seconds: float = 5.0
+    # Every this many seconds, free C-heap pages go back to the system (harmonia/memory_trim.py); 0: never.
+    malloc_trim_seconds: float = Field(default=30.0, ge=0)
     # Browser origins allowed to call the API (CORS); empty: no cross-origin browser calls.
     cors_origins: list[str] = Field(default_factory=list)
 
@@ -331,10 +333,25 @@ class Settings(BaseSettings):
     """Everything the gateway reads at start; built once per ``create_app``."""
 
     model_config = SettingsConfigDict(
-        env_prefix="HARMONIA_", env_nested_delimiter="__", extra="ignore", case_sensitive=False
+        env_prefix="HARMONIA_", env_nested_delimiter="__", extra="ignore", case_sensitive=False,
+        # Settings hold secrets (a Redis URL with its password, tokens): never quote them in an error.
+        hide_input_in_errors=True,
     )
 
     redis_url: str | None = None
+    # How to reach it (harmonia/shared_state/target.py): standalone, cluster (the URL names any node, or
+    # several comma-separated) or sentinel (the URL names the sentinels; redis_sentinel_master the master).
+    redis_mode: Literal["standalone", "cluster", "sentinel"] = "standalone"
+    redis_sentinel_master: str | None = None
+    redis_sentinel_password: SecretStr | None = None   # when the sentinels have a password of their own
+    # TLS (rediss://): the CA that signed the server's certificate, and a client certificate if it asks for one.
+    redis_tls_ca_file: str | None = None
+    redis_tls_cert_file: str | None = None
+    redis_tls_key_file: str | None = None
+    # Writes that must not be lost (idempotency records, erasure jobs) wait this long for a failover to end,
+    # and, on a cluster or sentinel, for this many replicas to acknowledge them (0: none).
+    redis_failover_seconds: float = Field(default=15.0, gt=0)
+    redis_wait_replicas: int = Field(default=1, ge=0)
     # Development conveniences that map the schema for anyone probing it ("Did you mean ...?"
     # suggestions): off in `harmonia serve` unless asked for, on in `harmonia demo`.
     dev_mode: bool = False
@@ -353,6 +370,15 @@ class Settings(BaseSettings):
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     schema_checks: SchemaChecksSettings = Field(default_factory=SchemaChecksSettings)
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
+
+    @model_validator(mode="after")
+    def _redis_reachable_as_configured(self) -> Settings:
+        """A Redis URL, mode and TLS files that cannot work together fail at start, with the setting to fix."""
+        if self.redis_url:
+            from harmonia.shared_state.target import RedisTarget
+
+            RedisTarget.from_settings(self)
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -1,6 +1,6 @@
 """The admins' runtime changes to field policies: versioned overlays and their append-only audit log.
 
-    overlays = RedisOverlays(redis_url)            # shared by every gateway instance
+    overlays = RedisOverlays(target)               # shared by every gateway instance (any Redis topology)
     overlays = InProcessOverlays()                 # without Redis: this process only, gone on restart
     entry = await overlays.write("Campaign", "stats", FieldRule(read=Rule.roles("support")), actor="ada",
                                  file_rule=None)
@@ -8,9 +8,11 @@
     async for version in overlays.changes(): ...   # another instance wrote (Redis pub/sub)
 
 In Redis: a hash of ``Type.field`` -> rule (JSON), a version counter, a stream as the audit log and
-a pub/sub channel announcing each new version. One Lua script does the write, the version bump,
-the audit entry and the announcement atomically, so two admins editing at once get two versions
-and two audit entries with the right ``before`` each.
+a pub/sub channel announcing each new version, all under one hash tag (``harmonia:policy:{policy}:*``)
+so a Redis Cluster keeps them on one node (the announcement is sharded pub/sub there). One Lua script
+does the write, the version bump, the audit entry and the announcement atomically, so two admins
+editing at once get two versions and two audit entries with the right ``before`` each. Keys written
+by releases before the hash tag (``harmonia:policy:overlays``, ...) are renamed on first use.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from harmonia.auth.rules import FieldRule, field_rule_from_data
+from harmonia.shared_state import ADMIN, Channel, RedisTarget, open_client, tagged
 
 Overlays = dict[tuple[str, str], FieldRule]
 
@@ -109,23 +112,45 @@ if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET
 local version = redis.call('INCR', KEYS[2])
 redis.call('XADD', KEYS[3], '*', 'version', version, 'at', ARGV[4], 'actor', ARGV[3], 'action', ARGV[5],
            'target', ARGV[1], 'before', before, 'after', ARGV[2])
-redis.call('PUBLISH', KEYS[4], version)
+redis.call(ARGV[7], KEYS[4], version)
 return {version, before}
 """
+
+
+# Moves a key of the layout before hash tags to its tagged name, unless the tagged one exists already.
+_MIGRATE = """
+if redis.call('EXISTS', KEYS[2]) == 0 and redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('RENAME', KEYS[1], KEYS[2])
+  return 1
+end
+return 0
+"""
+NAMES = ("overlays", "version", "audit", "changes")
 
 
 class RedisOverlays:
     """Overlays shared through Redis by every gateway instance."""
 
-    def __init__(self, url: str, prefix: str = "harmonia:policy:") -> None:
-        import redis.asyncio as redis
-
-        self._redis = redis.from_url(url, socket_connect_timeout=2.0, socket_timeout=5.0)
-        self._url = url
-        self.keys = [f"{prefix}overlays", f"{prefix}version", f"{prefix}audit", f"{prefix}changes"]
+    def __init__(self, target: RedisTarget | str, prefix: str = "harmonia:policy:") -> None:
+        self.target = RedisTarget.parse(target) if isinstance(target, str) else target
+        self._redis = open_client(self.target, ADMIN)
+        self.keys = [tagged(prefix, "policy", name) for name in NAMES]
+        self._legacy = [f"{prefix}{name}" for name in NAMES[:3]]
+        self.channel = Channel(self.target, self.keys[3])
         self._write = self._redis.register_script(_WRITE)
+        self._migrated = False
+
+    async def _migrate(self) -> None:
+        """Rename the untagged keys of earlier releases (never on a Cluster, where no release ran)."""
+        if self._migrated:
+            return
+        if self.target.mode != "cluster":
+            for old, new in zip(self._legacy, self.keys, strict=False):
+                await self._redis.eval(_MIGRATE, 2, old, new)
+        self._migrated = True
 
     async def snapshot(self) -> tuple[Overlays, int]:
+        await self._migrate()
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hgetall(self.keys[0])
             pipe.get(self.keys[1])
@@ -142,13 +167,16 @@ class RedisOverlays:
                     file_rule: FieldRule | None) -> AuditEntry:
         at = _now()
         action = "set" if rule is not None else "remove"
+        await self._migrate()
         version, before = await self._write(keys=self.keys, args=[
-            f"{type_name}.{field_name}", _encode(rule), actor, at, action, _encode(file_rule)])
+            f"{type_name}.{field_name}", _encode(rule), actor, at, action, _encode(file_rule),
+            self.channel.publish_command])
         return AuditEntry(int(version), at, actor, action, type_name, field_name, _decode(before), rule)
 
     async def audit(self, last: int) -> list[AuditEntry]:
         if last <= 0:
             return []
+        await self._migrate()
         entries: Any = await self._redis.xrevrange(self.keys[2], count=last)
         out = []
         for _, raw in entries or ():
@@ -160,21 +188,13 @@ class RedisOverlays:
 
     async def changes(self, stop: asyncio.Event) -> AsyncIterator[int]:
         """Versions announced by any instance, until ``stop`` is set or the subscription fails."""
-        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        try:
-            await pubsub.subscribe(self.keys[3])
-            while not stop.is_set():
-                # Bounded waits, and no cancellation: redis-py's pubsub can hang closing after a cancelled read.
-                message = await pubsub.get_message(timeout=0.25)
-                if message is not None and message.get("type") == "message":
-                    yield int(message["data"])
-        finally:
-            await pubsub.aclose()
+        async for message in self.channel.messages(stop):
+            yield int(message)
 
     async def aclose(self) -> None:
         await self._redis.aclose()
 
 
-def overlays_for(redis_url: str | None) -> OverlayBackend:
-    return RedisOverlays(redis_url) if redis_url else InProcessOverlays()
+def overlays_for(target: RedisTarget | str | None) -> OverlayBackend:
+    return RedisOverlays(target) if target else InProcessOverlays()
 

@@ -70,6 +70,11 @@ class _Outcome:
     stored: bool = True  # False: not kept (no-store, or an eviction landed while it was fetched)
 
 
+def kind_prefix(kind: Kind) -> str:
+    """``hm:v1:{hubspot:contact}:``: one hash tag per kind, so a batch of one kind is one MGET on a Cluster."""
+    return f"{PREFIX}{{{kind.source}:{kind.entity}}}:"
+
+
 def short_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
@@ -106,7 +111,7 @@ class EntityCache:
     def key(self, kind: Kind, ident: str) -> str:
         if len(ident) > 100 or not ident.isprintable():
             ident = "#" + hashlib.sha256(ident.encode("utf-8")).hexdigest()
-        return f"{PREFIX}{kind.source}:{kind.entity}:{self.scopes.get(kind.source, '-')}:{ident}"
+        return f"{kind_prefix(kind)}{self.scopes.get(kind.source, '-')}:{ident}"
 
     def policy(self, kind: Kind) -> CachePolicy:
         if kind.own_policy is not None:
@@ -310,7 +315,7 @@ class EntityCache:
             if ident is not None and kind.by_id:
                 keys.append(self.key(kind, ident))
             else:
-                prefixes.append(f"{PREFIX}{kind.source}:{kind.entity}:")
+                prefixes.append(kind_prefix(kind))
         removed = self._evict_local(keys, prefixes)
         if self.shared is not None:
             removed += await self.shared.delete(keys)

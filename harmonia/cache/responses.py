@@ -50,10 +50,9 @@ class Recording:
 
 
 def kind_prefix(cache_key: str) -> str:
-    """``hm:v1:hubspot:contact:<scope>:151`` -> ``hm:v1:hubspot:contact:`` (what evicts a whole kind)."""
-    source_end = cache_key.find(":", len(PREFIX))
-    entity_end = cache_key.find(":", source_end + 1)
-    return cache_key[:entity_end + 1]
+    """``hm:v1:{hubspot:contact}:<scope>:151`` -> ``hm:v1:{hubspot:contact}:`` (what evicts a whole kind)."""
+    tag_end = cache_key.find("}:", len(PREFIX))
+    return cache_key[:tag_end + 2]
 
 
 class ResponseCache:

@@ -1,14 +1,16 @@
 """Tier 2: Redis, shared by every gateway instance; optional, and never allowed to fail a query.
 
-    tier = RedisTier("redis://127.0.0.1:6379/0", timeout=0.25, retry_after=5.0)
-    found = await tier.get_many(["hm:v1:...", ...])        # one MGET; {} when Redis is down
+    tier = RedisTier(RedisTarget.parse("redis://127.0.0.1:6379/0"), timeout=0.25, retry_after=5.0)
+    found = await tier.get_many(["hm:v1:{hubspot:contact}:...", ...])   # {} when Redis is down
     await tier.set_many({"hm:v1:...": (b"...", 90_000)})   # value, expiry in ms
-    await tier.publish("hm:evict", b"...")
+    await tier.publish("hm:v1:evict", b"...")
 
 Every command has a short timeout and no retries; one failure opens a circuit, and for
 ``retry_after`` seconds the tier answers as if empty (reads) or does nothing (writes), so the
 gateway goes on from tier 1 and the upstreams. ``listen`` keeps a pub/sub subscription alive
-across Redis restarts.
+across Redis restarts and failovers (sharded pub/sub on a Cluster). On a Cluster, reads of keys
+in several slots are split per slot (keys of one cache kind share a hash tag, so a batch is one MGET),
+and writes and deletes go in pipelines, one command per key.
 """
 
 from __future__ import annotations
@@ -19,24 +21,20 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import redis.asyncio as redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-
 from harmonia.cache.circuit import Circuit
+from harmonia.shared_state import CACHE, FAILURES, Channel, RedisTarget, open_client, with_timeout
 
 log = logging.getLogger("harmonia.cache")
 T = TypeVar("T")
-FAILURES = (redis.RedisError, OSError, asyncio.TimeoutError)
 
 
 class RedisTier:
-    def __init__(self, url: str, *, timeout: float = 0.25, retry_after: float = 5.0) -> None:
-        self.url = url
+    def __init__(self, target: RedisTarget | str, *, timeout: float = 0.25, retry_after: float = 5.0) -> None:
+        self.target = RedisTarget.parse(target) if isinstance(target, str) else target
         self.timeout = timeout
         self.circuit = Circuit(retry_after)
-        self._client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                            retry=Retry(NoBackoff(), 0), health_check_interval=0)
+        self._client = open_client(self.target, with_timeout(CACHE, timeout))
+        self._channels: dict[str, Channel] = {}
 
     @property
     def state(self) -> str:
@@ -62,7 +60,11 @@ class RedisTier:
             return {}
 
         async def mget() -> dict[str, bytes]:
-            values: list[Any] = await self._client.mget(keys)
+            values: list[Any]
+            if self.target.mode == "cluster":
+                values = await self._client.mget_nonatomic(keys)  # type: ignore[union-attr]  # one MGET per slot
+            else:
+                values = await self._client.mget(keys)
             return {k: v for k, v in zip(keys, values, strict=True) if v is not None}
 
         return await self._guard(mget, {})
@@ -88,7 +90,11 @@ class RedisTier:
             return 0
 
         async def unlink() -> int:
-            return int(await self._client.unlink(*keys))
+            # One command per key: the keys may lie in several slots of a Cluster.
+            pipe = self._client.pipeline(transaction=False)
+            for key in keys:
+                pipe.execute_command("UNLINK", key)
+            return sum(int(n) for n in await pipe.execute())
 
         return await self._guard(unlink, 0)
 
@@ -96,20 +102,33 @@ class RedisTier:
         async def scan_and_unlink() -> int:
             removed = 0
             batch: list[Any] = []
-            async for key in self._client.scan_iter(match=f"{prefix}*", count=500):
+            # On a Cluster, scan_iter walks every master.
+            async for key in self._client.scan_iter(match=f"{_glob_escape(prefix)}*", count=500):
                 batch.append(key)
                 if len(batch) >= 500:
-                    removed += int(await self._client.unlink(*batch))
+                    removed += await self._unlink_each(batch)
                     batch = []
             if batch:
-                removed += int(await self._client.unlink(*batch))
+                removed += await self._unlink_each(batch)
             return removed
 
         return await self._guard(scan_and_unlink, 0, budget=max(5.0, self.timeout * 4))
 
+    async def _unlink_each(self, keys: list[Any]) -> int:
+        pipe = self._client.pipeline(transaction=False)
+        for key in keys:
+            pipe.execute_command("UNLINK", key)
+        return sum(int(n) for n in await pipe.execute())
+
+    def _channel(self, name: str) -> Channel:
+        channel = self._channels.get(name)
+        if channel is None:
+            channel = self._channels[name] = Channel(self.target, name, retry_seconds=self.circuit.retry_after / 5)
+        return channel
+
     async def publish(self, channel: str, message: bytes) -> bool:
         async def send() -> bool:
-            await self._client.publish(channel, message)
+            await self._channel(channel).publish(self._client, message)
             return True
 
         return await self._guard(send, False)
@@ -123,33 +142,13 @@ class RedisTier:
     async def listen(self, channel: str, handle: Callable[[bytes], None],
                      subscribed: asyncio.Event | None = None) -> None:
         """Call ``handle`` with each message on ``channel``, forever; resubscribes after Redis comes back."""
-        while True:
-            client = redis.Redis.from_url(self.url, socket_connect_timeout=self.timeout,
-                                          socket_timeout=None, retry=Retry(NoBackoff(), 0))
-            pubsub = client.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(channel)
-                if subscribed is not None:
-                    subscribed.set()
-                while True:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                    if message is not None and isinstance(message.get("data"), bytes):
-                        handle(message["data"])
-            except FAILURES:
-                await asyncio.sleep(self.circuit.retry_after / 5)
-            finally:
-                # Shielded: a second cancellation (the app closing while this one closes) must not leave
-                # the client's connection to the garbage collector.
-                await asyncio.shield(_close_subscription(pubsub, client))
+        await self._channel(channel).listen(handle, subscribed=subscribed)
 
     async def aclose(self) -> None:
         with contextlib.suppress(*FAILURES):
             await self._client.aclose()
 
 
-async def _close_subscription(pubsub: Any, client: redis.Redis) -> None:
-    """The subscription, then its client, each whatever became of the other."""
-    with contextlib.suppress(*FAILURES):
-        await pubsub.aclose()
-    with contextlib.suppress(*FAILURES):
-        await client.aclose()
+def _glob_escape(text: str) -> str:
+    """``text`` as a literal inside a SCAN MATCH pattern (hash tags hold braces; ids may hold ``*``)."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)

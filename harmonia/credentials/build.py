@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import redis.asyncio as redis
 
 from harmonia.credentials.credential import AuthHeader, Credential, StaticCredential
 from harmonia.credentials.endpoint import TokenEndpoint
@@ -26,6 +25,7 @@ from harmonia.credentials.sealed import Sealer
 from harmonia.credentials.service_account import ServiceAccountKey
 from harmonia.credentials.store import MemoryTokenStore, RedisTokenStore, TokenStore
 from harmonia.settings import OAuthSettings, SourceSettings
+from harmonia.shared_state import Client
 
 GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
 # The one scope each Google API needs; a service account asks for it, a refresh token must carry it.
@@ -94,7 +94,7 @@ def check_credentials(sources: object) -> list[str]:
 
 
 def credential_for(source: str, settings: SourceSettings, *, transport: httpx.AsyncBaseTransport | None = None,
-                   redis_client: redis.Redis | None = None) -> Credential:
+                   redis_client: Client | None = None) -> Credential:
     header = auth_header(source)
     plan = plan_for(source, settings)
     if plan is None:

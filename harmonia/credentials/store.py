@@ -23,11 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
 import orjson
-import redis.asyncio as redis
-from redis.typing import EncodableT, FieldT
 
 from harmonia.credentials.sealed import Sealer
 from harmonia.credentials.token import AccessToken
+from harmonia.shared_state import FAILURES, Client, Outage
 
 log = logging.getLogger("harmonia.credentials")
 
@@ -86,14 +85,13 @@ class RedisTokenStore:
 
     shared = True
 
-    def __init__(self, client: redis.Redis, credential_id: str, sealer: Sealer, *, cooldown: float = 1.0) -> None:
+    def __init__(self, client: Client, credential_id: str, sealer: Sealer, *, cooldown: float = 1.0) -> None:
         self.client = client
         self.key = f"harmonia:credential:{{{credential_id}}}"
         self.lock_key = f"{self.key}:lock"
         self.sealer = sealer
         self.fallback = MemoryTokenStore()
-        self.cooldown = cooldown
-        self._down_until = 0.0
+        self.outage = Outage("credentials", cooldown, fallback="tokens kept in this process")
 
     async def load(self) -> Saved | None:
         fields = await self._call(self.client.hgetall(self.key))
@@ -109,7 +107,7 @@ class RedisTokenStore:
 
     async def save(self, saved: Saved) -> None:
         await self.fallback.save(saved)  # kept here too: a Redis outage must not lose a rotated refresh token
-        mapping: dict[FieldT, EncodableT] = {"renewed_at": str(time.time()), "origin": saved.origin or ""}
+        mapping: dict[Any, Any] = {"renewed_at": str(time.time()), "origin": saved.origin or ""}
         if saved.token is not None:
             mapping["token"] = self.sealer.seal(_token_json(saved.token))
         if saved.refresh_token is not None:
@@ -134,21 +132,20 @@ class RedisTokenStore:
 
     @property
     def up(self) -> bool:
-        return time.monotonic() >= self._down_until
+        return self.outage.up
 
     async def _call(self, command: Any) -> Any:
         """The command's result, or None when Redis fails (then cooling down, logged once per outage)."""
-        if not self.up:
+        if not self.outage.up:
             _close(command)
             return None
         try:
-            return await command
-        except (TimeoutError, redis.RedisError, OSError) as exc:
-            if self.up:
-                log.warning("credential store unavailable (%s): tokens are kept in this process until Redis "
-                            "is back", type(exc).__name__)
-            self._down_until = time.monotonic() + self.cooldown
+            result = await command
+        except FAILURES as exc:
+            self.outage.failed(exc)
             return None
+        self.outage.succeeded()
+        return result
 
 
 def _close(command: Any) -> None:

@@ -25,7 +25,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import redis.asyncio as redis
 from graphql import GraphQLSchema, find_breaking_changes, find_dangerous_changes, parse, validate
 from graphql.error import GraphQLSyntaxError
 
@@ -38,6 +37,7 @@ from harmonia.schema.catalog import catalog_of
 from harmonia.schema.declared import with_declared_weights
 from harmonia.schema.dry_run import RecentOperations
 from harmonia.settings import Settings
+from harmonia.shared_state import ADMIN, FAILURES, Channel, RedisTarget, open_client
 from harmonia.sources.declared.loader import DeclarationError, DeclaredSet, parse_declarations
 from harmonia.sources.declared.registry import DeclaredSources
 from harmonia.sources.declared.templates import MissingSetting, require, setting_values
@@ -45,6 +45,7 @@ from harmonia.sources.declared.templates import MissingSetting, require, setting
 log = logging.getLogger("harmonia.declared")
 SET_KEY = "harmonia:declared:set"
 CHANNEL = "harmonia:declared:applied"
+RECONCILE_SECONDS = 5.0  # the stored set is looked at this often even when no announcement came
 RECENT = 500
 
 
@@ -91,8 +92,9 @@ class DeclaredLifecycle:
         self.current = found
         self.transports = transports
         self._lock = asyncio.Lock()
-        self._redis: redis.Redis | None = (redis.Redis.from_url(settings.redis_url, socket_timeout=2.0)
-                                           if settings.redis_url else None)
+        target = RedisTarget.from_settings(settings)
+        self._redis = open_client(target, ADMIN) if target is not None else None
+        self._channel = Channel(target, CHANNEL) if target is not None else None  # sharded on a Cluster
         self._listener: asyncio.Task[None] | None = None
         self._retired: list[DeclaredSources] = []
 
@@ -122,7 +124,7 @@ class DeclaredLifecycle:
         """Apply the set other instances applied (if any), then follow their announcements."""
         if self._redis is None:
             return
-        with contextlib.suppress(redis.RedisError, OSError):
+        with contextlib.suppress(*FAILURES):
             await self._follow_stored()
         self._listener = asyncio.create_task(self._listen())
 
@@ -138,20 +140,24 @@ class DeclaredLifecycle:
         self._retired.clear()
 
     async def _listen(self) -> None:
-        assert self._redis is not None
-        while True:
-            try:
-                pubsub = self._redis.pubsub()
-                await pubsub.subscribe(CHANNEL)
-                await self._follow_stored()  # what was applied while we were not listening
-                async for message in pubsub.listen():
-                    if message.get("type") == "message":
-                        await self._follow_stored()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # Redis away: keep serving what we have, listen again later
-                log.warning("declared sources: not following other instances for now (%s)", type(exc).__name__)
-                await asyncio.sleep(2.0)
+        """Follow other instances' announcements; look at the stored set every few seconds too, so an
+        announcement sent while the subscription was being renewed (Redis away, a failover) is not missed."""
+        assert self._channel is not None
+        wake = asyncio.Event()
+        listener = asyncio.create_task(self._channel.listen(lambda _message: wake.set()))
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), RECONCILE_SECONDS)
+                wake.clear()
+                try:
+                    await self._follow_stored()
+                except FAILURES as exc:  # Redis away: keep serving what we have, look again later
+                    log.warning("declared sources: not following other instances for now (%s)", type(exc).__name__)
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await listener
 
     async def _follow_stored(self) -> None:
         assert self._redis is not None
@@ -174,8 +180,9 @@ class DeclaredLifecycle:
             return
         try:
             await self._redis.set(SET_KEY, json.dumps(dict(texts)))
-            await self._redis.publish(CHANNEL, self.current.digest)
-        except (redis.RedisError, OSError):
+            assert self._channel is not None
+            await self._channel.publish(self._redis, self.current.digest)
+        except FAILURES:
             log.error("declared sources: applied here, but Redis is unreachable: other instances keep theirs")
 
     # --- the steps --------------------------------------------------------------------------------

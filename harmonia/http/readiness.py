@@ -1,6 +1,6 @@
 """``/readyz`` from probe state: each dependency probed at most every few seconds, whoever asks.
 
-    readiness = Readiness({"hubspot": reachable(client), "redis": redis_ping(url)}, interval=5.0)
+    readiness = Readiness({"hubspot": reachable(client), "redis": redis_ping(target)}, interval=5.0)
     checks, age = await readiness.checks()     # ({"hubspot": "ok", "redis": "unreachable"}, 1.2)
 
 ``/readyz`` answers without a token: probing on every request would let anyone make the gateway call
@@ -18,6 +18,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 
 import httpx
+
+from harmonia.shared_state import ADMIN, FAILURES, RedisTarget, open_client, with_timeout
 
 Probe = Callable[[], Awaitable[str]]
 UNREACHABLE = "unreachable"
@@ -78,17 +80,17 @@ def reachable(client: httpx.AsyncClient) -> Probe:
     return probe
 
 
-def redis_ping(url: str) -> Probe:
+def redis_ping(target: RedisTarget) -> Probe:
+    """Redis answers a PING (through the sentinels' master, or the cluster's nodes, as configured)."""
     async def probe() -> str:
-        import redis.asyncio as redis
-
-        client = redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=1.0)
+        client = open_client(target, with_timeout(ADMIN, 1.0))
         try:
             await client.ping()
-        except (redis.RedisError, OSError):
+        except FAILURES:
             return UNREACHABLE
         finally:
-            await client.aclose()
+            with contextlib.suppress(*FAILURES):
+                await client.aclose()
         return "ok"
 
     return probe

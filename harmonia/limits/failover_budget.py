@@ -1,6 +1,6 @@
 """A shared budget that keeps answering when its store fails: in-process until Redis is back.
 
-    budget = FailoverBudget(RedisBudget.from_url(url), LocalBudget())
+    budget = FailoverBudget(RedisBudget.connect(target), LocalBudget())
 
 A Redis outage must not fail requests: while it lasts each process meters its clients alone
 (a client spread over N processes may get up to N buckets), and Redis is tried again after
@@ -10,15 +10,10 @@ A Redis outage must not fail requests: while it lasts each process meters its cl
 from __future__ import annotations
 
 import contextlib
-import logging
-import time
 from collections.abc import Awaitable, Callable
 
-from redis.exceptions import RedisError
-
 from harmonia.limits.budget import Bucket, BucketState, CostBudget, LocalBudget
-
-log = logging.getLogger("harmonia.limits")
+from harmonia.shared_state import FAILURES, Outage
 
 Call = Callable[[CostBudget], Awaitable[BucketState]]
 
@@ -28,24 +23,20 @@ class FailoverBudget:
         self.primary = primary
         self.fallback = fallback
         self.retry_seconds = retry_seconds
-        self._down_until = 0.0
+        self.outage = Outage("client cost budgets", retry_seconds, fallback="metering in process")
 
     @property
     def degraded(self) -> bool:
-        return time.monotonic() < self._down_until
+        return self.outage.down
 
     async def _call(self, call: Call) -> BucketState:
-        if not self.degraded:
+        if self.outage.up:
             try:
                 state = await call(self.primary)
-            except (TimeoutError, RedisError, OSError) as exc:
-                log.warning("cost budget store unreachable (%s); metering in process for %.0f s",
-                            type(exc).__name__, self.retry_seconds)
-                self._down_until = time.monotonic() + self.retry_seconds
+            except FAILURES as exc:
+                self.outage.failed(exc)
             else:
-                if self._down_until:
-                    log.warning("cost budget store reachable again; metering shared")
-                    self._down_until = 0.0
+                self.outage.succeeded()
                 return state
         return await call(self.fallback)
 
@@ -59,5 +50,5 @@ class FailoverBudget:
         return await self._call(lambda b: b.peek(client, bucket))
 
     async def aclose(self) -> None:
-        with contextlib.suppress(RedisError, OSError):
+        with contextlib.suppress(*FAILURES):
             await self.primary.aclose()

@@ -31,6 +31,7 @@ from harmonia.limits.redis_budget import RedisBudget
 from harmonia.limits.role_limits import Limits, limits_for
 from harmonia.limits.upstream import SOURCES
 from harmonia.settings import Settings
+from harmonia.shared_state import RedisTarget
 
 PRICED_CACHE_SIZE = 1024
 
@@ -62,8 +63,9 @@ class CostMeter:
     @classmethod
     def from_settings(cls, schema: GraphQLSchema, settings: Settings) -> CostMeter:
         budget: CostBudget = LocalBudget()
-        if settings.redis_url:
-            budget = FailoverBudget(RedisBudget.from_url(settings.redis_url), LocalBudget())
+        target = RedisTarget.from_settings(settings)
+        if target is not None:
+            budget = FailoverBudget(RedisBudget.connect(target), LocalBudget())
         return cls(schema, settings, budget)
 
     def limits(self, principal: Principal | None) -> Limits:

@@ -1,20 +1,20 @@
 """Budgets shared by every gateway process: the leaky bucket as one atomic Redis Lua script.
 
-    budget = RedisBudget.from_url("redis://127.0.0.1:6379/0")
+    budget = RedisBudget.connect(RedisTarget.parse("redis://127.0.0.1:6379/0"))
     state = await budget.reserve("ana|analyst", 120, Bucket(20000, 1000))
 
 Refill, check and take happen inside one script, so two processes reserving at once can never
 both spend the last points; the clock is Redis's own (``TIME``), so processes with skewed clocks
 agree. A key expires once its bucket would be full again (a full bucket and no key are the same).
+One key per client and one script over it: it runs on a Redis Cluster as on one server.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import redis.asyncio as redis
-
 from harmonia.limits.budget import Bucket, BucketState
+from harmonia.shared_state import HOT, Client, RedisTarget, open_client, with_timeout
 
 KEY_PREFIX = "harmonia:budget:"
 
@@ -52,14 +52,19 @@ return {allowed, string.format('%.6f', level)}
 
 
 class RedisBudget:
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: Client) -> None:
         self.client = client
         self._script = client.register_script(BUCKET_SCRIPT)
 
     @classmethod
-    def from_url(cls, url: str, timeout: float = 0.5) -> RedisBudget:
+    def connect(cls, target: RedisTarget, timeout: float = 0.5) -> RedisBudget:
         # Short timeouts: a budget that cannot answer quickly is worse than the in-process fallback.
-        return cls(redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout))
+        return cls(open_client(target, with_timeout(HOT, timeout)))
+
+    @classmethod
+    def from_url(cls, url: str, timeout: float = 0.5) -> RedisBudget:
+        """A standalone Redis at ``url``."""
+        return cls.connect(RedisTarget.parse(url), timeout)
 
     async def _run(self, op: str, client: str, points: float, bucket: Bucket) -> BucketState:
         answer: Any = await self._script(keys=[KEY_PREFIX + client],

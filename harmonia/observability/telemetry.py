@@ -28,6 +28,7 @@ from harmonia.observability.prometheus import WorkerBoard, merge, render, snapsh
 from harmonia.observability.usage import FieldUsage
 from harmonia.observability.usage_clients import UsageNames
 from harmonia.settings import Settings
+from harmonia.shared_state import RedisTarget
 
 METRICS_DIR_ENV = "HARMONIA_METRICS_DIR"
 log = logging.getLogger("harmonia.observability")
@@ -38,7 +39,7 @@ class Telemetry:
         obs = self.settings = settings.observability
         if tracing.installed() is None:
             tracing.install(tracing.provider_from_env())
-        self.usage = FieldUsage(settings.redis_url, prefix=obs.field_usage_key_prefix,
+        self.usage = FieldUsage(RedisTarget.from_settings(settings), prefix=obs.field_usage_key_prefix,
                                 retention_days=obs.field_usage_retention_days) if obs.field_usage else None
         self.usage_names = UsageNames(max_clients=obs.usage_max_clients, known=obs.usage_clients)
         self.oplog = OperationLog() if obs.operation_log else None

@@ -1,6 +1,6 @@
 """Field usage: how often each client selects each ``Type.field``, per hour, to retire fields safely.
 
-    usage = FieldUsage(redis_url, prefix="harmonia:usage:", retention_days=30)
+    usage = FieldUsage(target, prefix="harmonia:usage:", retention_days=30)   # target None: in process
     usage.record("dashboard", usage.coordinates(schema, document, operation),
                  operation="Dashboard", version="2.3.1", grant="marketer")       # per operation, cheap
     await usage.flush()                      # batched: one Redis pipeline for everything pending
@@ -26,7 +26,6 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import redis.asyncio as redis
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -42,6 +41,7 @@ from graphql import (
 )
 
 from harmonia.observability.usage_clients import OTHER
+from harmonia.shared_state import ADMIN, FAILURES, RedisTarget, open_client, with_timeout
 
 log = logging.getLogger("harmonia.observability")
 HOUR = 3600
@@ -117,7 +117,7 @@ def _parse(raw: str, hour: int, count: int) -> UsageEntry:
 
 
 class FieldUsage:
-    def __init__(self, redis_url: str | None = None, *, prefix: str = "harmonia:usage:",
+    def __init__(self, target: RedisTarget | str | None = None, *, prefix: str = "harmonia:usage:",
                  retention_days: int = 30, timeout: float = 1.0, max_fields_per_hour: int = MAX_FIELDS_PER_HOUR,
                  ) -> None:
         self.prefix = prefix
@@ -126,8 +126,10 @@ class FieldUsage:
         # One increment per operation, spread over the operation's coordinates only when flushed.
         self.pending: Counter[Pending] = Counter()
         self.local: Counter[tuple[int, str]] = Counter()     # without Redis: (hour, field) -> count, here
-        self._redis = redis.Redis.from_url(redis_url, socket_timeout=timeout, socket_connect_timeout=timeout) \
-            if redis_url else None
+        if isinstance(target, str):
+            target = RedisTarget.parse(target)
+        # Each hour's hash is one key, written by one script call: the same on a Cluster.
+        self._redis = open_client(target, with_timeout(ADMIN, timeout)) if target is not None else None
         self._write = self._redis.register_script(_WRITE) if self._redis is not None else None
         self._documents: OrderedDict[tuple[int, str | None], tuple[DocumentNode, frozenset[str]]] = OrderedDict()
 
@@ -180,13 +182,12 @@ class FieldUsage:
             coordinate = field.split(SEP, 2)[1]
             by_hour.setdefault(hour, []).extend((field, _field(OTHER, coordinate, "", "", ""), n))
         try:
-            pipe = self._redis.pipeline(transaction=False)
-            for hour, args in by_hour.items():
+            # One script call per hour (a flush spans one hour, rarely two): on a Cluster each hash is
+            # one key, so no pipeline has to be split across nodes.
+            for hour in sorted(by_hour):
                 expire_at = (hour + 1) * HOUR + self.retention
-                await self._write(keys=[f"{self.prefix}{hour}"], args=[self.max_fields, expire_at, *args],
-                                  client=pipe)
-            await pipe.execute()
-        except (redis.RedisError, OSError) as exc:
+                await self._write(keys=[f"{self.prefix}{hour}"], args=[self.max_fields, expire_at, *by_hour[hour]])
+        except FAILURES as exc:
             self.pending.update(pending)  # kept for the next flush; counts are never lost to a Redis blip
             log.warning("field usage not written to Redis (%s); will retry", type(exc).__name__)
 

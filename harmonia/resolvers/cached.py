@@ -27,6 +27,7 @@ from harmonia.cache.stale import Noted, StaleNote, report
 from harmonia.errors import UpstreamError
 from harmonia.observability.tracing import loader_span, span
 from harmonia.settings import Settings, account_identity
+from harmonia.shared_state import RedisTarget
 from harmonia.sources import records
 from harmonia.sources.declared.records import DeclaredRecord
 
@@ -62,8 +63,9 @@ GROUPS = ("Customer", "Order", "Campaign", "Analytics")
 
 RECORD_TYPES = (records.Money, records.Page, records.Contact, records.ShopifyCustomer, records.LineItem,
                 records.ShopifyOrder, records.OrderLineItems, records.OrderAttribution, records.MailchimpMember,
-                records.MailchimpCampaign, records.MailchimpReport, records.AdsCampaign, records.AdsMetrics,
-                records.MetricHeader, records.ReportRow, records.Report, DeclaredRecord)
+                records.MailchimpCampaign, records.MailchimpReportSummary, records.MailchimpReport,
+                records.AdsCampaign, records.AdsMetrics, records.MetricHeader, records.ReportRow, records.Report,
+                DeclaredRecord)
 
 
 def credential_scope(source: BaseModel) -> str:
@@ -74,9 +76,10 @@ def credential_scope(source: BaseModel) -> str:
 
 def build_redis_tier(settings: Settings) -> RedisTier | None:
     """The shared tier when ``redis_url`` is set (persisted queries use it even with the cache off)."""
-    if not settings.redis_url:
+    target = RedisTarget.from_settings(settings)
+    if target is None:
         return None
-    return RedisTier(settings.redis_url, timeout=settings.cache.redis_timeout,
+    return RedisTier(target, timeout=settings.cache.redis_timeout,
                      retry_after=settings.cache.redis_retry_after)
 
 

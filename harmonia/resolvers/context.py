@@ -26,6 +26,7 @@ from harmonia.resolvers.cached import build_entity_cache
 from harmonia.resolvers.loaders import Loaders
 from harmonia.resolvers.write_services import WriteServices
 from harmonia.settings import Settings
+from harmonia.shared_state import PATIENT, RedisTarget
 from harmonia.sources.credentialed import credentials_for
 from harmonia.sources.declared.loader import EMPTY, DeclaredSet
 from harmonia.sources.declared.registry import DeclaredSources
@@ -62,10 +63,11 @@ class Sources:
         ``declared``: the declarations in force (``harmonia.sources.declared.loader``)."""
         t = dict(transports or {})
         s = settings.sources
-        redis = SharedRedis.connect(settings.redis_url)
+        target = RedisTarget.from_settings(settings)
+        redis = SharedRedis.connect(target)
         # Its own connection, with patience: a renewal that gave up on a slow Redis would renew without the
         # shared lock and chain, and a Shopify refresh token is single-use. Used even without shared_state.
-        credential_redis = SharedRedis.connect(settings.redis_url, timeout=3.0, max_connections=8)
+        credential_redis = SharedRedis.connect(target, use=PATIENT, what="credentials")
         creds = credentials_for(settings, t, credential_redis)
         sources = cls(
             hubspot=HubSpotContacts.from_settings(s.hubspot, transport=t.get("hubspot"), credential=creds["hubspot"]),

@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from harmonia.errors import HarmoniaError
+from harmonia.errors import HarmoniaError, StateUnavailable
 from harmonia.resolvers.erasure_store import (
     COMPLETED,
     CONFIRMED,
@@ -42,6 +42,7 @@ from harmonia.resolvers.erasure_store import (
     now_iso,
 )
 from harmonia.settings import ErasureSettings
+from harmonia.shared_state import SharedUnavailable
 from harmonia.sources.mailchimp import subscriber_hash
 from harmonia.sources.records import Contact
 from harmonia.sources.writes import Erased, HubSpotWrites, MailchimpWrites, ShopifyWrites
@@ -80,13 +81,22 @@ class ErasureService:
                           confirmed_at=now_iso()) for s in ("ga4", "googleads")),
         ]
         subject = {"email": contact.email} if contact.email else {}
-        job = await self.store.create(ErasureJob.new(contact.id, requested_by, steps, subject))
+        try:
+            job = await self.store.create(ErasureJob.new(contact.id, requested_by, steps, subject))
+        except SharedUnavailable:
+            raise StateUnavailable("Harmonia cannot reach the store of erasure jobs right now, so no erasure was "
+                                   "started (a job must outlive this instance); retry shortly",
+                                   retryAfterSeconds=5) from None
         if job.state == RUNNING:
             self._drive_soon(job.id)
         return job
 
     async def status(self, customer_id: str) -> ErasureJob | None:
-        return await self.store.for_customer(customer_id)
+        try:
+            return await self.store.for_customer(customer_id)
+        except SharedUnavailable:
+            raise StateUnavailable("Harmonia cannot reach the store of erasure jobs right now; retry shortly",
+                                   retryAfterSeconds=5) from None
 
     # --- lifecycle -------------------------------------------------------------------------------
 

@@ -6,7 +6,8 @@
     await services.aclose()
 
 With ``redis_url`` set, idempotency records and erasure jobs live in Redis (shared by every
-instance, surviving restarts); without it they live in this process only.
+instance, surviving restarts and failovers: ``harmonia.shared_state.DurableWrites``); without it they
+live in this process only.
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-import redis.asyncio as redis
-
 from harmonia.resolvers.erasure import ErasureService
 from harmonia.resolvers.erasure_store import erasure_store
 from harmonia.resolvers.idempotency import IdempotencyStore
 from harmonia.settings import Settings
+from harmonia.shared_state import DURABLE, DurableWrites, RedisTarget, open_client
 
 if TYPE_CHECKING:
     from harmonia.resolvers.context import Sources
@@ -32,9 +32,9 @@ async def no_shared_cache(source: str, entity: str, key: str) -> None:
 
 
 class WriteServices:
-    def __init__(self, redis_client: redis.Redis | None, idempotency: IdempotencyStore,
+    def __init__(self, durable: DurableWrites | None, idempotency: IdempotencyStore,
                  erasure_for: Callable[[WriteServices], ErasureService]) -> None:
-        self.redis = redis_client
+        self.durable = durable
         self.idempotency = idempotency
         # The entity cache sets this to its own eviction (both tiers, every instance).
         self.shared_invalidation: Invalidate = no_shared_cache
@@ -42,9 +42,11 @@ class WriteServices:
 
     @classmethod
     def build(cls, settings: Settings, sources: Sources) -> WriteServices:
-        client = redis.from_url(settings.redis_url) if settings.redis_url else None
-        return cls(client, IdempotencyStore(client, settings.idempotency),
-                   lambda services: ErasureService(erasure_store(client, settings.erasure), sources,
+        target = RedisTarget.from_settings(settings)
+        durable = DurableWrites(target, open_client(target, DURABLE), what="idempotency records and erasure jobs") \
+            if target is not None else None
+        return cls(durable, IdempotencyStore(durable, settings.idempotency),
+                   lambda services: ErasureService(erasure_store(durable, settings.erasure), sources,
                                                    settings.erasure, services.invalidate_shared))
 
     async def invalidate_shared(self, source: str, entity: str, key: str) -> None:
@@ -55,5 +57,6 @@ class WriteServices:
 
     async def aclose(self) -> None:
         await self.erasure.stop()
-        if self.redis is not None:
-            await self.redis.aclose()
+        if self.durable is not None:
+            await self.durable.aclose()
+            await self.durable.client.aclose()

@@ -30,8 +30,6 @@ import time
 from dataclasses import dataclass
 from typing import cast
 
-import redis.asyncio as redis
-
 from harmonia.errors import UpstreamUnavailable
 from harmonia.sources.shared import SharedRedis, SharedUnavailable
 
@@ -77,6 +75,16 @@ if failures >= tonumber(ARGV[2]) then
 end
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[4]))
 return 0
+"""
+
+
+# Returns 0 (closed), 1 (open) or 2 (half-open), on Redis' clock, without taking a probe slot.
+_STATE = """
+local open_until = tonumber(redis.call('HGET', KEYS[1], 'open_until')) or 0
+if open_until == 0 then return 0 end
+local t = redis.call('TIME')
+if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) < open_until then return 1 end
+return 2
 """
 
 
@@ -249,12 +257,9 @@ class Circuit:
         """``closed``, ``open`` or ``half_open``, without taking a half-open probe slot."""
         if self.shared is not None and self.shared.up:
             try:
-                raw = await self.shared.client.hmget(self.key, ["open_until"])
-                t_sec, t_usec = await self.shared.client.time()
-                open_until = int(raw[0] or 0)
-                now_ms = t_sec * 1000 + t_usec // 1000
-                return "closed" if open_until == 0 else ("open" if now_ms < open_until else "half_open")
-            except (redis.RedisError, OSError, TimeoutError):
+                state = await self.shared.run(_STATE, [self.key], [])
+                return {0: "closed", 1: "open"}.get(cast(int, state), "half_open")
+            except SharedUnavailable:
                 pass  # report what this process knows
         local = self._local
         if local.open_until == 0.0:

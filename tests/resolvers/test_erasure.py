@@ -192,9 +192,10 @@ async def test_with_redis_an_unfinished_job_is_resumed_by_another_instance(
     writable_sim_state.faults.clear()
 
     client = redis.from_url(redis_url)
+    jobs = f"{prefix}{{jobs}}:"  # one hash tag: a Redis Cluster keeps every key of the jobs on one node
     try:
-        job_id = (await client.get(f"{prefix}customer:{contact['id']}")).decode()
-        assert await client.sismember(f"{prefix}open", job_id), await client.get(f"{prefix}job:{job_id}")
+        job_id = (await client.get(f"{jobs}customer:{contact['id']}")).decode()
+        assert await client.sismember(f"{jobs}open", job_id), await client.get(f"{jobs}job:{job_id}")
         second, close_second = await open_gateway(writable_sim_state, **settings)
         try:
             second.app.state.writes.start()  # what the app's startup does
@@ -203,11 +204,11 @@ async def test_with_redis_an_unfinished_job_is_resumed_by_another_instance(
             await close_second()
         assert job["state"] == "COMPLETED"
         assert sources_of(job["audit"])["mailchimp"]["outcome"] == "DELETED"
-        assert await client.scard(f"{prefix}open") == 0
-        [raw_audit] = await client.lrange(f"{prefix}audit", 0, -1)
+        assert await client.scard(f"{jobs}open") == 0
+        [raw_audit] = await client.lrange(f"{jobs}audit", 0, -1)
         audit = json.loads(raw_audit)
         assert audit["customerId"] == contact["id"] and audit["requestedBy"] == "dpo@example.com"
-        stored = (await client.get(f"{prefix}job:{job['id']}")).decode()
+        stored = (await client.get(f"{jobs}job:{job['id']}")).decode()
         assert contact["properties"]["email"].strip().lower() not in stored.lower()  # the email is not kept
     finally:
         await client.aclose()

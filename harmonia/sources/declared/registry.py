@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import redis.asyncio as redis
 
 from harmonia.credentials import Credential
 from harmonia.credentials.credential import AuthHeader
@@ -28,6 +27,7 @@ from harmonia.credentials.renewing import RenewingCredential
 from harmonia.credentials.sealed import Sealer
 from harmonia.credentials.store import MemoryTokenStore, RedisTokenStore, TokenStore
 from harmonia.settings import Settings
+from harmonia.shared_state import Client
 from harmonia.sources.declared.connector import DeclaredAPI
 from harmonia.sources.declared.loader import EMPTY, DeclaredSet
 from harmonia.sources.declared.model import CampaignsExtension, CustomerExtension, Declaration
@@ -42,7 +42,7 @@ class DeclaredSources:
     @classmethod
     def build(cls, found: DeclaredSet, settings: Settings,
               transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
-              redis_client: redis.Redis | None = None) -> DeclaredSources:
+              redis_client: Client | None = None) -> DeclaredSources:
         extras: dict[str, Any] = settings.sources.model_extra or {}
         apis: dict[str, DeclaredAPI] = {}
         for d in found.declarations:
@@ -68,7 +68,7 @@ class DeclaredSources:
 
 
 def _renewing(d: Declaration, values: Mapping[str, str], transport: httpx.AsyncBaseTransport | None,
-              redis_client: redis.Redis | None) -> Credential | None:
+              redis_client: Client | None) -> Credential | None:
     auth = d.auth
     if auth.kind not in ("oauth_refresh_token", "oauth_client_credentials"):
         return None
