@@ -30,6 +30,7 @@ ErrorRenderer = Callable[[int, str], Response]
 class SimulatorConfig:
     seed: int = 7
     latency_ms: float = 0.0
+    latency_jitter_ms: float = 0.0  # each request waits latency_ms plus up to this much more, at random
     rate_limits: bool = True
     credentials: dict[str, str] = field(default_factory=lambda: dict(DEMO_CREDENTIALS))
     # GA4's property token quotas (Standard property); tests shrink them to reach exhaustion quickly.
@@ -153,6 +154,8 @@ class SimulatorState:
                 "traceparent": request.headers.get("traceparent"), "cookie": request.headers.get("cookie"),
             })
             delay = self.config.latency_ms
+            if self.config.latency_jitter_ms > 0:
+                delay += self.rng.uniform(0.0, self.config.latency_jitter_ms)
             fault = self.faults.get(source)
             if fault is not None and time.monotonic() >= fault.until:
                 del self.faults[source]

@@ -61,7 +61,8 @@ class HubSpotThrottle:
     daily: int = 250_000
     search_per_second: int = 5
     rejected: int = 0
-    windows: dict[str, tuple[float, int]] = field(default_factory=dict)   # token -> (start, used)
+    windows: dict[str, tuple[float, int]] = field(default_factory=dict)   # token -> (oldest counted, used)
+    counted: dict[str, deque[float]] = field(default_factory=dict)        # token -> the window's call stamps
     days: dict[str, tuple[date, int]] = field(default_factory=dict)       # token -> (UTC day, used)
     searches: dict[str, deque[float]] = field(default_factory=dict)       # token -> last second's stamps
 
@@ -361,9 +362,11 @@ class Gate:
     def _admit(self, token: str, is_search: bool) -> tuple[Response | None, Headers]:
         throttle = throttle_for(self.state)
         now = time.monotonic()
-        start, used = throttle.windows.get(token, (now, 0))
-        if now - start >= throttle.window_seconds:
-            start, used = now, 0
+        # TEN_SECONDLY_ROLLING: the calls of the last window_seconds, whenever the window is looked at.
+        counted = throttle.counted.setdefault(token, deque())
+        while counted and now - counted[0] >= throttle.window_seconds:
+            counted.popleft()
+        used = len(counted)
         today = datetime.now(UTC).date()
         day, day_used = throttle.days.get(token, (today, 0))
         if day != today:
@@ -383,7 +386,8 @@ class Gate:
                 stamps.append(now)
         if policy is None:
             used, day_used = used + 1, day_used + 1
-        throttle.windows[token] = (start, used)
+            counted.append(now)
+        throttle.windows[token] = (counted[0] if counted else now, used)
         throttle.days[token] = (day, day_used)
         headers = {
             "X-HubSpot-RateLimit-Max": str(throttle.per_window),

@@ -87,7 +87,7 @@ def _read_pacer(pacer: Any, settings: SourceSettings) -> QuotaView | None:
                          s.maximum, "cost points", s.maximum / s.restore_rate, s.restore_rate,
                          s.available / s.maximum)
     if hasattr(pacer, "window") and hasattr(pacer, "limit"):           # WindowPacer (HubSpot)
-        used = pacer._used if now - pacer._window_start < pacer.window else 0
+        used = pacer.used(now)
         return QuotaView("requests_per_window", f"{pacer.limit} requests per {pacer.window:g} s", pacer.limit,
                          "requests", pacer.window, pacer.limit / pacer.window, 1 - used / max(1, pacer.limit))
     if hasattr(pacer, "leak") and hasattr(pacer, "size"):              # LeakyBucketPacer (Shopify)

@@ -4,7 +4,7 @@
     lease = await pacer.acquire(); response = ...; await pacer.release(response, lease)
 
 Three shapes cover four APIs: a token bucket (Google Ads' per-customer requests), a fixed window
-(HubSpot's 10-second window, corrected by ``X-HubSpot-RateLimit-*``) and a concurrency cap
+(HubSpot's 10-second window as a sliding log, corrected by ``X-HubSpot-RateLimit-*``) and a concurrency cap
 (Mailchimp's 10 connections, GA4's 10 concurrent). Shopify's GraphQL Admin API is paced by query
 cost, not by call, in ``shopify_pacing``.
 These are per process; ``shared_pacing`` holds the Redis-backed pacers that every gateway instance
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -109,12 +110,15 @@ class ConcurrencyPacer:
 
 
 class WindowPacer:
-    """HubSpot's window: ``limit`` requests per ``window`` seconds, following its headers both ways.
+    """HubSpot's window: ``limit`` requests per ``window`` seconds, following its headers.
 
-    ``X-HubSpot-RateLimit-Max`` and ``-Interval-Milliseconds`` replace the configured size (HubSpot's
-    tiers allow 100 to 250 per 10 s: the configured one is only the start); ``-Remaining`` sets what
-    is used to what HubSpot counted plus our calls still in flight, so pacing speeds up as well as
-    slows down to what HubSpot says is left.
+    A sliding log, not a window of our own: each call counts from when it is sent until ``window``
+    seconds after its answer. The API counts a call somewhere between those two instants, so however
+    its window is aligned (HubSpot's rolls; a fixed one starts wherever it starts) no ``window``
+    seconds of it ever see more than we allowed, whatever the latency. ``X-HubSpot-RateLimit-Max`` and
+    ``-Interval-Milliseconds`` replace the configured size both ways (HubSpot's tiers allow 100 to 250
+    per 10 s: the configured one is only the start); ``-Remaining`` adds the calls HubSpot counted
+    that we did not make (another app on the same account) until they too have aged out.
     """
 
     def __init__(self, limit: int = 100, window: float = 10.0, headroom: int = 2,
@@ -124,24 +128,27 @@ class WindowPacer:
         self.headroom = headroom
         # What an answer says of the window; HubSpot's headers unless a declared source reads its own.
         self.reader = reader or hubspot_window
-        self._window_start = time.monotonic()
-        self._used = 0
+        self._counted: list[float] = []  # heap: when each answered (or foreign) call stops counting
         self._in_flight = 0
         self._changed = asyncio.Condition()
+
+    def used(self, now: float | None = None) -> int:
+        """Calls that count against the window now: in flight, or answered less than ``window`` ago."""
+        now = time.monotonic() if now is None else now
+        while self._counted and self._counted[0] <= now:
+            heapq.heappop(self._counted)
+        return len(self._counted) + self._in_flight
 
     async def acquire(self) -> None:
         async with self._changed:
             while True:
                 now = time.monotonic()
-                if now - self._window_start >= self.window:
-                    self._window_start, self._used = now, 0
-                if self._used < self.limit - self.headroom:
-                    self._used += 1
+                if self.used(now) < self.limit - self.headroom:
                     self._in_flight += 1
                     return
-                # Until the window turns, or an answer says more is left.
+                # Until the oldest answered call ages out, or an answer comes back.
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._window_start + self.window - now):
+                    async with asyncio.timeout(self._counted[0] - now if self._counted else None):
                         await self._changed.wait()
 
     async def release(self, response: httpx.Response | None, lease: object = None) -> None:
@@ -149,6 +156,7 @@ class WindowPacer:
             self._in_flight = max(0, self._in_flight - 1)
             if response is not None:
                 self._follow(response.headers)
+            heapq.heappush(self._counted, time.monotonic() + self.window)
             self._changed.notify_all()
 
     def _follow(self, headers: httpx.Headers) -> None:
@@ -158,13 +166,16 @@ class WindowPacer:
         if reading.window is not None:
             self.window = reading.window
         if reading.remaining is not None:
-            used = self.limit - reading.remaining + self._in_flight
-            if used < self._used - self._in_flight:
-                self._window_start = time.monotonic()  # the API's window moved on before ours
-            self._used = max(0, used)
+            now = time.monotonic()
+            # What the API counted, less what we know of (this answer's call included): someone else's.
+            foreign = (self.limit - reading.remaining) - (self.used(now) + 1)
+            for _ in range(min(max(0, foreign), self.limit)):
+                heapq.heappush(self._counted, now + self.window)
 
     def retry_hint(self) -> float | None:
-        return max(0.1, self._window_start + self.window - time.monotonic())
+        now = time.monotonic()
+        self.used(now)
+        return max(0.1, min(self.window, self._counted[0] - now)) if self._counted else 0.1
 
 
 class TokenBucketPacer:

@@ -4,11 +4,13 @@
                           fallback=WindowPacer(100, 10.0))
     lease = await window.acquire(); response = ...; await window.release(response, lease)
 
-One hash per account (``harmonia:pace:{<account>}:window``: the window's size and length as HubSpot last said,
-the calls counted in it, when it ends) and one sorted set of the calls in flight (leases that lapse, so a
-crashed instance frees its own). Each answer's ``X-HubSpot-RateLimit-Max``/``-Interval-Milliseconds``
-resize the window, and ``-Remaining`` sets the count to what HubSpot counted plus the calls still in
-flight: the configured quota is where pacing starts, never a cap, and the count moves down as well as up.
+One hash per account (``harmonia:pace:{<account>}:window``: the window's size and length as HubSpot
+last said), one sorted set of the calls in flight (leases that lapse, so a crashed instance frees its
+own) and one of the calls answered, each until ``window`` after its answer: a sliding log, as
+``WindowPacer``'s, so no alignment of HubSpot's window and no latency lets a window see more than the
+limit. Each answer's ``X-HubSpot-RateLimit-Max``/``-Interval-Milliseconds`` resize the window both ways
+(the configured quota is where pacing starts, never a cap), and ``-Remaining`` adds the calls HubSpot
+counted that no instance made (another app on the account) until they age out.
 Redis absent or down: the in-process ``fallback``.
 """
 
@@ -30,39 +32,45 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
-# KEYS: window hash, leases. ARGV: limit, window ms, headroom, lease id, lease ms.
-# Returns 0 when the call may go (its lease taken), else the ms until the window turns.
+# KEYS: window hash, leases, answered. ARGV: limit, window ms, headroom, lease id, lease ms.
+# Returns 0 when the call may go (its lease taken), else the ms to wait before asking again.
 _TAKE = _NOW + """
-local w = redis.call('HMGET', KEYS[1], 'limit', 'window', 'used', 'ends')
+local w = redis.call('HMGET', KEYS[1], 'limit', 'window')
 local limit = tonumber(w[1]) or tonumber(ARGV[1])
 local window = tonumber(w[2]) or tonumber(ARGV[2])
-local used = tonumber(w[3]) or 0
-local ends = tonumber(w[4]) or 0
-if now >= ends then used = 0; ends = now + window end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+local used = redis.call('ZCARD', KEYS[2]) + redis.call('ZCARD', KEYS[3])
 local wait = 0
 if used < limit - tonumber(ARGV[3]) then
-  used = used + 1
   redis.call('ZADD', KEYS[2], now + tonumber(ARGV[5]), ARGV[4])
   redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[5]) * 2)
 else
-  wait = math.max(1, ends - now)
+  local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+  if oldest[2] then wait = math.max(1, tonumber(oldest[2]) - now) else wait = 50 end
 end
-redis.call('HSET', KEYS[1], 'limit', limit, 'window', window, 'used', used, 'ends', ends)
+redis.call('HSET', KEYS[1], 'limit', limit, 'window', window)
 redis.call('PEXPIRE', KEYS[1], window * 2 + 60000)
 return wait
 """
 
-# KEYS: window hash, leases. ARGV: lease id, then (optional) remaining, max, interval ms from the answer.
+# KEYS: window hash, leases, answered. ARGV: lease id, configured window ms, then (optional) remaining,
+# max, interval ms from the answer.
 _GIVE_BACK = _NOW + """
 redis.call('ZREM', KEYS[2], ARGV[1])
-if ARGV[2] ~= nil and ARGV[2] ~= '' then
+local w = redis.call('HMGET', KEYS[1], 'limit', 'window')
+local limit = tonumber(ARGV[4]) or tonumber(w[1]) or 0
+local window = tonumber(ARGV[5]) or tonumber(w[2]) or tonumber(ARGV[2])
+redis.call('HSET', KEYS[1], 'limit', limit, 'window', window)
+redis.call('ZADD', KEYS[3], now + window, ARGV[1])
+if tonumber(ARGV[3]) then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-  local flying = redis.call('ZCARD', KEYS[2])
-  local limit = tonumber(ARGV[3]) or tonumber(redis.call('HGET', KEYS[1], 'limit')) or 0
-  local used = math.max(0, limit - tonumber(ARGV[2]) + flying)
-  redis.call('HSET', KEYS[1], 'limit', limit, 'used', used)
-  if tonumber(ARGV[4]) then redis.call('HSET', KEYS[1], 'window', tonumber(ARGV[4])) end
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+  local known = redis.call('ZCARD', KEYS[2]) + redis.call('ZCARD', KEYS[3])
+  local foreign = math.min(limit, (limit - tonumber(ARGV[3])) - known)
+  for i = 1, foreign do redis.call('ZADD', KEYS[3], now + window, 'foreign:' .. ARGV[1] .. ':' .. i) end
 end
+redis.call('PEXPIRE', KEYS[3], window + 60000)
 return 0
 """
 
@@ -76,7 +84,8 @@ class SharedWindow:
         self.shared = shared
         self.reader = reader
         # One hash tag: a Redis Cluster keeps both keys of the scripts on one node.
-        self.keys = [f"harmonia:pace:{{{name}}}:window", f"harmonia:pace:{{{name}}}:flying"]
+        self.keys = [f"harmonia:pace:{{{name}}}:window", f"harmonia:pace:{{{name}}}:flying",
+                     f"harmonia:pace:{{{name}}}:answered"]
         self.limit = limit
         self.window_ms = int(window * 1000)
         self.lease_ms = int(lease_seconds * 1000)
@@ -103,7 +112,7 @@ class SharedWindow:
         if not isinstance(lease, str):
             return
         reading = self.reader(response.headers, self.limit) if response is not None else WindowReading()
-        args = [lease, _arg(reading.remaining), _arg(reading.limit),
+        args = [lease, str(self.window_ms), _arg(reading.remaining), _arg(reading.limit),
                 _arg(int(reading.window * 1000) if reading.window is not None else None)]
         with contextlib.suppress(SharedUnavailable):  # a lease we cannot give back lapses on its own
             await self.shared.run(_GIVE_BACK, self.keys, args)
