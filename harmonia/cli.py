@@ -244,6 +244,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 def cmd_policy_export(args: argparse.Namespace) -> int:
     """The effective policy (the file plus the admins' overlays from Redis) as a policy file."""
+
     from harmonia.auth.overlays import overlays_for
     from harmonia.auth.policy_file import dump_policy, load_policy
     from harmonia.auth.store import PolicyStore
@@ -313,15 +314,18 @@ def cmd_schema_check(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
+    from graphql import GraphQLSchema
+
     from harmonia.auth.policy_file import PolicyError
     from harmonia.checks.proposal import ProposalError, check_proposal, parse_window
     from harmonia.checks.render import render_json, render_text
     from harmonia.checks.report import Threshold
     from harmonia.observability.usage import FieldUsage
-    from harmonia.schema import build_schema
+    from harmonia.schema import build_schema, built_in_type_names
     from harmonia.schema.catalog import catalog_of
     from harmonia.settings import load_settings
     from harmonia.shared_state import FAILURES, RedisTarget
+    from harmonia.sources.declared.loader import DeclarationError, load_folder
 
     settings = load_settings(args.config)
     checks = settings.schema_checks
@@ -331,7 +335,17 @@ def cmd_schema_check(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"harmonia schema check: {exc}", file=sys.stderr)
         return 2
-    schema = build_schema()._schema
+    def declared_schema(folder: Path) -> GraphQLSchema:
+        try:
+            return build_schema(load_folder(folder, built_in_type_names()))._schema
+        except DeclarationError as exc:
+            raise ProposalError(f"the proposed sources folder is refused: {exc}") from None
+
+    try:  # what runs: the built-in five and the declared sources HARMONIA_SOURCES_DIR names
+        schema = build_schema(load_folder(settings.sources_dir, built_in_type_names()))._schema
+    except DeclarationError as exc:
+        print(f"harmonia schema check: the configured sources folder is refused: {exc}", file=sys.stderr)
+        return 2
     catalog = catalog_of(schema)
     obs = settings.observability
     target = RedisTarget.from_settings(settings)
@@ -342,7 +356,8 @@ def cmd_schema_check(args: argparse.Namespace) -> int:
             policy = await _effective_policy(settings, catalog)
             return await check_proposal(Path(args.proposed), current_schema=schema, current_policy=policy,
                                         catalog=catalog, usage=usage, window_hours=window, threshold=threshold,
-                                        ignored_clients=[*checks.ignored_clients, *(args.ignore_client or [])])
+                                        ignored_clients=[*checks.ignored_clients, *(args.ignore_client or [])],
+                                        declared_schema=declared_schema)
         finally:
             if usage is not None:
                 await usage.aclose()

@@ -5,14 +5,14 @@
                                   threshold=Threshold(), ignored_clients=())
 
 PROPOSED is an SDL file (``.graphql``, ``.graphqls``, ``.gql``, ``.sdl``), a policy file (``.yaml``,
-``.yml``) or a folder of declared sources (not supported until declared sources exist: a clear
-error). A policy file is checked as it would run: with the admins' runtime changes on top.
+``.yml``) or a folder of declared sources (the schema they would make, built by the caller's
+``declared_schema``). A policy file is checked as it would run: with the admins' runtime changes on top.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from graphql import GraphQLError, GraphQLSchema, build_schema
@@ -47,14 +47,18 @@ def parse_window(text: str) -> int:
 
 
 Catalog = Mapping[str, Mapping[str, FieldShape]]
+# A folder of declared sources -> the schema it would make (ProposalError when a declaration is refused).
+DeclaredSchema = Callable[[Path], GraphQLSchema]
 
 
 def proposed_changes(path: Path, *, current_schema: GraphQLSchema, current_policy: Policy, catalog: Catalog,
-                     grants: Iterable[str]) -> tuple[str, list[Change]]:
+                     grants: Iterable[str], declared_schema: DeclaredSchema | None = None) -> tuple[str, list[Change]]:
     """(what was compared, the changes), or ProposalError."""
     if path.is_dir():
-        raise ProposalError(f"{path} is a folder: checking declared sources is not supported yet "
-                            "(they do not exist in this version); pass a schema (.graphql) or a policy file (.yaml)")
+        if declared_schema is None:
+            raise ProposalError(f"{path} is a folder: pass a schema (.graphql) or a policy file (.yaml)")
+        return (f"proposed sources folder {path.name} against the running schema",
+                schema_changes(current_schema, declared_schema(path)))
     if not path.is_file():
         raise ProposalError(f"{path}: no such file")
     suffix = path.suffix.lower()
@@ -80,9 +84,11 @@ def proposed_changes(path: Path, *, current_schema: GraphQLSchema, current_polic
 
 async def check_proposal(path: Path, *, current_schema: GraphQLSchema, current_policy: Policy,
                          catalog: Catalog, usage: FieldUsage | None,
-                         window_hours: int, threshold: Threshold, ignored_clients: Iterable[str] = ()) -> CheckReport:
+                         window_hours: int, threshold: Threshold, ignored_clients: Iterable[str] = (),
+                         declared_schema: DeclaredSchema | None = None) -> CheckReport:
     entries: list[UsageEntry] = await usage.entries(window_hours) if usage is not None else []
     subject, changes = proposed_changes(path, current_schema=current_schema, current_policy=current_policy,
-                                        catalog=catalog, grants={e.grant for e in entries})
+                                        catalog=catalog, grants={e.grant for e in entries},
+                                        declared_schema=declared_schema)
     return check(changes, entries, window_hours=window_hours, threshold=threshold, subject=subject,
                  usage_known=usage is not None, ignored_clients=ignored_clients)

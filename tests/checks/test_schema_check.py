@@ -162,12 +162,40 @@ def test_a_proposal_that_cannot_be_checked_exits_2_with_the_reason(
     assert says in done.stderr and "Traceback" not in done.stderr
 
 
-def test_a_sources_folder_is_not_supported_yet(tmp_path: Path) -> None:
-    (tmp_path / "sources").mkdir()
-    done = subprocess.run([sys.executable, "-m", "harmonia.cli", "schema", "check", str(tmp_path / "sources")],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False,
-                          env={k: v for k, v in os.environ.items() if not k.upper().startswith("HARMONIA_")})
-    assert done.returncode == 2 and "not supported yet" in done.stderr
+SHIPPED = ROOT / "harmonia" / "sources" / "declared" / "shipped"
+
+
+def check_folder(tmp_path: Path, proposed: Path, sources_dir: Path | None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("HARMONIA_")}
+    if sources_dir is not None:
+        env["HARMONIA_SOURCES_DIR"] = str(sources_dir)
+    return subprocess.run([sys.executable, "-m", "harmonia.cli", "schema", "check", str(proposed)],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False, env=env)
+
+
+def test_a_sources_folder_adding_declared_apis_is_safe(tmp_path: Path) -> None:
+    done = check_folder(tmp_path, SHIPPED, None)
+    assert done.returncode == 0, done.stderr
+    assert "proposed sources folder shipped" in done.stdout and "BREAKING" not in done.stdout
+
+
+def test_a_sources_folder_dropping_a_declared_api_breaks_its_fields(tmp_path: Path) -> None:
+    """Running with Meta Ads and Klaviyo, a folder with Meta Ads only removes Customer.klaviyoProfile;
+    without recorded usage (no Redis) every breaking change counts as used: exit 1."""
+    proposed = tmp_path / "next"
+    proposed.mkdir()
+    (proposed / "meta_ads.yaml").write_text((SHIPPED / "meta_ads.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    done = check_folder(tmp_path, proposed, SHIPPED)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "BREAKING" in done.stdout and "klaviyoProfile" in done.stdout
+
+
+def test_a_broken_sources_folder_exits_2_naming_the_file(tmp_path: Path) -> None:
+    proposed = tmp_path / "next"
+    proposed.mkdir()
+    (proposed / "broken.yaml").write_text("name: broken\nbase_url: 12\n", encoding="utf-8")
+    done = check_folder(tmp_path, proposed, None)
+    assert done.returncode == 2 and "broken.yaml" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_an_unreachable_redis_is_an_error_not_a_pass(tmp_path: Path) -> None:
