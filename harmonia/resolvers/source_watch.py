@@ -19,7 +19,7 @@ import httpx
 from harmonia.observability.anomalies import AnomalyDetector, AnomalyPolicy
 from harmonia.observability.source_series import source_series
 from harmonia.observability.webhook import Webhook
-from harmonia.settings import Settings
+from harmonia.settings import Settings, SourceSettings
 from harmonia.sources.describe import SourceDescription, describe, publish, quota_view
 
 log = logging.getLogger("harmonia.sources")
@@ -39,25 +39,35 @@ class SourceWatch:
                                min_calls=a.min_calls, latency_factor=a.latency_factor,
                                latency_floor_ms=a.latency_floor_ms, error_ratio=a.error_ratio,
                                quota_headroom=a.quota_headroom, cooldown_seconds=a.cooldown_seconds)
-        names = [name for name, _ in sources.items()]
         self.detector = AnomalyDetector(source_series(), policy, notify=self.webhook.post if self.webhook else None,
-                                        headroom=self._headroom, sources=lambda: names)
+                                        headroom=self._headroom, sources=lambda: [n for n, _, _ in self._all()])
         publish(sources.items(), settings, self.states)
         self._tasks: list[asyncio.Task[None]] = []
 
+    def _all(self) -> list[tuple[str, Any, SourceSettings | None]]:
+        """Every source applied now: a built-in one with its settings, a declared one with None (its
+        declaration describes it; the set may change while the gateway runs)."""
+        found: list[tuple[str, Any, SourceSettings | None]] = []
+        for name, connector in self.sources.items():
+            settings = getattr(self.settings.sources, name, None)
+            found.append((name, connector, settings if isinstance(settings, SourceSettings) else None))
+        return found
+
     def _headroom(self, name: str) -> float | None:
-        view = quota_view(name, getattr(self.sources, name), getattr(self.settings.sources, name))
-        return view.headroom if view is not None else None
+        for found, connector, settings in self._all():
+            if found == name:
+                view = quota_view(name, connector, settings)
+                return view.headroom if view is not None else None
+        return None
 
     async def refresh(self) -> None:
-        for name, connector in self.sources.items():
+        for name, connector, _ in self._all():
             circuit = getattr(connector.http, "circuit", None)
             if circuit is not None:
                 self.states[name] = await circuit.state()
 
     async def descriptions(self) -> list[SourceDescription]:
-        return [await describe(name, connector, getattr(self.settings.sources, name))
-                for name, connector in self.sources.items()]
+        return [await describe(name, connector, settings) for name, connector, settings in self._all()]
 
     async def start(self) -> None:
         self._every(CIRCUIT_REFRESH_SECONDS, self.refresh)

@@ -61,7 +61,7 @@ def _pacer(connector: Any) -> Any:
     return getattr(pacer, "fallback", pacer)  # a shared pacer's in-process twin follows the same headers
 
 
-def quota_view(name: str, connector: Any, settings: SourceSettings) -> QuotaView | None:
+def quota_view(name: str, connector: Any, settings: SourceSettings | None) -> QuotaView | None:
     """The quota the pacer keeps: its own ``quota_view()`` when it has one, else read from the pacers of
     ``sources/pacing.py``; None for a pacer it does not know (never an error: the catalogue and
     /metrics must not fail because a pacer changed)."""
@@ -78,7 +78,7 @@ def quota_view(name: str, connector: Any, settings: SourceSettings) -> QuotaView
         return None
 
 
-def _read_pacer(pacer: Any, settings: SourceSettings) -> QuotaView | None:
+def _read_pacer(pacer: Any, settings: SourceSettings | None) -> QuotaView | None:
     now = time.monotonic()
     status = getattr(pacer, "status", None)
     if callable(status):                                              # CostPacer (Shopify's throttle status)
@@ -143,12 +143,21 @@ def _public_url(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}{parts.path}"
 
 
-async def describe(name: str, connector: Any, settings: SourceSettings) -> SourceDescription:
+async def describe(name: str, connector: Any, settings: SourceSettings | None) -> SourceDescription:
+    """A built-in source with its settings, or a declared one (``settings`` None: its declaration says)."""
     circuit = getattr(connector.http, "circuit", None)
     state = await circuit.state() if circuit is not None else "closed"
-    version, end = _versions(name, settings)
+    declaration = getattr(connector, "declaration", None)
+    if settings is None and declaration is not None:
+        vendor = f"{declaration.title or name} (declared)"
+        version, end = declaration.version or UNKNOWN, declaration.supported_until or "none announced"
+        base_url = str(connector.base_url)
+    else:
+        assert settings is not None
+        vendor, base_url = VENDORS.get(name, name), settings.base_url
+        version, end = _versions(name, settings)
     kind, expires, scopes = _credentials(name, connector)
-    return SourceDescription(name, VENDORS.get(name, name), _public_url(settings.base_url), version, end, kind,
+    return SourceDescription(name, vendor, _public_url(base_url), version, end, kind,
                              expires, scopes, quota_view(name, connector, settings), state)
 
 
@@ -156,10 +165,12 @@ def publish(connectors: Iterable[tuple[str, Any]], settings: Settings,
             circuit_states: dict[str, str]) -> None:
     """Each source's quota and circuit on /metrics (``circuit_states`` is kept fresh by the app's watcher)."""
     for name, connector in connectors:
-        source_settings: SourceSettings = getattr(settings.sources, name)
+        found = getattr(settings.sources, name, None)
+        source_settings = found if isinstance(found, SourceSettings) else None   # None: a declared source
         view = quota_view(name, connector, source_settings)
         if view is not None:
-            def headroom(n: str = name, c: Any = connector, s: SourceSettings = source_settings) -> float | None:
+            def headroom(n: str = name, c: Any = connector, s: SourceSettings | None = source_settings
+                         ) -> float | None:
                 current = quota_view(n, c, s)
                 return current.headroom if current is not None else None
             # Calls are the units of a request quota; cost points and tokens are reported by their pacer.
@@ -174,7 +185,7 @@ def publish(connectors: Iterable[tuple[str, Any]], settings: Settings,
             register_quota(name, quota, allowance_per_second=limit / period, headroom=left, counts_requests=False)
 
 
-def _token_quotas(settings: SourceSettings) -> list[tuple[str, float, float]]:
+def _token_quotas(settings: SourceSettings | None) -> list[tuple[str, float, float]]:
     """GA4's token quotas as (propertyQuota name, tokens, period in seconds); none for the others."""
     per_hour, per_day = getattr(settings, "tokens_per_hour", None), getattr(settings, "tokens_per_day", None)
     if per_hour is None or per_day is None:

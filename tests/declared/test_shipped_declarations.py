@@ -142,3 +142,18 @@ async def test_klaviyo_down_is_upstream_unavailable_on_the_field_only(declared: 
     assert {e["extensions"]["code"] for e in body["errors"]} == {"UPSTREAM_UNAVAILABLE"}
     assert all(e["path"][-1] == "klaviyoProfile" for e in body["errors"])
     assert "Injected" not in str(body)   # the upstream's own body never reaches the client
+
+
+async def test_the_catalogue_lists_the_declared_sources_beside_the_built_in_five(declared: Gateway) -> None:
+    assert "errors" not in await declared.query(CAMPAIGNS)  # Meta Ads has answered once
+    body = await declared.query("""{ sources(step: 60) { sources { name vendor baseUrl apiVersion endOfSupport
+        credentialKind circuit quota { name description } series { calls } } } }""")
+    assert "errors" not in body, body
+    by_name = {s["name"]: s for s in body["data"]["sources"]["sources"]}
+    assert set(by_name) == {"hubspot", "shopify", "mailchimp", "ga4", "googleads", "klaviyo", "meta_ads"}
+    meta = by_name["meta_ads"]
+    assert meta["vendor"].endswith("(declared)") and meta["circuit"] == "closed"
+    assert meta["apiVersion"].startswith("v") and meta["baseUrl"].startswith("http://")
+    assert "?" not in meta["baseUrl"] and "access_token" not in meta["baseUrl"]
+    assert sum(p["calls"] for p in meta["series"]) >= 2
+    assert by_name["klaviyo"]["apiVersion"] and by_name["klaviyo"]["quota"] is not None
