@@ -72,9 +72,10 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
     responses = ResponseCache(cache, max_entries=settings.cache.max_responses, enabled=settings.cache.responses)
     pipeline = GraphQLPipeline(schema._schema, settings, sources, cache=cache, persisted=persisted, writes=writes,
                                responses=responses, policies=policies, admin=admin, recent=recent)
-    declared = DeclaredLifecycle(configured, sources, pipeline, recent, found, transports)
     verifier = TokenVerifier(settings.auth)
     telemetry = Telemetry(settings)
+    # Its dry runs join the schema's changes with the field usage every instance recorded (schema checks).
+    declared = DeclaredLifecycle(configured, sources, pipeline, recent, found, transports, usage=telemetry.usage)
     readiness = _readiness(settings, sources)
     watch = SourceWatch(sources, settings)
     telemetry.sources_watch = watch  # the catalogue's resolvers find it beside field usage

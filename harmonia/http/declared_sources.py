@@ -29,8 +29,13 @@ from graphql import GraphQLSchema, find_breaking_changes, find_dangerous_changes
 from graphql.error import GraphQLSyntaxError
 
 from harmonia.auth.policy_file import PolicyError, load_policy
+from harmonia.checks.changes import schema_changes
+from harmonia.checks.proposal import parse_window
+from harmonia.checks.render import render_json, render_text
+from harmonia.checks.report import Threshold, check
 from harmonia.http.pipeline import GraphQLPipeline
 from harmonia.limits.plan import select_operation
+from harmonia.observability.usage import FieldUsage
 from harmonia.resolvers.context import Sources, Transports
 from harmonia.schema import build_schema, built_in_type_names
 from harmonia.schema.catalog import catalog_of
@@ -67,11 +72,12 @@ class Report:
     broken_operations: list[dict[str, Any]] = field(default_factory=list)
     operations_checked: int = 0
     applied: bool = False
+    check: dict[str, Any] | None = None   # the schema check report (dry runs): changes joined with usage
 
     def to_json(self) -> dict[str, Any]:
         return {"digest": self.digest, "sources": self.sources, "breaking": self.breaking,
                 "dangerous": self.dangerous, "brokenOperations": self.broken_operations,
-                "operationsChecked": self.operations_checked, "applied": self.applied}
+                "operationsChecked": self.operations_checked, "applied": self.applied, "check": self.check}
 
 
 def describe(found: DeclaredSet) -> list[dict[str, Any]]:
@@ -84,13 +90,14 @@ def describe(found: DeclaredSet) -> list[dict[str, Any]]:
 
 class DeclaredLifecycle:
     def __init__(self, settings: Settings, sources: Sources, pipeline: GraphQLPipeline, recent: RecentOperations,
-                 found: DeclaredSet, transports: Transports | None = None) -> None:
+                 found: DeclaredSet, transports: Transports | None = None, usage: FieldUsage | None = None) -> None:
         self.settings = settings          # as configured (the weights of each set are added to a copy)
         self.sources = sources
         self.pipeline = pipeline
         self.recent = recent
         self.current = found
         self.transports = transports
+        self.usage = usage
         self._lock = asyncio.Lock()
         target = RedisTarget.from_settings(settings)
         self._redis = open_client(target, ADMIN) if target is not None else None
@@ -105,7 +112,29 @@ class DeclaredLifecycle:
 
     async def dry_run(self, texts: Mapping[str, str]) -> Report:
         found, schema, _ = self._prepare(texts)
-        return self._report(found, schema)
+        report = self._report(found, schema)
+        report.check = await self._usage_check(schema)
+        return report
+
+    async def _usage_check(self, schema: GraphQLSchema) -> dict[str, Any] | None:
+        """The report `harmonia schema check FOLDER` prints: the schema's changes joined with the field usage
+        every instance recorded over ``schema_checks.window`` (None when usage is not recorded here)."""
+        if self.usage is None:
+            return None
+        checks = self.settings.schema_checks
+        try:
+            hours, threshold = parse_window(checks.window), Threshold.parse(checks.threshold)
+        except ValueError:
+            hours, threshold = 168, Threshold()
+        try:
+            entries = await self.usage.entries(hours)
+        except FAILURES:
+            log.warning("declared sources: dry run without recorded usage (Redis unreachable)")
+            return None
+        report = check(schema_changes(self.pipeline.schema, schema), entries, window_hours=hours,
+                       threshold=threshold, subject="proposed declared sources against the running schema",
+                       usage_known=self.settings.redis_url is not None, ignored_clients=checks.ignored_clients)
+        return {"report": render_json(report), "text": render_text(report)}
 
     async def apply(self, texts: Mapping[str, str], actor: str) -> Report:
         async with self._lock:

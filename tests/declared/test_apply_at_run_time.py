@@ -90,6 +90,31 @@ async def test_a_dry_run_shows_the_schema_diff_and_the_recent_operations_it_woul
         assert "errors" not in await gw.query(PROFILES)   # a dry run changes nothing
 
 
+async def test_a_dry_run_names_the_clients_the_change_would_hurt_from_recorded_usage(world: World,
+                                                                                    redis_url: str) -> None:
+    """The same report as `harmonia schema check FOLDER`: the change joined with the usage every instance
+    recorded in Redis over schema_checks.window, naming the client and its operation."""
+    sim = SimulatorState(SimulatorConfig(seed=7, rate_limits=False), world=world)
+    prefix = f"test-declared-usage-{uuid.uuid4().hex[:8]}:"
+    async with gateway_over(sim, **settings(redis_url), observability={"field_usage_key_prefix": prefix}) as gw:
+        for _ in range(2):
+            response = await gw.post("query Profiles " + PROFILES, role="marketer",
+                                     headers={"graphql-client-name": "crm-app"})
+            assert "errors" not in response.json()
+        answer = await put(gw, {"meta_ads.yaml": META}, path="/dry-run")
+        assert answer.status_code == 200
+        check = answer.json()["check"]
+    assert check["report"]["verdict"] == "BREAKING" and check["report"]["usageKnown"]
+    [removed] = [c for c in check["report"]["changes"] if "Customer.klaviyoProfile was removed" in c["description"]]
+    assert removed["blocking"] and [(c["client"], c["operations"]) for c in removed["clients"]] == [("crm-app", 2)]
+    assert "crm-app" in check["text"] and "Profiles x2" in check["text"]
+    client = redis.Redis.from_url(redis_url)
+    keys = [k async for k in client.scan_iter(match=f"{prefix}*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
 async def test_applying_on_one_instance_changes_the_schema_of_every_instance(world: World, redis_url: str) -> None:
     sim = SimulatorState(SimulatorConfig(seed=7, rate_limits=False), world=world)
     async with gateway_over(sim, **settings(redis_url)) as a, gateway_over(sim, **settings(redis_url)) as b:
