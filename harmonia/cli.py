@@ -301,11 +301,19 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from harmonia.schema import build_schema
+    """The SDL the gateway serves: the built-in sources and the declared ones HARMONIA_SOURCES_DIR names."""
+    from harmonia.schema import build_schema, built_in_type_names
+    from harmonia.settings import load_settings
+    from harmonia.sources.declared.loader import DeclarationError, load_folder
 
     if getattr(args, "schema_command", None) == "check":
         return cmd_schema_check(args)
-    print(str(build_schema()))
+    try:
+        found = load_folder(load_settings(getattr(args, "config", None)).sources_dir, built_in_type_names())
+    except DeclarationError as exc:
+        print(f"harmonia schema: the sources folder is refused: {exc}", file=sys.stderr)
+        return 2
+    print(str(build_schema(found)))
     return 0
 
 

@@ -236,3 +236,14 @@ async def test_the_admins_policy_dry_run_shows_the_same_report(
         assert "crm-app (2.3): 3 operations (CustomerList x3)" in mine["data"]["schemaCheck"]["text"]
     finally:
         await close()
+
+
+def test_harmonia_schema_prints_the_declared_types_when_a_sources_folder_is_set(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("HARMONIA_")}
+    plain = subprocess.run([sys.executable, "-m", "harmonia.cli", "schema"], capture_output=True, text=True,
+                           cwd=tmp_path, timeout=120, check=False, env=env)
+    declared = subprocess.run([sys.executable, "-m", "harmonia.cli", "schema"], capture_output=True, text=True,
+                              cwd=tmp_path, timeout=120, check=False, env={**env, "HARMONIA_SOURCES_DIR": str(SHIPPED)})
+    assert plain.returncode == 0 and declared.returncode == 0
+    assert "klaviyoProfile" not in plain.stdout and "type Customer" in plain.stdout
+    assert "klaviyoProfile: KlaviyoProfile" in declared.stdout and "SOCIAL" in declared.stdout
