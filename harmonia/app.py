@@ -29,7 +29,7 @@ from harmonia.http.declared_routes import declared_sources_router
 from harmonia.http.declared_sources import DeclaredLifecycle
 from harmonia.http.graphiql import STATIC_DIR, STATIC_PREFIX
 from harmonia.http.pipeline import GraphQLPipeline
-from harmonia.http.readiness import Readiness, reachable, redis_ping
+from harmonia.http.readiness import Probe, Readiness, reachable, redis_ping
 from harmonia.http.routes import build_graphql_router
 from harmonia.http.sources_page import sources_page
 from harmonia.memory_trim import MemoryTrimmer
@@ -174,8 +174,14 @@ def create_app(settings: Settings, transports: Transports | None = None) -> Fast
 
 
 def _readiness(settings: Settings, sources: Sources) -> Readiness:
-    probes = {name: reachable(connector.http.client) for name, connector in sources.items()}
     target = RedisTarget.from_settings(settings)
-    if target is not None:
-        probes["redis"] = redis_ping(target)
+    redis = redis_ping(target) if target is not None else None
+
+    def probes() -> dict[str, Probe]:
+        # Each round: the sources in force, declared sets applied since the start included.
+        found = {name: reachable(connector.http.client) for name, connector in sources.items()}
+        if redis is not None:
+            found["redis"] = redis
+        return found
+
     return Readiness(probes, interval=settings.http.readiness_probe_seconds)

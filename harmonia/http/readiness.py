@@ -26,9 +26,10 @@ UNREACHABLE = "unreachable"
 
 
 class Readiness:
-    def __init__(self, probes: Mapping[str, Probe], *, interval: float,
+    def __init__(self, probes: Mapping[str, Probe] | Callable[[], Mapping[str, Probe]], *, interval: float,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._probes = dict(probes)
+        # A mapping, or a function giving the probes of each round (sources applied at run time included).
+        self._probes = probes if callable(probes) else (lambda fixed=dict(probes): fixed)
         self._interval = interval
         self._clock = clock
         self._checked: dict[str, str] = {}
@@ -46,8 +47,9 @@ class Readiness:
 
     async def _probe_all(self) -> None:
         try:
-            names = list(self._probes)
-            results = await asyncio.gather(*(_guarded(probe) for probe in self._probes.values()))
+            probes = dict(self._probes())
+            names = list(probes)
+            results = await asyncio.gather(*(_guarded(probe) for probe in probes.values()))
             self._checked = dict(zip(names, results, strict=True))
             self._checked_at = self._clock()
         finally:

@@ -75,6 +75,16 @@ async def test_only_admins_manage_declared_sources(world: World) -> None:
         assert listing.json()["sources"][0]["customerFields"] == ["klaviyoProfile"]
 
 
+async def test_readyz_probes_the_declared_sources_in_force(world: World) -> None:
+    sim = SimulatorState(SimulatorConfig(seed=7, rate_limits=False), world=world)
+    async with gateway_over(sim, **settings(), http={"readiness_probe_seconds": 0}) as gw:
+        before = (await gw.client.get("/readyz")).json()["checks"]
+        assert before["klaviyo"] == "ok" and before["meta_ads"] == "ok" and before["hubspot"] == "ok"
+        assert (await put(gw, {"meta_ads.yaml": META})).status_code == 200
+        after = (await gw.client.get("/readyz")).json()["checks"]
+        assert "klaviyo" not in after and after["meta_ads"] == "ok" and after["hubspot"] == "ok"
+
+
 async def test_a_dry_run_shows_the_schema_diff_and_the_recent_operations_it_would_break(world: World) -> None:
     sim = SimulatorState(SimulatorConfig(seed=7, rate_limits=False), world=world)
     async with gateway_over(sim, **settings()) as gw:
