@@ -288,11 +288,18 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from datetime import date
 
     from harmonia.doctor import examine, exit_code, render
+    from harmonia.schema import built_in_type_names
     from harmonia.settings import load_settings
+    from harmonia.sources.declared.loader import DeclarationError, load_folder
 
     settings = load_settings(args.config)
     today = date.today()
-    rows = asyncio.run(examine(settings, today=today))
+    try:
+        declared = load_folder(settings.sources_dir, built_in_type_names())
+    except DeclarationError as exc:
+        print(f"harmonia doctor: the sources folder is refused: {exc}", file=sys.stderr)
+        return 2
+    rows = asyncio.run(examine(settings, today=today, declared=declared))
     if args.json:
         print(json.dumps({"date": today.isoformat(), "sources": [r.as_json() for r in rows]}, indent=2))
     else:

@@ -16,9 +16,11 @@ import redis.asyncio as redis
 
 from harmonia.doctor import examine, exit_code, render
 from harmonia.doctor.report import FAIL, OK, WARN, SourceRow
+from harmonia.schema import built_in_type_names
 from harmonia.simulators.core import SimulatorState
 from harmonia.simulators.oauth import DEMO_OAUTH, oauth_state
-from tests.conftest import SOURCES, gateway_settings
+from harmonia.sources.declared.loader import load_folder
+from tests.conftest import SHIPPED_DIR, SOURCES, declared_settings, gateway_settings
 from tests.credentials.conftest import oauth_settings, token_requests
 from tests.servers import ROOT, Servers
 
@@ -142,3 +144,30 @@ def test_the_command_prints_the_table_and_exits_0_against_the_simulators(tmp_pat
         ads = next(s for s in json.loads(found.stdout)["sources"] if s["source"] == "googleads")
         assert ads["status"] == FAIL and ads["checks"]["version"]["status"] == FAIL
 
+
+
+async def declared_doctor(transport: httpx.ASGITransport, **klaviyo: str) -> list[SourceRow]:
+    values = declared_settings()
+    values["sources"]["klaviyo"].update(klaviyo)
+    found = load_folder(SHIPPED_DIR, built_in_type_names())
+    return await examine(gateway_settings(sources=values["sources"], sources_dir=SHIPPED_DIR), today=TODAY,
+                         transports=dict.fromkeys([*SOURCES, "meta_ads", "klaviyo"], transport), declared=found)
+
+
+async def test_declared_sources_are_checked_after_the_built_in_five(sim_transport: httpx.ASGITransport) -> None:
+    rows = await declared_doctor(sim_transport)
+    text = render(rows, TODAY)
+    assert [r.source for r in rows][5:] == ["klaviyo", "meta_ads"] and exit_code(rows) == 0, text
+    klaviyo, meta = by_source(rows)["klaviyo"], by_source(rows)["meta_ads"]
+    assert klaviyo.cells["credentials"] == (OK, "API key") and not klaviyo.problems
+    assert klaviyo.cells["version"] == (OK, "2026-10-15 until 2028-10-15")
+    assert meta.verdict == OK and meta.cells["version"][1].startswith("v25.0")
+    assert klaviyo.cells["quota"][0] == OK and "left of" in klaviyo.cells["quota"][1]
+
+
+async def test_a_declared_source_refusing_its_key_fails_with_the_fix(sim_transport: httpx.ASGITransport) -> None:
+    rows = await declared_doctor(sim_transport, api_key="pk_revoked")
+    klaviyo = by_source(rows)["klaviyo"]
+    assert exit_code(rows) == 1 and klaviyo.cells["credentials"][0] == FAIL
+    assert "refused" in klaviyo.cells["credentials"][1]
+    assert "pk_revoked" not in render(rows, TODAY)
