@@ -1,0 +1,163 @@
+"""Every paging style and auth kind a declaration may name, against a small vendor API of 23 widgets.
+
+The shipped declarations use cursor-in-body (Meta) and next-link (Klaviyo) paging and an API key in
+a header; these are the other styles and kinds of the format, each read to its last page with the exact
+number of calls, and the credential on every one of them, as a real API would check it.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from harmonia.errors import UpstreamAuthFailed
+from harmonia.sources.declared.connector import DeclaredAPI
+from harmonia.sources.declared.loader import parse_declarations
+
+WIDGETS = [{"id": f"w{i:02d}", "label": f"Widget {i}", "email": f" Buyer{i}@Example.COM "} for i in range(1, 24)]
+PAGE = 10
+
+
+class Vendor:
+    """Answers each paging style over the same 23 widgets; records what each call carried."""
+
+    def __init__(self, check: Callable[[Request], bool]) -> None:
+        self.check = check
+        self.calls: list[Request] = []
+        self.app = Starlette(routes=[Route(f"/{style}", getattr(self, style)) for style in
+                                     ("cursor", "offset", "linked", "tokens")])
+
+    def _admit(self, request: Request) -> Response | None:
+        self.calls.append(request)
+        return None if self.check(request) else JSONResponse({"error": "unauthorized"}, status_code=401)
+
+    async def cursor(self, request: Request) -> Response:
+        refused = self._admit(request)
+        start = int(request.query_params.get("after") or 0)
+        size = int(request.query_params["limit"])
+        page = WIDGETS[start:start + size]
+        more = start + size < len(WIDGETS)
+        return refused or JSONResponse({"data": page, "meta": {"next": str(start + size) if more else None}})
+
+    async def offset(self, request: Request) -> Response:
+        refused = self._admit(request)
+        start = int(request.query_params.get("offset") or 0)
+        return refused or JSONResponse({"items": WIDGETS[start:start + int(request.query_params["limit"])]})
+
+    async def linked(self, request: Request) -> Response:
+        refused = self._admit(request)
+        page = int(request.query_params.get("page") or 1)
+        headers = {}
+        if page * PAGE < len(WIDGETS):
+            # An absolute link naming another host: followed on the declared base URL only.
+            headers["Link"] = f'<https://elsewhere.example/linked?page={page + 1}>; rel="next"'
+        return refused or JSONResponse(WIDGETS[(page - 1) * PAGE:page * PAGE], headers=headers)
+
+    async def tokens(self, request: Request) -> Response:
+        refused = self._admit(request)
+        start = int(request.query_params.get("pageToken") or 0)
+        more = start + PAGE < len(WIDGETS)
+        return refused or JSONResponse({"rows": WIDGETS[start:start + PAGE],
+                                        "nextPageToken": str(start + PAGE) if more else ""})
+
+
+PAGING = {
+    "cursor": ("data", "{style: cursor, cursor: meta.next, param: after, size_param: limit, max_page_size: 10}"),
+    "offset": ("items", "{style: offset, param: offset, size_param: limit, max_page_size: 10}"),
+    "linked": (None, "{style: link_header, max_page_size: 10}"),
+    "tokens": ("rows", "{style: page_token, cursor: nextPageToken, param: pageToken, max_page_size: 10}"),
+}
+
+AUTH = {
+    "bearer": ("{kind: bearer, token: '{settings.secret}'}",
+               lambda r: r.headers.get("authorization") == "Bearer s3cret"),
+    "basic": ("{kind: basic, username: ada, password: '{settings.secret}'}",
+              lambda r: r.headers.get("authorization") == "Basic " + base64.b64encode(b"ada:s3cret").decode()),
+    "api_key_query": ("{kind: api_key_query, param: api_key, token: '{settings.secret}'}",
+                      lambda r: r.query_params.get("api_key") == "s3cret"),
+    "api_key_header": ("{kind: api_key_header, header: X-Api-Key, prefix: 'Key ', token: '{settings.secret}'}",
+                       lambda r: r.headers.get("x-api-key") == "Key s3cret"),
+}
+
+
+def declaration(style: str, auth: str) -> Any:
+    items, paging = PAGING[style]
+    text = f"""
+name: widgets
+base_url: https://api.widgets.example
+version: "2026-01"
+settings:
+  secret: {{secret: true}}
+auth: {AUTH[auth][0]}
+types:
+  Widget:
+    key: id
+    fields:
+      id: {{type: ID!, select: id}}
+      label: {{type: String, select: label}}
+      email: {{type: String, select: email, normalize: email}}
+    list:
+      path: /{style}
+{f"      items: {items}" if items else ""}
+      paging: {paging}
+"""
+    return parse_declarations({"widgets.yaml": text}).declarations[0]
+
+
+def api(style: str, auth: str, vendor: Vendor, secret: str = "s3cret") -> DeclaredAPI:
+    return DeclaredAPI.build(declaration(style, auth), {"base_url": "http://vendor", "secret": secret},
+                             transport=httpx.ASGITransport(app=vendor.app))
+
+
+@pytest.mark.parametrize("style", sorted(PAGING))
+async def test_each_paging_style_reads_every_record_in_three_calls(style: str) -> None:
+    vendor = Vendor(AUTH["bearer"][1])
+    widgets = api(style, "bearer", vendor)
+    try:
+        records = await widgets.list_all("Widget")
+    finally:
+        await widgets.aclose()
+    assert [r.key for r in records] == [w["id"] for w in WIDGETS]
+    assert records[0].fields["email"] == "buyer1@example.com"   # normalized as the built-in sources' emails
+    assert len(vendor.calls) == 3
+    assert {c.url.hostname for c in vendor.calls} == {"vendor"}  # never the host a Link header named
+
+
+async def test_a_limit_stops_paging_early() -> None:
+    vendor = Vendor(AUTH["bearer"][1])
+    widgets = api("cursor", "bearer", vendor)
+    try:
+        records = await widgets.list_all("Widget", limit=5)
+    finally:
+        await widgets.aclose()
+    assert len(records) == 5 and len(vendor.calls) == 1
+
+
+@pytest.mark.parametrize("auth", sorted(AUTH))
+async def test_each_auth_kind_is_sent_on_every_call(auth: str) -> None:
+    vendor = Vendor(AUTH[auth][1])
+    widgets = api("offset", auth, vendor)
+    try:
+        assert len(await widgets.list_all("Widget")) == len(WIDGETS)
+    finally:
+        await widgets.aclose()
+    assert len(vendor.calls) == 3 and all(AUTH[auth][1](c) for c in vendor.calls)
+
+
+@pytest.mark.parametrize("auth", sorted(AUTH))
+async def test_a_refused_credential_is_an_auth_failure(auth: str) -> None:
+    vendor = Vendor(AUTH[auth][1])
+    widgets = api("offset", auth, vendor, secret="wrong")
+    try:
+        with pytest.raises(UpstreamAuthFailed):
+            await widgets.list_all("Widget")
+    finally:
+        await widgets.aclose()
