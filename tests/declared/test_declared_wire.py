@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
@@ -21,6 +22,8 @@ from starlette.routing import Route
 from harmonia.errors import UpstreamAuthFailed
 from harmonia.sources.declared.connector import DeclaredAPI
 from harmonia.sources.declared.loader import parse_declarations
+from harmonia.sources.declared.registry import _renewing
+from harmonia.sources.declared.templates import setting_values
 
 WIDGETS = [{"id": f"w{i:02d}", "label": f"Widget {i}", "email": f" Buyer{i}@Example.COM "} for i in range(1, 24)]
 PAGE = 10
@@ -161,3 +164,63 @@ async def test_a_refused_credential_is_an_auth_failure(auth: str) -> None:
             await widgets.list_all("Widget")
     finally:
         await widgets.aclose()
+
+
+class OAuthVendor(Vendor):
+    """The same API behind OAuth: a token endpoint issuing short tokens, and a way to revoke one."""
+
+    def __init__(self) -> None:
+        self.issued: list[str] = []
+        self.revoked: set[str] = set()
+        self.grants: list[dict[str, str]] = []
+        super().__init__(lambda r: r.headers.get("authorization", "").removeprefix("Bearer ") in self.live())
+        self.app.router.routes.append(Route("/oauth/token", self.token, methods=["POST"]))
+
+    def live(self) -> set[str]:
+        return set(self.issued) - self.revoked
+
+    async def token(self, request: Request) -> Response:
+        form = dict(parse_qsl((await request.body()).decode()))
+        self.grants.append(form)
+        if form.get("client_secret") != "cs-1" or (form.get("grant_type") == "refresh_token"
+                                                    and form.get("refresh_token") != "rt-1"):
+            return JSONResponse({"error": "invalid_client"}, status_code=401)
+        self.issued.append(f"at-{len(self.issued) + 1}")
+        return JSONResponse({"access_token": self.issued[-1], "token_type": "Bearer", "expires_in": 3600})
+
+
+OAUTH = {
+    "oauth_client_credentials": "{kind: oauth_client_credentials, token_url: 'http://vendor/oauth/token', "
+                                "client_id: ci-1, client_secret: '{settings.secret}'}",
+    "oauth_refresh_token": "{kind: oauth_refresh_token, token_url: 'http://vendor/oauth/token', "
+                           "client_id: ci-1, client_secret: '{settings.secret}', refresh_token: rt-1}",
+}
+
+
+def oauth_api(kind: str, vendor: OAuthVendor) -> DeclaredAPI:
+    AUTH[kind] = (OAUTH[kind], vendor.check)
+    try:
+        d = declaration("offset", kind)
+    finally:
+        del AUTH[kind]
+    transport = httpx.ASGITransport(app=vendor.app)
+    configured = {"base_url": "http://vendor", "secret": "cs-1"}
+    credential = _renewing(d, setting_values(d, configured), transport, None)
+    assert credential is not None
+    return DeclaredAPI.build(d, configured, transport=transport, credential=credential)
+
+
+@pytest.mark.parametrize("kind", sorted(OAUTH))
+async def test_oauth_credentials_are_obtained_once_and_renewed_once_on_a_401(kind: str) -> None:
+    vendor = OAuthVendor()
+    widgets = oauth_api(kind, vendor)
+    try:
+        assert len(await widgets.list_all("Widget")) == len(WIDGETS)
+        assert vendor.issued == ["at-1"] and len(vendor.calls) == 3   # one token for the three pages
+        vendor.revoked.add("at-1")                                    # revoked before it expired
+        assert len(await widgets.list_all("Widget")) == len(WIDGETS)
+    finally:
+        await widgets.aclose()
+    assert vendor.issued == ["at-1", "at-2"]                          # one renewal, then the retry answered
+    assert [g["grant_type"] for g in vendor.grants] == [kind.removeprefix("oauth_")] * 2
+    assert len(vendor.calls) == 3 + 1 + 3
