@@ -7,7 +7,9 @@ number of calls, and the credential on every one of them, as a real API would ch
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -224,3 +226,77 @@ async def test_oauth_credentials_are_obtained_once_and_renewed_once_on_a_401(kin
     assert vendor.issued == ["at-1", "at-2"]                          # one renewal, then the retry answered
     assert [g["grant_type"] for g in vendor.grants] == [kind.removeprefix("oauth_")] * 2
     assert len(vendor.calls) == 3 + 1 + 3
+
+
+class QuotaVendor(Vendor):
+    """The API with a rolling window of ``limit`` calls per ``window`` seconds it tells in its headers
+    (and refuses beyond with a 429), slowed down by a latency, counting calls in flight."""
+
+    def __init__(self, limit: int, window: float, latency: float) -> None:
+        super().__init__(AUTH["bearer"][1])
+        self.limit, self.window, self.latency = limit, window, latency
+        self.stamps: list[float] = []
+        self.refused = 0
+        self.flying = self.most_flying = 0
+
+    async def offset(self, request: Request) -> Response:
+        self.flying += 1
+        self.most_flying = max(self.most_flying, self.flying)
+        try:
+            await asyncio.sleep(self.latency)
+            now = time.monotonic()
+            self.stamps = [t for t in self.stamps if now - t < self.window]
+            headers = {"RateLimit-Limit": str(self.limit)}
+            if len(self.stamps) >= self.limit:
+                self.refused += 1
+                return JSONResponse({"error": "rate limited"}, status_code=429,
+                                    headers={**headers, "RateLimit-Remaining": "0", "Retry-After": "1"})
+            self.stamps.append(now)
+            response = await super().offset(request)
+            response.headers.update({**headers, "RateLimit-Remaining": str(self.limit - len(self.stamps))})
+            return response
+        finally:
+            self.flying -= 1
+
+
+def quota_api(vendor: QuotaVendor, quota: str) -> DeclaredAPI:
+    text = f"""
+name: widgets
+base_url: https://api.widgets.example
+settings: {{secret: {{secret: true}}}}
+auth: {AUTH["bearer"][0]}
+quota: {quota}
+types:
+  Widget:
+    key: id
+    fields: {{id: {{type: ID!, select: id}}}}
+    list: {{path: /offset, items: items, paging: {PAGING["offset"][1]}}}
+"""
+    d = parse_declarations({"widgets.yaml": text}).declarations[0]
+    return DeclaredAPI.build(d, {"base_url": "http://vendor", "secret": "s3cret"},
+                             transport=httpx.ASGITransport(app=vendor.app))
+
+
+async def test_a_window_quota_told_by_headers_is_never_exceeded_whatever_the_latency() -> None:
+    """Configured at 50 a second, the API says 6: twelve calls of ~80 ms keep under its rolling window."""
+    vendor = QuotaVendor(limit=6, window=1.0, latency=0.08)
+    widgets = quota_api(vendor, "{model: fixed_window, limit: 50, window_seconds: 1, headroom: 0, "
+                                "follow: {limit: {header: RateLimit-Limit}, remaining: {header: RateLimit-Remaining}}}")
+    try:
+        await widgets.list_all("Widget", limit=1)   # the first answer tells the real size
+        results = await asyncio.gather(*(widgets.list_all("Widget") for _ in range(4)))
+    finally:
+        await widgets.aclose()
+    assert all(len(r) == len(WIDGETS) for r in results)
+    assert vendor.refused == 0 and len(vendor.calls) == 1 + 4 * 3
+
+
+async def test_a_concurrency_quota_keeps_that_many_calls_in_flight_at_most() -> None:
+    vendor = QuotaVendor(limit=1000, window=1.0, latency=0.05)
+    widgets = quota_api(vendor, "{model: concurrency, limit: 2}")
+    try:
+        results = await asyncio.gather(*(widgets.list_all("Widget") for _ in range(5)))
+    finally:
+        await widgets.aclose()
+    assert all(len(r) == len(WIDGETS) for r in results) and len(vendor.calls) == 15
+    assert vendor.most_flying == 2
