@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import ResponseError
+from redis.exceptions import AskError, ClusterDownError, ReadOnlyError, ResponseError, TryAgainError
 
 from harmonia.shared_state.client import DURABLE, Client, open_node_client
 from harmonia.shared_state.outage import FAILURES, SharedUnavailable
@@ -36,6 +36,17 @@ WAIT_MS = 500                 # how long a write waits for a replica's acknowled
 UNREPLICATED_SECONDS = 60.0   # no replica answered: stop waiting for one this long (logged)
 # Answers that mean "the master changed": try again once the topology is known again.
 FAILOVER_ANSWERS = ("MOVED", "ASK", "TRYAGAIN", "CLUSTERDOWN", "READONLY", "LOADING", "MASTERDOWN", "NOREPLICAS")
+# redis-py parses most of them into classes whose text has lost the word (a ClusterDownError in a
+# pipeline reads "Command # 1 (SET ...) of pipeline caused error: The cluster is down").
+FAILOVER_ERRORS = (ClusterDownError, TryAgainError, AskError, ReadOnlyError)
+
+
+def failover_answer(exc: ResponseError) -> bool:
+    """An answer a failover gives (wait and try again), not a mistake in the command."""
+    if isinstance(exc, FAILOVER_ERRORS):
+        return True
+    answer = str(exc).rsplit("caused error: ", 1)[-1]   # a pipeline's prefix before the server's answer
+    return answer.startswith(FAILOVER_ANSWERS)
 
 Command = Sequence[Any]
 
@@ -95,7 +106,7 @@ class DurableWrites:
             try:
                 return await attempt()
             except FAILURES as exc:
-                if isinstance(exc, ResponseError) and not str(exc).startswith(FAILOVER_ANSWERS):
+                if isinstance(exc, ResponseError) and not failover_answer(exc):
                     raise  # a wrong command, not a failover: no amount of waiting mends it
                 if time.monotonic() + delay > deadline:
                     raise SharedUnavailable(f"redis unavailable for {self.what} ({type(exc).__name__})") from None

@@ -104,7 +104,7 @@ async def test_the_master_killed_mid_load_loses_and_doubles_nothing(
 
         assert not [s for s in load.statuses if s >= 500], load.statuses
         assert load.statuses[200] > 0 and failover_took < 30
-        assert len(load.firsts) == len(written)  # every write answered, through the failover too
+        assert len(load.firsts) == len(written), load.codes  # every write answered, through the failover too
 
         # Every erasure ends, each exactly once.
         for contact in erased:
