@@ -10,6 +10,7 @@ The body is the whole new set (a file left out is a source removed). A refused s
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -18,7 +19,7 @@ from fastapi.responses import JSONResponse
 from harmonia.auth.store import PolicyStore
 from harmonia.auth.tokens import TokenVerifier
 from harmonia.errors import KeySetUnavailable, Unauthenticated
-from harmonia.http.declared_sources import DeclaredLifecycle, Refused
+from harmonia.http.declared_sources import DeclaredLifecycle, Refused, Report
 from harmonia.http.routes import authenticate, challenge
 
 MAX_BODY = 1024 * 1024
@@ -67,8 +68,8 @@ def declared_sources_router(lifecycle: DeclaredLifecycle, verifier: TokenVerifie
             return who
         return JSONResponse(lifecycle.listing())
 
-    @router.post("/admin/sources/declared/dry-run")
-    async def dry_run(request: Request) -> JSONResponse:
+    async def checked(request: Request, run: Callable[[str, dict[str, str]], Awaitable[Report]]) -> JSONResponse:
+        """An admin's set of files, run through a dry run or an apply; refusals as 4xx with where."""
         who = await admin(request)
         if isinstance(who, JSONResponse):
             return who
@@ -76,23 +77,17 @@ def declared_sources_router(lifecycle: DeclaredLifecycle, verifier: TokenVerifie
         if isinstance(texts, JSONResponse):
             return texts
         try:
-            report = await lifecycle.dry_run(texts)
+            report = await run(who, texts)
         except Refused as exc:
             return _problem(422, "BAD_USER_INPUT", exc.message, **exc.where)
         return JSONResponse(report.to_json())
 
+    @router.post("/admin/sources/declared/dry-run")
+    async def dry_run(request: Request) -> JSONResponse:
+        return await checked(request, lambda _who, texts: lifecycle.dry_run(texts))
+
     @router.put("/admin/sources/declared")
     async def apply(request: Request) -> JSONResponse:
-        who = await admin(request)
-        if isinstance(who, JSONResponse):
-            return who
-        texts = await files(request)
-        if isinstance(texts, JSONResponse):
-            return texts
-        try:
-            report = await lifecycle.apply(texts, actor=who)
-        except Refused as exc:
-            return _problem(422, "BAD_USER_INPUT", exc.message, **exc.where)
-        return JSONResponse(report.to_json())
+        return await checked(request, lambda who, texts: lifecycle.apply(texts, actor=who))
 
     return router
